@@ -1,0 +1,44 @@
+import { FUNCTION_KEY, type LeafMetadata, type MetadataTree } from "./document.js";
+import { hasOwn, isObject, type JsonObject, type JsonValue, jsonEqual } from "./json.js";
+
+/**
+ * Every desired leaf whose value differs from reported, at its full path. Arrays are
+ * values and compare whole. A desired object facing a reported leaf (or nothing) is
+ * different in every leaf, so it is taken whole. `desired._function` belongs to the
+ * delta only while the call is pending: that is how the device learns of it.
+ * Returns `undefined` when desired and reported agree.
+ */
+export const computeDelta = (desired: JsonObject, reported: JsonObject): JsonObject | undefined => {
+  let delta: Record<string, JsonValue> | undefined;
+  for (const key in desired) {
+    const want = desired[key] as JsonValue;
+    let differs: JsonValue | undefined;
+    if (key === FUNCTION_KEY) {
+      if (isObject(want) && want.status === "pending") differs = want;
+    } else {
+      const have = hasOwn(reported, key) ? reported[key] : undefined;
+      if (isObject(want) && isObject(have)) differs = computeDelta(want, have);
+      else if (isObject(want) || !jsonEqual(want, have)) differs = want;
+    }
+    if (differs !== undefined) {
+      delta ??= {};
+      delta[key] = differs;
+    }
+  }
+  return delta;
+};
+
+/**
+ * The metadata of the leaves of `subset`, a tree whose shape is a part of the state
+ * that `metadata` describes (a delta is a part of desired).
+ */
+export const metadataOf = (subset: JsonObject, metadata: MetadataTree): MetadataTree => {
+  const out: Record<string, LeafMetadata | MetadataTree> = {};
+  for (const key in subset) {
+    const node = hasOwn(metadata, key) ? metadata[key] : undefined;
+    if (node === undefined) continue;
+    const value = subset[key];
+    out[key] = isObject(value) ? metadataOf(value, node as MetadataTree) : node;
+  }
+  return out;
+};

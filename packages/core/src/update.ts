@@ -1,0 +1,340 @@
+import { projectCurrentCall, settleFunctionResult } from "./calls.js";
+import { computeDelta } from "./delta.js";
+import {
+  FUNCTION_KEY,
+  FUNCTION_RESULT_KEY,
+  isoSeconds,
+  type LeafMetadata,
+  type MetadataTree,
+  type Quality,
+  type ShadowDocument,
+  type Source,
+  type SyncMetadata,
+} from "./document.js";
+import { type ShadowError, ShadowErrors } from "./errors.js";
+import {
+  hasOwn,
+  isEmptyObject,
+  isObject,
+  type JsonObject,
+  type JsonValue,
+  jsonByteLength,
+  jsonEqual,
+} from "./json.js";
+import { defaultLimits, type Limits } from "./limits.js";
+import { err, ok, type Result } from "./result.js";
+import { checkPropertyTree, checkReservedKeys } from "./validate.js";
+
+/**
+ * How a request's version is judged:
+ * - `none`: any version is fine;
+ * - `expected`: the shadow must be at exactly this version (AWS, HTTP If-Match);
+ * - `newer`: the request's version must be newer than the shadow's; `-1` resets the
+ *   shadow's version to 0 (Alibaba, seed 002).
+ */
+export type VersionRule =
+  | { readonly kind: "none" }
+  | { readonly kind: "expected"; readonly version: number }
+  | { readonly kind: "newer"; readonly version: number };
+
+export interface UpdateRequest {
+  /** Merged into desired; `null` clears all of desired. */
+  readonly desired?: JsonObject | null;
+  /** Merged into reported; `null` clears all of reported. */
+  readonly reported?: JsonObject | null;
+  readonly source: Source;
+  /** Quality stamped on every leaf written; `good` by default. */
+  readonly quality?: Quality;
+  readonly version?: VersionRule;
+}
+
+export interface WriteContext {
+  /** The clock, in ms since the epoch: never read inside the engine. */
+  readonly now: number;
+  readonly limits?: Limits;
+  /** How long after a sync the next one is planned (seed 001 `nextSyncTime`). */
+  readonly syncIntervalMs?: number;
+}
+
+export const DEFAULT_SYNC_INTERVAL_MS = 5_000;
+
+/** An accepted write: the new document and what a reply needs to describe it. */
+export interface WriteResult {
+  readonly doc: ShadowDocument;
+  readonly previous: ShadowDocument;
+  /** The request's state as applied, `null`s included (update/accepted echoes it). */
+  readonly applied: { readonly desired?: JsonObject | null; readonly reported?: JsonObject | null };
+  /** Desired leaves that still differ from reported after the write; `undefined` if none. */
+  readonly delta: JsonObject | undefined;
+  /** Time of the write, ms. */
+  readonly timestamp: number;
+}
+
+const EMPTY: JsonObject = Object.freeze({});
+const EMPTY_META: MetadataTree = Object.freeze({});
+
+type Draft = { -readonly [K in keyof ShadowDocument]: ShadowDocument[K] };
+
+/**
+ * Judges a version rule against the shadow's version; returns the version the write
+ * will produce.
+ */
+export const nextVersion = (
+  current: number,
+  rule: VersionRule | undefined,
+): Result<number, ShadowError> => {
+  if (rule === undefined || rule.kind === "none") return ok(current + 1);
+  const requested = rule.version;
+  if (!Number.isSafeInteger(requested))
+    return err(ShadowErrors.invalidVersion("the version must be an integer"));
+  if (rule.kind === "expected") {
+    if (requested < 0) return err(ShadowErrors.invalidVersion("the version must not be negative"));
+    return requested === current
+      ? ok(current + 1)
+      : err(ShadowErrors.versionConflict(requested, current));
+  }
+  if (requested === -1) return ok(0);
+  if (requested < -1)
+    return err(ShadowErrors.invalidVersion("the version must be -1 (reset) or not negative"));
+  return requested > current
+    ? ok(current + 1)
+    : err(ShadowErrors.versionNotNewer(requested, current));
+};
+
+/** `_function` and `_function_result` are values: replaced whole, never merged into. */
+const isAtomicKey = (key: string): boolean => key === FUNCTION_KEY || key === FUNCTION_RESULT_KEY;
+
+/**
+ * Recursive JSON merge of `patch` into `state` (and the same walk over its metadata),
+ * copy-on-write: unchanged subtrees are shared, inputs are never mutated.
+ */
+export const mergeState = (
+  state: JsonObject,
+  meta: MetadataTree,
+  patch: JsonObject,
+  stamp: LeafMetadata,
+  root = true,
+): readonly [JsonObject, MetadataTree] => {
+  let outState: Record<string, JsonValue> | undefined;
+  let outMeta: Record<string, LeafMetadata | MetadataTree> | undefined;
+  for (const key in patch) {
+    const value = patch[key] as JsonValue;
+    const present = hasOwn(state, key);
+    if (value === null) {
+      if (present) {
+        outState ??= { ...state };
+        outMeta ??= { ...meta };
+        delete outState[key];
+        delete outMeta[key];
+      }
+      continue;
+    }
+    if (isObject(value) && !(root && isAtomicKey(key))) {
+      if (isEmptyObject(value)) continue;
+      const current = present ? state[key] : undefined;
+      const currentIsObject = isObject(current);
+      const [s, m] = mergeState(
+        currentIsObject ? current : EMPTY,
+        currentIsObject && hasOwn(meta, key) ? (meta[key] as MetadataTree) : EMPTY_META,
+        value,
+        stamp,
+        false,
+      );
+      if (currentIsObject && s === current) continue;
+      outState ??= { ...state };
+      outMeta ??= { ...meta };
+      if (isEmptyObject(s)) {
+        // Every key deleted: the parent goes too. A leaf under a patch of deletes stays.
+        if (currentIsObject) {
+          delete outState[key];
+          delete outMeta[key];
+        }
+        continue;
+      }
+      outState[key] = s;
+      outMeta[key] = m;
+      continue;
+    }
+    outState ??= { ...state };
+    outMeta ??= { ...meta };
+    outState[key] = value;
+    outMeta[key] = stamp;
+  }
+  return [outState ?? state, outMeta ?? meta];
+};
+
+const stampOf = (
+  now: number,
+  version: number,
+  source: Source,
+  quality: Quality = "good",
+): LeafMetadata => ({ timestamp: now, version, source, quality });
+
+/** Copy of a document to change, before `finishWrite` freezes it into a result. */
+export const draftOf = (doc: ShadowDocument, version: number): Draft => ({ ...doc, version });
+
+/**
+ * What every write does after changing state: bring `desired._function` in line with
+ * the call queue, enforce the document size, recompute the delta, track delivery.
+ */
+export const finishWrite = (
+  previous: ShadowDocument,
+  draft: Draft,
+  ctx: WriteContext,
+  applied: WriteResult["applied"],
+  desiredSetByCloud: boolean,
+): Result<WriteResult, ShadowError> => {
+  const limits = ctx.limits ?? defaultLimits;
+  const now = ctx.now;
+  if (draft.functions !== undefined || hasOwn(draft.desired, FUNCTION_KEY)) {
+    // desired._function always shows the call at the head of the queue.
+    const current = projectCurrentCall(draft.functions ?? []);
+    const existing = hasOwn(draft.desired, FUNCTION_KEY) ? draft.desired[FUNCTION_KEY] : undefined;
+    if (!jsonEqual(current, existing)) {
+      const stamp = stampOf(now, draft.version, "cloud");
+      const [desired, metaDesired] = mergeState(
+        draft.desired,
+        draft.metadata.desired,
+        { [FUNCTION_KEY]: current ?? null },
+        stamp,
+      );
+      draft.desired = desired;
+      draft.metadata = { ...draft.metadata, desired: metaDesired };
+    }
+  }
+  if (draft.desired !== previous.desired || draft.reported !== previous.reported) {
+    const size = jsonByteLength(draft.desired) + jsonByteLength(draft.reported);
+    if (size > limits.maxDocumentBytes) {
+      const before = jsonByteLength(previous.desired) + jsonByteLength(previous.reported);
+      // A shadow already over a (lowered) limit may still shrink.
+      if (size > before) return err(ShadowErrors.documentTooLarge(size, limits.maxDocumentBytes));
+    }
+  }
+  const delta = computeDelta(draft.desired, draft.reported);
+  const sync = nextSync(
+    draft.metadata.sync,
+    delta,
+    desiredSetByCloud,
+    now,
+    ctx.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+  );
+  if (sync !== draft.metadata.sync) draft.metadata = { ...draft.metadata, sync };
+  draft.lastUpdated = isoSeconds(now);
+  return ok({ doc: draft, previous, applied, delta, timestamp: now });
+};
+
+const synced = (now: number, interval: number): SyncMetadata => ({
+  lastSyncTime: now,
+  status: "synced",
+  lastError: "",
+  retryCount: 0,
+  nextSyncTime: now + interval,
+});
+
+const nextSync = (
+  sync: SyncMetadata,
+  delta: JsonObject | undefined,
+  desiredSetByCloud: boolean,
+  now: number,
+  interval: number,
+): SyncMetadata => {
+  // Nothing left to deliver: the device has what the cloud wants.
+  if (delta === undefined) return synced(now, interval);
+  // New desired from the cloud: deliver it as soon as possible.
+  if (desiredSetByCloud) return { ...sync, status: "pending", nextSyncTime: now };
+  return sync;
+};
+
+/**
+ * Records that desired was delivered to the device (seed 001 `metadata.sync`). Sync
+ * bookkeeping is not a write of state: the version does not change.
+ */
+export const markSynced = (
+  doc: ShadowDocument,
+  now: number,
+  intervalMs: number = DEFAULT_SYNC_INTERVAL_MS,
+): ShadowDocument => ({ ...doc, metadata: { ...doc.metadata, sync: synced(now, intervalMs) } });
+
+/** Records a failed delivery and when to try again. */
+export const markSyncFailed = (
+  doc: ShadowDocument,
+  reason: string,
+  now: number,
+  retryDelayMs: number,
+): ShadowDocument => {
+  const sync = doc.metadata.sync;
+  return {
+    ...doc,
+    metadata: {
+      ...doc.metadata,
+      sync: {
+        lastSyncTime: sync.lastSyncTime,
+        status: "failed",
+        lastError: reason,
+        retryCount: sync.retryCount + 1,
+        nextSyncTime: now + retryDelayMs,
+      },
+    },
+  };
+};
+
+/**
+ * Applies an update from the device or the cloud: recursive merge into desired and/or
+ * reported, `null` deletes, arrays replaced whole, metadata on every leaf written,
+ * version +1 (or reset, see `VersionRule`). Everything is checked before anything
+ * changes; a refused request returns an error and the input document is untouched.
+ */
+export const applyUpdate = (
+  doc: ShadowDocument,
+  request: UpdateRequest,
+  ctx: WriteContext,
+): Result<WriteResult, ShadowError> => {
+  const limits = ctx.limits ?? defaultLimits;
+  const { desired, reported, source } = request;
+  if (desired === undefined && reported === undefined)
+    return err(ShadowErrors.desiredReportedMissing());
+  for (const [name, section] of [
+    ["desired", desired],
+    ["reported", reported],
+  ] as const) {
+    if (section === undefined || section === null) continue;
+    if (!isObject(section))
+      return err(ShadowErrors.invalidParameter(`/${name}`, `${name} must be an object or null`));
+    const problem =
+      checkReservedKeys(name, section, source) ?? checkPropertyTree(section, limits, true, [name]);
+    if (problem !== undefined) return err(problem);
+  }
+  const version = nextVersion(doc.version, request.version);
+  if (!version.ok) return version;
+
+  const stamp = stampOf(ctx.now, version.value, source, request.quality);
+  const draft = draftOf(doc, version.value);
+  let metadata = doc.metadata;
+  if (desired === null) {
+    draft.desired = EMPTY;
+    metadata = { ...metadata, desired: EMPTY_META };
+  } else if (desired !== undefined) {
+    const [state, meta] = mergeState(doc.desired, metadata.desired, desired, stamp);
+    draft.desired = state;
+    if (meta !== metadata.desired) metadata = { ...metadata, desired: meta };
+  }
+  if (reported === null) {
+    draft.reported = EMPTY;
+    metadata = { ...metadata, reported: EMPTY_META };
+  } else if (reported !== undefined) {
+    const [state, meta] = mergeState(doc.reported, metadata.reported, reported, stamp);
+    draft.reported = state;
+    if (meta !== metadata.reported) metadata = { ...metadata, reported: meta };
+    const answer = reported[FUNCTION_RESULT_KEY];
+    if (isObject(answer) && doc.functions !== undefined)
+      draft.functions = settleFunctionResult(doc.functions, answer, ctx.now);
+  }
+  draft.metadata = metadata;
+  const applied: WriteResult["applied"] =
+    desired === undefined
+      ? { reported: reported as JsonObject | null }
+      : reported === undefined
+        ? { desired }
+        : { desired, reported };
+  return finishWrite(doc, draft, ctx, applied, desired !== undefined && source === "cloud");
+};
