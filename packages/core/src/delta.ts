@@ -1,4 +1,4 @@
-import { FUNCTION_KEY, type LeafMetadata, type MetadataTree } from "./document.js";
+import { FUNCTION_KEY, isSubtree, type LeafMetadata, type MetadataTree } from "./document.js";
 import { hasOwn, isObject, type JsonObject, type JsonValue, jsonEqual } from "./json.js";
 
 /**
@@ -17,8 +17,8 @@ export const computeDelta = (desired: JsonObject, reported: JsonObject): JsonObj
       if (isObject(want) && want.status === "pending") differs = want;
     } else {
       const have = hasOwn(reported, key) ? reported[key] : undefined;
-      if (isObject(want) && isObject(have)) differs = computeDelta(want, have);
-      else if (isObject(want) || !jsonEqual(want, have)) differs = want;
+      if (isSubtree(key, want) && isSubtree(key, have)) differs = computeDelta(want, have);
+      else if (isSubtree(key, want) || !jsonEqual(want, have)) differs = want;
     }
     if (differs !== undefined) {
       delta ??= {};
@@ -38,7 +38,7 @@ export const metadataOf = (subset: JsonObject, metadata: MetadataTree): Metadata
     const node = hasOwn(metadata, key) ? metadata[key] : undefined;
     if (node === undefined) continue;
     const value = subset[key];
-    out[key] = isObject(value) ? metadataOf(value, node as MetadataTree) : node;
+    out[key] = isSubtree(key, value) ? metadataOf(value, node as MetadataTree) : node;
   }
   return out;
 };

@@ -98,6 +98,17 @@ export const FUNCTION_KEY = "_function";
 /** `reported` key through which the device answers a function call. */
 export const FUNCTION_RESULT_KEY = "_function_result";
 
+/**
+ * The function-call keys hold objects that are single values: replaced whole by a
+ * write, compared whole, stamped with one metadata leaf.
+ */
+export const isAtomicKey = (key: string): boolean =>
+  key === FUNCTION_KEY || key === FUNCTION_RESULT_KEY;
+
+/** Whether `value`, under `key`, is a subtree of the state (else a leaf). */
+export const isSubtree = (key: string, value: unknown): value is JsonObject =>
+  isObject(value) && !isAtomicKey(key);
+
 /** ISO-8601 to the second, as seed 001 writes `lastUpdated`. */
 export const isoSeconds = (ms: number): string => {
   const iso = new Date(ms).toISOString();

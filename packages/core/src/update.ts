@@ -4,6 +4,7 @@ import {
   FUNCTION_KEY,
   FUNCTION_RESULT_KEY,
   isoSeconds,
+  isSubtree,
   type LeafMetadata,
   type MetadataTree,
   type Quality,
@@ -101,9 +102,6 @@ export const nextVersion = (
     : err(ShadowErrors.versionNotNewer(requested, current));
 };
 
-/** `_function` and `_function_result` are values: replaced whole, never merged into. */
-const isAtomicKey = (key: string): boolean => key === FUNCTION_KEY || key === FUNCTION_RESULT_KEY;
-
 /**
  * Recursive JSON merge of `patch` into `state` (and the same walk over its metadata),
  * copy-on-write: unchanged subtrees are shared, inputs are never mutated.
@@ -113,7 +111,6 @@ export const mergeState = (
   meta: MetadataTree,
   patch: JsonObject,
   stamp: LeafMetadata,
-  root = true,
 ): readonly [JsonObject, MetadataTree] => {
   let outState: Record<string, JsonValue> | undefined;
   let outMeta: Record<string, LeafMetadata | MetadataTree> | undefined;
@@ -129,7 +126,7 @@ export const mergeState = (
       }
       continue;
     }
-    if (isObject(value) && !(root && isAtomicKey(key))) {
+    if (isSubtree(key, value)) {
       if (isEmptyObject(value)) continue;
       const current = present ? state[key] : undefined;
       const currentIsObject = isObject(current);
@@ -138,7 +135,6 @@ export const mergeState = (
         currentIsObject && hasOwn(meta, key) ? (meta[key] as MetadataTree) : EMPTY_META,
         value,
         stamp,
-        false,
       );
       if (currentIsObject && s === current) continue;
       outState ??= { ...state };

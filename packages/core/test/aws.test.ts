@@ -4,8 +4,8 @@ import {
   applyUpdate,
   awsError,
   createShadow,
-  renderAwsDelta,
   renderAwsDeleteAccepted,
+  renderAwsDelta,
   renderAwsDocuments,
   renderAwsError,
   renderAwsGetAccepted,
@@ -18,10 +18,18 @@ const T = 1_700_000_000_000;
 const S = 1_700_000_000;
 
 const first = unwrap(
-  applyUpdate(createShadow("p", "thing", 0), { reported: { color: "red" }, source: "device" }, { now: T }),
+  applyUpdate(
+    createShadow("p", "thing", 0),
+    { reported: { color: "red" }, source: "device" },
+    { now: T },
+  ),
 );
 const second = unwrap(
-  applyUpdate(first.doc, { desired: { color: "green", gone: null }, source: "cloud" }, { now: T + 1000 }),
+  applyUpdate(
+    first.doc,
+    { desired: { color: "green", gone: null }, source: "cloud" },
+    { now: T + 1000 },
+  ),
 );
 
 describe("AWS IoT shadow views", () => {
@@ -67,7 +75,10 @@ describe("AWS IoT shadow views", () => {
       },
       current: {
         state: { desired: { color: "green" }, reported: { color: "red" } },
-        metadata: { desired: { color: { timestamp: S + 1 } }, reported: { color: { timestamp: S } } },
+        metadata: {
+          desired: { color: { timestamp: S + 1 } },
+          reported: { color: { timestamp: S } },
+        },
         version: 2,
       },
       timestamp: S + 1,
@@ -80,12 +91,15 @@ describe("AWS IoT shadow views", () => {
       timestamp: S,
       clientToken: "x",
     });
-    assert.deepEqual(renderAwsError({ _tag: "VersionConflict", expected: 1, current: 2 }, T, { clientToken: "x" }), {
-      code: 409,
-      message: "Version conflict",
-      timestamp: S,
-      clientToken: "x",
-    });
+    assert.deepEqual(
+      renderAwsError({ _tag: "VersionConflict", expected: 1, current: 2 }, T, { clientToken: "x" }),
+      {
+        code: 409,
+        message: "Version conflict",
+        timestamp: S,
+        clientToken: "x",
+      },
+    );
   });
 
   it("maps engine errors to AWS codes: 400, 404, 409, 413, 415, 500", () => {

@@ -22,16 +22,31 @@ const queue = (doc: ShadowDocument, funcKey: string, now: number, timeoutMs?: nu
     ),
   );
 
-const answer = (doc: ShadowDocument, call: FunctionCall, status: "completed" | "failed", now: number) =>
+const answer = (
+  doc: ShadowDocument,
+  call: FunctionCall,
+  status: "completed" | "failed",
+  now: number,
+) =>
   unwrap(
     applyUpdate(
       doc,
-      { reported: { _function_result: { requestId: call.requestId, status, result: { ok: status === "completed" } } }, source: "device" },
+      {
+        reported: {
+          _function_result: {
+            requestId: call.requestId,
+            status,
+            result: { ok: status === "completed" },
+          },
+        },
+        source: "device",
+      },
       { now },
     ),
   );
 
-const current = (doc: ShadowDocument) => doc.desired._function as Record<string, unknown> | undefined;
+const current = (doc: ShadowDocument) =>
+  doc.desired._function as Record<string, unknown> | undefined;
 
 describe("function calls (seed 001)", () => {
   it("records whether the device was online and when the call was queued", () => {
@@ -79,7 +94,10 @@ describe("function calls (seed 001)", () => {
     const stray = unwrap(
       applyUpdate(
         write.doc,
-        { reported: { _function_result: { requestId: "nope", status: "completed" } }, source: "device" },
+        {
+          reported: { _function_result: { requestId: "nope", status: "completed" } },
+          source: "device",
+        },
         { now: 200 },
       ),
     );
@@ -110,7 +128,10 @@ describe("function calls (seed 001)", () => {
     const { call, write } = queue(createShadow("p", "d", 0), "a", 1000);
     const done = answer(write.doc, call, "completed", 2000);
     assert.equal(nextFunctionExpiry(done.doc, 10_000), 12_000);
-    assert.equal(unwrap(expireFunctionCalls(done.doc, { now: 11_999, retentionMs: 10_000 })), undefined);
+    assert.equal(
+      unwrap(expireFunctionCalls(done.doc, { now: 11_999, retentionMs: 10_000 })),
+      undefined,
+    );
     const cleaned = unwrap(expireFunctionCalls(done.doc, { now: 12_000, retentionMs: 10_000 }));
     assert.ok(cleaned);
     assert.equal(cleaned.doc.functions, undefined);
@@ -149,7 +170,9 @@ describe("function calls (seed 001)", () => {
 
   it("keeps the call when the cloud clears desired", () => {
     const { write } = queue(createShadow("p", "d", 0), "a", 100);
-    const cleared = unwrap(applyUpdate(write.doc, { desired: null, source: "cloud" }, { now: 200 }));
+    const cleared = unwrap(
+      applyUpdate(write.doc, { desired: null, source: "cloud" }, { now: 200 }),
+    );
     assert.equal(current(cleared.doc)?.status, "pending");
   });
 });

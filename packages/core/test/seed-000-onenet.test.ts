@@ -45,7 +45,9 @@ describe("OneNET device image (seed 000)", () => {
   });
 
   it("sends the delta exactly as the seed shows it when desired and reported differ", () => {
-    const reported = unwrap(publishUpdate(fresh(), '{"state":{"reported":{"color":"red"}}}', T - 1000));
+    const reported = unwrap(
+      publishUpdate(fresh(), '{"state":{"reported":{"color":"red"}}}', T - 1000),
+    );
     const write = unwrap(publishUpdate(reported.doc, JSON.stringify(onenetUpdatePayload)));
     assert.deepEqual(write.delta, { color: "green" });
     assert.deepEqual(renderOneNetDelta(write.doc, write.timestamp, write.delta), onenetDelta);
@@ -103,10 +105,15 @@ describe("OneNET device image (seed 000)", () => {
   });
 
   it("rejects a payload over the size limit with 161, before parsing it", () => {
-    const big = JSON.stringify({ state: { reported: { blob: "x".repeat(defaultLimits.maxPayloadBytes) } } });
+    const big = JSON.stringify({
+      state: { reported: { blob: "x".repeat(defaultLimits.maxPayloadBytes) } },
+    });
     assert.deepEqual(rejectedFor(fresh(), big), { err_code: 161, err_msg: "json out of bound" });
     // Not even valid JSON: the size is judged first.
-    assert.equal(rejectedFor(fresh(), `{${" ".repeat(defaultLimits.maxPayloadBytes)}`).err_code, 161);
+    assert.equal(
+      rejectedFor(fresh(), `{${" ".repeat(defaultLimits.maxPayloadBytes)}`).err_code,
+      161,
+    );
   });
 
   it("rejects a write that would grow the shadow past the document limit with 161", () => {
@@ -114,7 +121,10 @@ describe("OneNET device image (seed 000)", () => {
     const chunk = "y".repeat(4000);
     let error: ShadowError | undefined;
     for (let i = 0; i < 10 && error === undefined; i++) {
-      const result = publishUpdate(doc, JSON.stringify({ state: { reported: { [`k${i}`]: chunk } } }));
+      const result = publishUpdate(
+        doc,
+        JSON.stringify({ state: { reported: { [`k${i}`]: chunk } } }),
+      );
       if (result.ok) doc = deepFreeze(result.value.doc);
       else error = result.error;
     }
@@ -159,10 +169,14 @@ describe("OneNET device image (seed 000)", () => {
       '{"state":{"reported":{"a":1},"delta":{}}}',
       '{"state":{"desired":{"_function":{"funcKey":"x"}}}}',
     ])
-      assert.deepEqual(rejectedFor(fresh(), payload), {
-        err_code: 165,
-        err_msg: "invalid parameters",
-      }, payload);
+      assert.deepEqual(
+        rejectedFor(fresh(), payload),
+        {
+          err_code: 165,
+          err_msg: "invalid parameters",
+        },
+        payload,
+      );
   });
 
   it("maps every engine error to a code of the seed's table", () => {
@@ -171,7 +185,10 @@ describe("OneNET device image (seed 000)", () => {
       { _tag: "ShadowNotFound" },
       { _tag: "Unspecified", detail: "boom" },
     ];
-    assert.deepEqual(errors.map((e) => renderOneNetRejected(e).err_code), [166, 167, 128]);
+    assert.deepEqual(
+      errors.map((e) => renderOneNetRejected(e).err_code),
+      [166, 167, 128],
+    );
     for (const e of errors) assert.ok(describeError(e).length > 0);
   });
 });

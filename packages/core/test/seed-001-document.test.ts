@@ -80,7 +80,11 @@ describe("canonical shadow document (seed 001)", () => {
   it("runs the seed's function call: queued pending, completed by reported._function_result", () => {
     const doc = deepFreeze(createShadow("product456", "device123", T - 1000));
     const queued = unwrap(
-      queueFunctionCall(doc, { funcKey: "setTemp", params: { target: 24.0 } }, { now: T, online: true }),
+      queueFunctionCall(
+        doc,
+        { funcKey: "setTemp", params: { target: 24.0 } },
+        { now: T, online: true },
+      ),
     );
     assert.deepEqual(queued.write.doc.desired._function, {
       ...shadowDocument.desired._function,
@@ -91,12 +95,18 @@ describe("canonical shadow document (seed 001)", () => {
     const answered = unwrap(
       applyUpdate(
         deepFreeze(wire(queued.write.doc)),
-        { reported: { _function_result: shadowDocument.reported._function_result }, source: "device" },
+        {
+          reported: { _function_result: shadowDocument.reported._function_result },
+          source: "device",
+        },
         { now: T + 500 },
       ),
     );
     assert.deepEqual(answered.doc.desired._function, shadowDocument.desired._function);
-    assert.deepEqual(answered.doc.reported._function_result, shadowDocument.reported._function_result);
+    assert.deepEqual(
+      answered.doc.reported._function_result,
+      shadowDocument.reported._function_result,
+    );
     assert.equal(answered.doc.functions?.[0]?.status, "completed");
     assert.deepEqual(answered.doc.functions?.[0]?.result, { success: true });
     assert.equal(answered.delta, undefined, "a completed call is not sent to the device again");
@@ -110,7 +120,11 @@ describe("canonical shadow document (seed 001)", () => {
 
   it("marks sync pending when the cloud changes desired, and synced when the device catches up", () => {
     const cloud = unwrap(
-      applyUpdate(createShadow("p", "d", 0), { desired: { mode: "eco" }, source: "cloud" }, { now: 100 }),
+      applyUpdate(
+        createShadow("p", "d", 0),
+        { desired: { mode: "eco" }, source: "cloud" },
+        { now: 100 },
+      ),
     );
     assert.equal(cloud.doc.metadata.sync.status, "pending");
     assert.equal(cloud.doc.metadata.sync.nextSyncTime, 100);

@@ -42,7 +42,11 @@ describe("Alibaba Cloud shadow (seed 002)", () => {
 
   it("leaves out desired when none was set; the document stays valid", () => {
     const write = unwrap(
-      applyUpdate(createShadow("pk", "dn", 0), { reported: { color: "GREEN" }, source: "device" }, { now: T }),
+      applyUpdate(
+        createShadow("pk", "dn", 0),
+        { reported: { color: "GREEN" }, source: "device" },
+        { now: T },
+      ),
     );
     const rendered = renderAliyunDocument(write.doc);
     assert.deepEqual(rendered.state, { reported: { color: "GREEN" } });
@@ -51,10 +55,18 @@ describe("Alibaba Cloud shadow (seed 002)", () => {
 
   it("replaces arrays whole, as the seed's example shows", () => {
     const initial = unwrap(
-      applyUpdate(createShadow("pk", "dn", 0), { ...aliyunArrayInitial, source: "device" }, { now: T }),
+      applyUpdate(
+        createShadow("pk", "dn", 0),
+        { ...aliyunArrayInitial, source: "device" },
+        { now: T },
+      ),
     );
     const updated = unwrap(
-      applyUpdate(deepFreeze(initial.doc), { ...aliyunArrayUpdate, source: "device" }, { now: T + 1 }),
+      applyUpdate(
+        deepFreeze(initial.doc),
+        { ...aliyunArrayUpdate, source: "device" },
+        { now: T + 1 },
+      ),
     );
     assert.deepEqual({ reported: updated.doc.reported }, aliyunArrayFinal);
   });
@@ -80,7 +92,8 @@ describe("Alibaba Cloud shadow (seed 002)", () => {
 
   it("refuses a version that is not an integer with 403", () => {
     const doc = createShadow("pk", "dn", 0);
-    for (const bad of [1.5, Number.NaN, -2]) assert.equal(aliyunErrorCode(failure(newer(doc, bad, { a: "x" }))), 403);
+    for (const bad of [1.5, Number.NaN, -2])
+      assert.equal(aliyunErrorCode(failure(newer(doc, bad, { a: "x" }))), 403);
   });
 
   it("maps engine errors to Alibaba's codes", () => {
@@ -106,7 +119,11 @@ describe("Alibaba Cloud shadow (seed 002)", () => {
       timestamp: 1469564492,
     });
     const write = unwrap(
-      applyUpdate(createShadow("pk", "dn", 0), { desired: { color: "RED" }, source: "cloud" }, { now: T }),
+      applyUpdate(
+        createShadow("pk", "dn", 0),
+        { desired: { color: "RED" }, source: "cloud" },
+        { now: T },
+      ),
     );
     assert.deepEqual(renderAliyunControl(write.doc, T), {
       method: "control",

@@ -48,9 +48,14 @@ describe("OneNET gateway sub-device calls (seed 003)", () => {
 
   it("defaults version to 1.0 and keeps a version the caller gives", () => {
     assert.equal(DEFAULT_ONEJSON_VERSION, "1.0");
-    const request = buildGatewayRequest("1", sub, { kind: "property/get", identifiers: ["a"] }, {
-      version: "2.0",
-    });
+    const request = buildGatewayRequest(
+      "1",
+      sub,
+      { kind: "property/get", identifiers: ["a"] },
+      {
+        version: "2.0",
+      },
+    );
     assert.equal(unwrap(request).version, "2.0");
   });
 
@@ -88,7 +93,8 @@ describe("OneNET gateway sub-device calls (seed 003)", () => {
       "InvalidParameter",
     );
     assert.equal(
-      failure(buildGatewayRequest("1", sub, { kind: "service/invoke", identifier: "", input: {} }))._tag,
+      failure(buildGatewayRequest("1", sub, { kind: "service/invoke", identifier: "", input: {} }))
+        ._tag,
       "InvalidParameter",
     );
   });
@@ -96,7 +102,10 @@ describe("OneNET gateway sub-device calls (seed 003)", () => {
   it("reads the seed's three replies, code and msg passed through", () => {
     assert.deepEqual(unwrap(parseGatewayReply(gatewayPropertyGetReply)), gatewayPropertyGetReply);
     assert.deepEqual(unwrap(parseGatewayReply(gatewayPropertySetReply)), gatewayPropertySetReply);
-    assert.deepEqual(unwrap(parseGatewayReply(gatewayServiceInvokeReply)), gatewayServiceInvokeReply);
+    assert.deepEqual(
+      unwrap(parseGatewayReply(gatewayServiceInvokeReply)),
+      gatewayServiceInvokeReply,
+    );
   });
 
   it("turns a successful get reply into the sub-device's reported values", () => {
@@ -107,7 +116,14 @@ describe("OneNET gateway sub-device calls (seed 003)", () => {
   });
 
   it("refuses a reply without a valid id or code", () => {
-    for (const bad of [null, [], { code: 200 }, { id: "1" }, { id: "1", code: "200" }, { id: "1", code: 200, data: [] }])
+    for (const bad of [
+      null,
+      [],
+      { code: 200 },
+      { id: "1" },
+      { id: "1", code: "200" },
+      { id: "1", code: 200, data: [] },
+    ])
       assert.ok(!parseGatewayReply(bad).ok, JSON.stringify(bad));
   });
 

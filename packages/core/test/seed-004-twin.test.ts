@@ -73,9 +73,13 @@ const sampleDevice = (): ShadowDocument =>
 
 const withThermostat2 = (doc: ShadowDocument): ShadowDocument => {
   const write = unwrap(
-    applyTwinPatch(doc, [{ op: "add", path: "/thermostat2", value: { targetTemperature: 18, $metadata: {} } }], {
-      now: T2,
-    }),
+    applyTwinPatch(
+      doc,
+      [{ op: "add", path: "/thermostat2", value: { targetTemperature: 18, $metadata: {} } }],
+      {
+        now: T2,
+      },
+    ),
   );
   return deepFreeze(write.doc);
 };
@@ -89,13 +93,15 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
   });
 
   it("applies the seed's patch: desiredValue and desiredVersion move, the reported value and ack stay", () => {
-    const write = unwrap(applyTwinPatch(sampleDevice(), twinPatchTargetTemperature, { now: LATER }));
+    const write = unwrap(
+      applyTwinPatch(sampleDevice(), twinPatchTargetTemperature, { now: LATER }),
+    );
     assert.equal(write.doc.version, 5);
     const twin = renderTwin(write.doc) as Record<string, Record<string, unknown>>;
     const expected = toMs(twinAfterPatch).thermostat1;
     assert.equal(twin.thermostat1?.targetTemperature, expected.targetTemperature);
     assert.deepEqual(
-      (twin.thermostat1?.$metadata as Record<string, unknown>).targetTemperature,
+      ((twin.thermostat1 ?? {}).$metadata as Record<string, unknown>).targetTemperature,
       expected.$metadata.targetTemperature,
     );
     assert.deepEqual(write.delta, { thermostat1: { targetTemperature: 21.4 } });
@@ -120,7 +126,8 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
     });
     // the last property of thermostat2 went, and the component with it
     assert.deepEqual(write.doc.metadata.twin?.components, ["thermostat1"]);
-    const meta = (renderTwin(write.doc).thermostat1 as { $metadata: Record<string, unknown> }).$metadata;
+    const meta = (renderTwin(write.doc).thermostat1 as { $metadata: Record<string, unknown> })
+      .$metadata;
     assert.deepEqual(meta.anotherWritableProperty, {
       desiredValue: 42,
       desiredVersion: write.doc.version,
@@ -131,17 +138,21 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
   it("needs the empty $metadata marker for component-level operations", () => {
     const doc = sampleDevice();
     assert.match(
-      describeError(patchError(doc, [{ op: "replace", path: "/thermostat1", value: { targetTemperature: 1 } }])),
+      describeError(
+        patchError(doc, [{ op: "replace", path: "/thermostat1", value: { targetTemperature: 1 } }]),
+      ),
       /\$metadata/,
     );
     assert.equal(
-      patchError(doc, [{ op: "add", path: "/thermostat1", value: { a: 1, $metadata: { x: 1 } } }])._tag,
+      patchError(doc, [{ op: "add", path: "/thermostat1", value: { a: 1, $metadata: { x: 1 } } }])
+        ._tag,
       "TwinPatchInvalid",
     );
   });
 
   it("follows the DTDL name rule: letters, digits, underscores; 1-64; not starting with a digit or underscore; not ending with underscore", () => {
-    for (const good of ["a", "A1", "target_Temp2", "x".repeat(64)]) assert.ok(isDtdlName(good), good);
+    for (const good of ["a", "A1", "target_Temp2", "x".repeat(64)])
+      assert.ok(isDtdlName(good), good);
     for (const bad of ["", "1abc", "_abc", "abc_", "a-b", "a b", "é", "x".repeat(65)])
       assert.ok(!isDtdlName(bad), bad);
   });
@@ -169,7 +180,11 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
   it("allows complex values five levels deep and refuses six", () => {
     const nest = (levels: number): unknown => (levels === 0 ? 1 : { f: nest(levels - 1) });
     const doc = sampleDevice();
-    unwrap(applyTwinPatch(doc, [{ op: "add", path: "/thermostat1/config", value: nest(5) }], { now: LATER }));
+    unwrap(
+      applyTwinPatch(doc, [{ op: "add", path: "/thermostat1/config", value: nest(5) }], {
+        now: LATER,
+      }),
+    );
     assert.equal(
       patchError(doc, [{ op: "add", path: "/thermostat1/config", value: nest(6) }])._tag,
       "TwinNotConformant",
@@ -185,7 +200,10 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
       [{ op: "add", path: "a", value: 1 }],
       [{ op: "add", path: "/thermostat1/targetTemperature" }],
       [{ op: "remove", path: "/nothingHere" }],
-      [{ op: "add", path: "/thermostat1/ok", value: 1 }, { op: "add", path: "/x/bad-name", value: 1 }],
+      [
+        { op: "add", path: "/thermostat1/ok", value: 1 },
+        { op: "add", path: "/x/bad-name", value: 1 },
+      ],
     ])
       assert.ok(!applyTwinPatch(doc, bad, { now: LATER }).ok, JSON.stringify(bad));
   });
@@ -193,14 +211,26 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
   it("honours If-Match through an expected version", () => {
     const doc = sampleDevice();
     assert.equal(
-      failure(applyTwinPatch(doc, twinPatchTargetTemperature, { now: LATER, version: { kind: "expected", version: 3 } }))._tag,
+      failure(
+        applyTwinPatch(doc, twinPatchTargetTemperature, {
+          now: LATER,
+          version: { kind: "expected", version: 3 },
+        }),
+      )._tag,
       "VersionConflict",
     );
-    unwrap(applyTwinPatch(doc, twinPatchTargetTemperature, { now: LATER, version: { kind: "expected", version: 4 } }));
+    unwrap(
+      applyTwinPatch(doc, twinPatchTargetTemperature, {
+        now: LATER,
+        version: { kind: "expected", version: 4 },
+      }),
+    );
   });
 
   it("takes a device's ack {value, ac, av, ad} into ackCode, ackVersion, ackDescription", () => {
-    const patched = unwrap(applyTwinPatch(sampleDevice(), twinPatchTargetTemperature, { now: LATER }));
+    const patched = unwrap(
+      applyTwinPatch(sampleDevice(), twinPatchTargetTemperature, { now: LATER }),
+    );
     const acked = unwrap(
       applyTwinReported(
         patched.doc,
@@ -215,23 +245,32 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
     );
     const twin = renderTwin(acked.doc) as Record<string, Record<string, unknown>>;
     assert.equal(twin.thermostat1?.targetTemperature, 21.4);
-    assert.deepEqual((twin.thermostat1?.$metadata as Record<string, unknown>).targetTemperature, {
-      desiredValue: 21.4,
-      desiredVersion: 5,
-      ackVersion: 5,
-      ackCode: 200,
-      ackDescription: "Successfully executed patch",
-      lastUpdateTime: "2020-07-17T07:00:01.0000000Z",
-    });
+    assert.deepEqual(
+      ((twin.thermostat1 ?? {}).$metadata as Record<string, unknown>).targetTemperature,
+      {
+        desiredValue: 21.4,
+        desiredVersion: 5,
+        ackVersion: 5,
+        ackCode: 200,
+        ackDescription: "Successfully executed patch",
+        lastUpdateTime: "2020-07-17T07:00:01.0000000Z",
+      },
+    );
     assert.equal(computeDelta(acked.doc.desired, acked.doc.reported), undefined);
   });
 
   it("takes acks of root-level writable properties too", () => {
     const set = unwrap(
-      applyTwinPatch(createShadow("p", "d", 0), [{ op: "add", path: "/interval", value: 10 }], { now: 1000 }),
+      applyTwinPatch(createShadow("p", "d", 0), [{ op: "add", path: "/interval", value: 10 }], {
+        now: 1000,
+      }),
     );
     const acked = unwrap(
-      applyTwinReported(set.doc, { interval: { value: 10, ac: 400, av: 1, ad: "too short" } }, { now: 2000 }),
+      applyTwinReported(
+        set.doc,
+        { interval: { value: 10, ac: 400, av: 1, ad: "too short" } },
+        { now: 2000 },
+      ),
     );
     const meta = (renderTwin(acked.doc).$metadata as Record<string, unknown>).interval;
     assert.deepEqual(meta, {

@@ -13,7 +13,11 @@ const jsonBlocks = (text: string): string[] => {
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const first = lines[i]?.trimStart() ?? "";
-    if (first.trimEnd() !== "{" && first.trimEnd() !== "[" && !/^"[\w$]+":\s*\{$/.test(first.trimEnd()))
+    if (
+      first.trimEnd() !== "{" &&
+      first.trimEnd() !== "[" &&
+      !/^"[\w$]+":\s*\{$/.test(first.trimEnd())
+    )
       continue;
     let depth = 0;
     let inString = false;

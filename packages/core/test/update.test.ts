@@ -59,7 +59,9 @@ describe("applyUpdate", () => {
   });
 
   it("clears all of desired or reported on a null section", () => {
-    const doc = unwrap(apply(base(), { desired: { a: 1 }, reported: { b: 2 }, source: "cloud" })).doc;
+    const doc = unwrap(
+      apply(base(), { desired: { a: 1 }, reported: { b: 2 }, source: "cloud" }),
+    ).doc;
     const cleared = unwrap(apply(doc, { desired: null, source: "cloud" }));
     assert.deepEqual(cleared.doc.desired, {});
     assert.deepEqual(cleared.doc.metadata.desired, {});
@@ -68,7 +70,13 @@ describe("applyUpdate", () => {
   });
 
   it("adds one to the version and stamps lastUpdated on every accepted write", () => {
-    const write = unwrap(apply(base(), { reported: { a: 1 }, source: "device" }, Date.parse("2026-01-02T03:04:05.678Z")));
+    const write = unwrap(
+      apply(
+        base(),
+        { reported: { a: 1 }, source: "device" },
+        Date.parse("2026-01-02T03:04:05.678Z"),
+      ),
+    );
     assert.equal(write.doc.version, 1);
     assert.equal(write.doc.lastUpdated, "2026-01-02T03:04:05Z");
     assert.equal(write.previous.version, 0);
@@ -84,7 +92,9 @@ describe("applyUpdate", () => {
   });
 
   it("shares untouched subtrees with the previous document", () => {
-    const doc = unwrap(apply(base(), { desired: { a: { big: 1 } }, reported: { r: 1 }, source: "cloud" })).doc;
+    const doc = unwrap(
+      apply(base(), { desired: { a: { big: 1 } }, reported: { r: 1 }, source: "cloud" }),
+    ).doc;
     const next = report(doc, { r: 2 });
     assert.equal(next.desired, doc.desired);
     assert.equal(next.metadata.desired, doc.metadata.desired);
@@ -93,7 +103,10 @@ describe("applyUpdate", () => {
   it("works with property names that shadow Object.prototype members", () => {
     const doc = report(base(), { constructor: 1, toString: { x: 1 }, hasOwnProperty: "y" });
     assert.deepEqual(doc.reported, { constructor: 1, toString: { x: 1 }, hasOwnProperty: "y" });
-    assert.deepEqual(report(doc, { toString: { x: null } }).reported, { constructor: 1, hasOwnProperty: "y" });
+    assert.deepEqual(report(doc, { toString: { x: null } }).reported, {
+      constructor: 1,
+      hasOwnProperty: "y",
+    });
   });
 
   describe("refuses, and changes nothing", () => {
@@ -107,7 +120,13 @@ describe("applyUpdate", () => {
     });
 
     it("property names that are empty, start with $, are too long, hold control characters, or are __proto__", () => {
-      for (const key of ["", "$x", "x".repeat(defaultLimits.maxKeyLength + 1), "a\nb", "__proto__"]) {
+      for (const key of [
+        "",
+        "$x",
+        "x".repeat(defaultLimits.maxKeyLength + 1),
+        "a\nb",
+        "__proto__",
+      ]) {
         const reported = JSON.parse(`{${JSON.stringify(key)}:1}`);
         const error = failure(apply(base(), { reported, source: "device" }));
         assert.equal(error._tag, "InvalidParameter", JSON.stringify(key));
@@ -117,12 +136,17 @@ describe("applyUpdate", () => {
     it("numbers that are not finite and values that are not JSON", () => {
       for (const value of [Number.NaN, Number.POSITIVE_INFINITY, undefined, () => 1]) {
         const reported = { a: value } as unknown as JsonObject;
-        assert.equal(failure(apply(base(), { reported, source: "device" }))._tag, "InvalidParameter");
+        assert.equal(
+          failure(apply(base(), { reported, source: "device" }))._tag,
+          "InvalidParameter",
+        );
       }
     });
 
     it("names the offending node as a JSON Pointer", () => {
-      const error = failure(apply(base(), { reported: { a: { "b/c": { $x: 1 } } }, source: "device" }));
+      const error = failure(
+        apply(base(), { reported: { a: { "b/c": { $x: 1 } } }, source: "device" }),
+      );
       assert.deepEqual(error, {
         _tag: "InvalidParameter",
         path: "/reported/a/b~1c/$x",
@@ -133,33 +157,54 @@ describe("applyUpdate", () => {
     it("arrays nesting past the depth limit", () => {
       let value: unknown = 1;
       for (let i = 0; i < defaultLimits.maxDepth; i++) value = [value];
-      const error = failure(apply(base(), { reported: { a: value } as JsonObject, source: "device" }));
+      const error = failure(
+        apply(base(), { reported: { a: value } as JsonObject, source: "device" }),
+      );
       assert.equal(error._tag, "DepthExceeded");
     });
 
     it("a write to desired._function, or a _function_result not from the device or not in the seed's shape", () => {
       const cases: UpdateRequest[] = [
         { desired: { _function: { funcKey: "x" } }, source: "cloud" },
-        { reported: { _function_result: { requestId: "r", status: "completed" } }, source: "cloud" },
+        {
+          reported: { _function_result: { requestId: "r", status: "completed" } },
+          source: "cloud",
+        },
         { reported: { _function_result: "done" }, source: "device" },
         { reported: { _function_result: { status: "completed" } }, source: "device" },
         { reported: { _function_result: { requestId: "r", status: "maybe" } }, source: "device" },
       ];
       for (const request of cases)
-        assert.equal(failure(apply(base(), request))._tag, "InvalidParameter", JSON.stringify(request));
+        assert.equal(
+          failure(apply(base(), request))._tag,
+          "InvalidParameter",
+          JSON.stringify(request),
+        );
     });
 
     it("an expected version that differs from the shadow's (If-Match)", () => {
       const doc = report(base(), { a: 1 });
-      const request = { reported: { a: 2 }, source: "cloud", version: { kind: "expected", version: 0 } } as const;
-      assert.deepEqual(failure(apply(doc, request)), { _tag: "VersionConflict", expected: 0, current: 1 });
+      const request = {
+        reported: { a: 2 },
+        source: "cloud",
+        version: { kind: "expected", version: 0 },
+      } as const;
+      assert.deepEqual(failure(apply(doc, request)), {
+        _tag: "VersionConflict",
+        expected: 0,
+        current: 1,
+      });
       const ok = unwrap(apply(doc, { ...request, version: { kind: "expected", version: 1 } }));
       assert.equal(ok.doc.version, 2);
     });
 
     it("an expected version that is negative or not an integer", () => {
       for (const version of [-1, 0.5]) {
-        const request = { reported: { a: 2 }, source: "cloud", version: { kind: "expected", version } } as const;
+        const request = {
+          reported: { a: 2 },
+          source: "cloud",
+          version: { kind: "expected", version },
+        } as const;
         assert.equal(failure(apply(base(), request))._tag, "InvalidVersion");
       }
     });
@@ -167,9 +212,17 @@ describe("applyUpdate", () => {
 
   it("applies the limits it is given", () => {
     const limits = { ...defaultLimits, maxDepth: 2, maxDocumentBytes: 40 };
-    const tooDeep = applyUpdate(base(), { reported: { a: { b: { c: 1 } } }, source: "device" }, { now: 1, limits });
+    const tooDeep = applyUpdate(
+      base(),
+      { reported: { a: { b: { c: 1 } } }, source: "device" },
+      { now: 1, limits },
+    );
     assert.equal(failure(tooDeep)._tag, "DepthExceeded");
-    const tooBig = applyUpdate(base(), { reported: { a: "x".repeat(40) }, source: "device" }, { now: 1, limits });
+    const tooBig = applyUpdate(
+      base(),
+      { reported: { a: "x".repeat(40) }, source: "device" },
+      { now: 1, limits },
+    );
     assert.deepEqual(failure(tooBig), {
       _tag: "DocumentTooLarge",
       size: JSON.stringify({}).length + JSON.stringify({ a: "x".repeat(40) }).length,
@@ -180,7 +233,11 @@ describe("applyUpdate", () => {
   it("lets a shadow already over a lowered size limit shrink", () => {
     const doc = report(base(), { a: "x".repeat(100), b: 1 });
     const limits = { ...defaultLimits, maxDocumentBytes: 50 };
-    const shrink = applyUpdate(doc, { reported: { a: null }, source: "device" }, { now: 1, limits });
+    const shrink = applyUpdate(
+      doc,
+      { reported: { a: null }, source: "device" },
+      { now: 1, limits },
+    );
     assert.deepEqual(unwrap(shrink).doc.reported, { b: 1 });
     const grow = applyUpdate(doc, { reported: { c: 1 }, source: "device" }, { now: 1, limits });
     assert.equal(failure(grow)._tag, "DocumentTooLarge");

@@ -1,4 +1,9 @@
-import type { LeafMetadata, MetadataTree, ShadowDocument } from "../document.js";
+import {
+  isSubtree,
+  type LeafMetadata,
+  type MetadataTree,
+  type ShadowDocument,
+} from "../document.js";
 import { hasOwn, isEmptyObject, isObject, type JsonObject } from "../json.js";
 
 /** Shadow protocols count time in whole seconds; the canonical document in ms. */
@@ -18,7 +23,7 @@ export const timestampTree = (state: JsonObject, metadata: MetadataTree): Timest
     if (!hasOwn(metadata, key)) continue;
     const node = metadata[key];
     const value = state[key];
-    out[key] = isObject(value)
+    out[key] = isSubtree(key, value)
       ? timestampTree(value, node as MetadataTree)
       : { timestamp: seconds((node as LeafMetadata).timestamp) };
   }
@@ -30,13 +35,10 @@ export const uniformTimestampTree = (patch: JsonObject, timestamp: number): Time
   const out: Record<string, TimestampLeaf | TimestampTree> = {};
   for (const key in patch) {
     const value = patch[key];
-    out[key] =
-      isObject(value) && !isAtomic(key) ? uniformTimestampTree(value, timestamp) : { timestamp };
+    out[key] = isSubtree(key, value) ? uniformTimestampTree(value, timestamp) : { timestamp };
   }
   return out;
 };
-
-const isAtomic = (key: string): boolean => key === "_function" || key === "_function_result";
 
 /** Metadata sections for an applied patch: `{desired: {...}, reported: {...}}`. */
 export const appliedTimestamps = (

@@ -1,6 +1,7 @@
 import {
   FUNCTION_KEY,
   FUNCTION_RESULT_KEY,
+  isSubtree,
   type LeafMetadata,
   type MetadataTree,
   type ShadowDocument,
@@ -16,18 +17,19 @@ export const twinTime = (ms: number): string => `${new Date(ms).toISOString().sl
 const hidden = (key: string): boolean =>
   key === FUNCTION_KEY || key === FUNCTION_RESULT_KEY || key === COMPONENT_MARKER;
 
-/** Largest `field` over the leaves of `value`, whose metadata node is `node`. */
+/** Largest `field` over the leaves of `value` (held under `key`), whose metadata node is `node`. */
 const metaMax = (
+  key: string,
   value: JsonValue | undefined,
   node: LeafMetadata | MetadataTree | undefined,
   field: "timestamp" | "version",
 ): number | undefined => {
   if (node === undefined) return undefined;
-  if (!isObject(value)) return (node as LeafMetadata)[field];
+  if (!isSubtree(key, value)) return (node as LeafMetadata)[field];
   let max: number | undefined;
   const tree = node as MetadataTree;
-  for (const key in value) {
-    const m = metaMax(value[key], hasOwn(tree, key) ? tree[key] : undefined, field);
+  for (const k in value) {
+    const m = metaMax(k, value[k], hasOwn(tree, k) ? tree[k] : undefined, field);
     if (m !== undefined && (max === undefined || m > max)) max = m;
   }
   return max;
@@ -55,19 +57,20 @@ const at = (side: Side | undefined, key: string) =>
 
 /** The `$metadata` entry of one property (seed 004). */
 const propertyMetadata = (
+  name: string,
   desired: ReturnType<typeof at>,
   reported: ReturnType<typeof at>,
   ack: TwinAck | undefined,
 ): JsonObject => {
-  const reportedTime = reported && metaMax(reported.value, reported.meta, "timestamp");
+  const reportedTime = reported && metaMax(name, reported.value, reported.meta, "timestamp");
   const times = [reportedTime, ack?.timestamp].filter((t): t is number => t !== undefined);
   const lastUpdate =
     times.length > 0
       ? Math.max(...times)
-      : desired && metaMax(desired.value, desired.meta, "timestamp");
+      : desired && metaMax(name, desired.value, desired.meta, "timestamp");
   const lastUpdateTime = lastUpdate === undefined ? {} : { lastUpdateTime: twinTime(lastUpdate) };
   if (desired === undefined) return lastUpdateTime;
-  const desiredVersion = metaMax(desired.value, desired.meta, "version");
+  const desiredVersion = metaMax(name, desired.value, desired.meta, "version");
   return {
     desiredValue: desired.value,
     ...(desiredVersion === undefined ? {} : { desiredVersion }),
@@ -99,7 +102,12 @@ const renderLevel = (
   for (const name of names) {
     const r = at(reported, name);
     if (r !== undefined) values[name] = r.value;
-    metadata[name] = propertyMetadata(at(desired, name), r, acks[toPointer([...prefix, name])]);
+    metadata[name] = propertyMetadata(
+      name,
+      at(desired, name),
+      r,
+      acks[toPointer([...prefix, name])],
+    );
   }
   return { values, metadata };
 };

@@ -1,0 +1,281 @@
+/**
+ * Invariants of the engine, checked by fast-check over generated documents and
+ * requests rather than a handful of examples.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  applyUpdate,
+  computeDelta,
+  createShadow,
+  isObject,
+  type JsonObject,
+  type JsonValue,
+  jsonByteLength,
+  jsonEqual,
+  type LeafMetadata,
+  type MetadataTree,
+  queueFunctionCall,
+  renderAliyunControl,
+  renderAliyunDocument,
+  renderAwsDocuments,
+  renderAwsGetAccepted,
+  renderAwsUpdateAccepted,
+  renderOneNetDelta,
+  renderOneNetGetAccepted,
+  renderOneNetUpdateAccepted,
+  renderTwin,
+  type ShadowDocument,
+  type Source,
+  type UpdateRequest,
+} from "../src/index.js";
+import { deepFreeze } from "./helpers.js";
+
+const RUNS = { numRuns: 300 };
+
+// Few names, so that generated updates overlap and exercise merge and delete.
+const key = fc.constantFrom("a", "b", "c", "temp", "mode", "constructor");
+const leaf: fc.Arbitrary<JsonValue> = fc.oneof(
+  fc.integer({ min: -5, max: 5 }),
+  fc.constantFrom("on", "off", ""),
+  fc.boolean(),
+  fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+);
+const { patch } = fc.letrec<{ patch: JsonObject; value: JsonValue | null }>((tie) => ({
+  patch: fc.dictionary(key, tie("value"), {
+    maxKeys: 4,
+    noNullPrototype: true,
+  }) as fc.Arbitrary<JsonObject>,
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    leaf,
+    fc.constant(null),
+    tie("patch"),
+  ) as fc.Arbitrary<JsonValue | null>,
+}));
+const source = fc.constantFrom<Source>("device", "cloud");
+const request: fc.Arbitrary<UpdateRequest> = fc
+  .record({ desired: patch, reported: patch, source }, { requiredKeys: ["source"] })
+  .filter((r) => r.desired !== undefined || r.reported !== undefined);
+
+/** A document reached by a run of accepted updates (and maybe a function call). */
+const document: fc.Arbitrary<ShadowDocument> = fc
+  .tuple(fc.array(request, { maxLength: 6 }), fc.boolean())
+  .map(([requests, withCall]) => {
+    let doc = createShadow("p", "d", 0);
+    let now = 1000;
+    for (const r of requests) {
+      now += 1000;
+      const write = applyUpdate(doc, r, { now });
+      if (write.ok) doc = write.value.doc;
+    }
+    if (withCall) {
+      now += 1000;
+      const queued = queueFunctionCall(doc, { funcKey: "f" }, { now, online: true });
+      if (queued.ok) doc = queued.value.write.doc;
+    }
+    return doc;
+  });
+
+/** Requests the engine must refuse. */
+const invalid: fc.Arbitrary<(doc: ShadowDocument) => UpdateRequest> = fc.oneof(
+  fc.constant(() => ({ source: "device" as const })),
+  fc.constant(() => ({ reported: { $bad: 1 }, source: "device" as const })),
+  fc.constant(() => ({ reported: { a: Number.NaN }, source: "device" as const })),
+  fc.constant(() => ({ desired: { _function: { x: 1 } }, source: "cloud" as const })),
+  fc.constant(() => ({
+    reported: { a: { b: { c: { d: { e: { f: { g: { h: { i: 1 } } } } } } } } },
+    source: "device" as const,
+  })),
+  fc.constant((doc: ShadowDocument) => ({
+    reported: { a: 1 },
+    source: "cloud" as const,
+    version: { kind: "expected" as const, version: doc.version + 1 },
+  })),
+  fc.constant((doc: ShadowDocument) => ({
+    reported: { a: 1 },
+    source: "device" as const,
+    version: { kind: "newer" as const, version: doc.version },
+  })),
+);
+
+/** Every leaf path of a state tree with its value. */
+const leaves = (tree: JsonObject, prefix: string[] = []): [string[], JsonValue][] =>
+  Object.entries(tree).flatMap(([k, v]) =>
+    isObject(v) && k !== "_function" && k !== "_function_result"
+      ? leaves(v, [...prefix, k])
+      : [[[...prefix, k], v] as [string[], JsonValue]],
+  );
+
+const at = (tree: JsonObject, path: readonly string[]): JsonValue | undefined => {
+  let node: JsonValue | undefined = tree;
+  for (const k of path) node = isObject(node) && Object.hasOwn(node, k) ? node[k] : undefined;
+  return node;
+};
+
+/** The metadata tree has exactly the shape of the state tree. */
+const mirrors = (state: JsonObject, meta: MetadataTree): boolean => {
+  const keys = Object.keys(state).sort();
+  if (keys.join() !== Object.keys(meta).sort().join()) return false;
+  return keys.every((k) => {
+    const value = state[k] as JsonValue;
+    const node = meta[k] as LeafMetadata | MetadataTree;
+    if (isObject(value) && k !== "_function" && k !== "_function_result")
+      return mirrors(value, node as MetadataTree);
+    return typeof (node as LeafMetadata).timestamp === "number";
+  });
+};
+
+describe("engine invariants (property-based)", () => {
+  it("the version goes up by exactly one on every accepted write", () => {
+    fc.assert(
+      fc.property(
+        document,
+        fc.array(request, { minLength: 1, maxLength: 8 }),
+        (start, requests) => {
+          let doc = start;
+          for (const r of requests) {
+            const write = applyUpdate(doc, r, { now: 10_000_000 });
+            if (!write.ok) continue;
+            assert.equal(write.value.doc.version, doc.version + 1);
+            doc = write.value.doc;
+          }
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("a refused request changes nothing", () => {
+    fc.assert(
+      fc.property(document, invalid, (doc, makeRequest) => {
+        const frozen = deepFreeze(doc);
+        const before = JSON.stringify(frozen);
+        const write = applyUpdate(frozen, makeRequest(frozen), { now: 10_000_000 });
+        assert.equal(write.ok, false);
+        assert.equal(JSON.stringify(frozen), before);
+      }),
+      RUNS,
+    );
+  });
+
+  it("an accepted write never mutates the document it was given", () => {
+    fc.assert(
+      fc.property(document, request, (doc, r) => {
+        const frozen = deepFreeze(doc);
+        const before = JSON.stringify(frozen);
+        applyUpdate(frozen, deepFreeze(r), { now: 10_000_000 });
+        assert.equal(JSON.stringify(frozen), before);
+      }),
+      RUNS,
+    );
+  });
+
+  it("applying the same update twice leaves desired and reported as applying it once", () => {
+    fc.assert(
+      fc.property(document, request, (doc, r) => {
+        const once = applyUpdate(doc, r, { now: 10_000_000 });
+        if (!once.ok) return;
+        const twice = applyUpdate(once.value.doc, r, { now: 10_001_000 });
+        assert.ok(twice.ok);
+        assert.deepEqual(twice.value.doc.desired, once.value.doc.desired);
+        assert.deepEqual(twice.value.doc.reported, once.value.doc.reported);
+      }),
+      RUNS,
+    );
+  });
+
+  it("the delta is exactly the desired leaves that differ from reported", () => {
+    fc.assert(
+      fc.property(document, (doc) => {
+        const delta = computeDelta(doc.desired, doc.reported);
+        const differing = leaves(doc.desired).filter(([path, value]) =>
+          path[0] === "_function"
+            ? isObject(value) && value.status === "pending"
+            : !jsonEqual(value, at(doc.reported, path)),
+        );
+        assert.equal(delta === undefined, differing.length === 0);
+        const deltaLeaves = delta === undefined ? [] : leaves(delta);
+        assert.deepEqual(
+          deltaLeaves.map(([p]) => p.join("/")).sort(),
+          differing.map(([p]) => p.join("/")).sort(),
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  it("metadata always mirrors the shape of desired and reported", () => {
+    fc.assert(
+      fc.property(document, (doc) => {
+        assert.ok(mirrors(doc.desired, doc.metadata.desired), "desired");
+        assert.ok(mirrors(doc.reported, doc.metadata.reported), "reported");
+      }),
+      RUNS,
+    );
+  });
+
+  it("every view renders every valid document as plain JSON", () => {
+    fc.assert(
+      fc.property(document, request, (doc, r) => {
+        const write = applyUpdate(doc, r, { now: 10_000_000 });
+        const views: unknown[] = [
+          renderOneNetGetAccepted(doc, 1),
+          renderOneNetDelta(doc, 1),
+          renderAliyunDocument(doc),
+          renderAliyunControl(doc, 1),
+          renderAwsGetAccepted(doc, 1, { clientToken: "t" }),
+          renderTwin(doc),
+          ...(write.ok
+            ? [
+                renderOneNetUpdateAccepted(write.value),
+                renderAwsUpdateAccepted(write.value),
+                renderAwsDocuments(write.value),
+              ]
+            : []),
+        ];
+        for (const view of views)
+          if (view !== undefined) assert.deepEqual(JSON.parse(JSON.stringify(view)), view);
+      }),
+      RUNS,
+    );
+  });
+
+  it("jsonByteLength is the UTF-8 length of JSON.stringify, lone surrogates included", () => {
+    const anyChar = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+    const text = fc.oneof(
+      fc.string(),
+      fc.string({ unit: anyChar }),
+      fc.string({ unit: "grapheme" }),
+    );
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.dictionary(text, fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true })), {
+        noNullPrototype: true,
+      }),
+    ) as fc.Arbitrary<JsonValue>;
+    fc.assert(
+      fc.property(value, (v) => {
+        assert.equal(jsonByteLength(v), Buffer.byteLength(JSON.stringify(v)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("jsonEqual agrees with deep equality of JSON values", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        assert.ok(jsonEqual(a as JsonValue, structuredClone(a) as JsonValue));
+        let same = true;
+        try {
+          assert.deepStrictEqual(a, b);
+        } catch {
+          same = false;
+        }
+        assert.equal(jsonEqual(a as JsonValue, b as JsonValue), same);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
