@@ -7,6 +7,8 @@ import {
   createShadow,
   describeError,
   isDtdlName,
+  isObject,
+  type JsonObject,
   renderTwin,
   type ShadowDocument,
   twinNotConformantMessage,
@@ -84,6 +86,20 @@ const withThermostat2 = (doc: ShadowDocument): ShadowDocument => {
   return deepFreeze(write.doc);
 };
 
+/** One component of a rendered twin. */
+const component = (twin: JsonObject, name: string): JsonObject => {
+  const c = twin[name];
+  assert.ok(isObject(c), `no component ${name}`);
+  return c;
+};
+
+/** `$metadata` of one property of a component of a rendered twin. */
+const propertyMeta = (twin: JsonObject, name: string, property: string): unknown => {
+  const meta = component(twin, name).$metadata;
+  assert.ok(isObject(meta), `no $metadata in ${name}`);
+  return meta[property];
+};
+
 const patchError = (doc: ShadowDocument, operations: unknown) =>
   failure(applyTwinPatch(doc, operations, { now: LATER }));
 
@@ -97,11 +113,11 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
       applyTwinPatch(sampleDevice(), twinPatchTargetTemperature, { now: LATER }),
     );
     assert.equal(write.doc.version, 5);
-    const twin = renderTwin(write.doc) as Record<string, Record<string, unknown>>;
+    const twin = renderTwin(write.doc);
     const expected = toMs(twinAfterPatch).thermostat1;
-    assert.equal(twin.thermostat1?.targetTemperature, expected.targetTemperature);
+    assert.equal(component(twin, "thermostat1").targetTemperature, expected.targetTemperature);
     assert.deepEqual(
-      ((twin.thermostat1 ?? {}).$metadata as Record<string, unknown>).targetTemperature,
+      propertyMeta(twin, "thermostat1", "targetTemperature"),
       expected.$metadata.targetTemperature,
     );
     assert.deepEqual(write.delta, { thermostat1: { targetTemperature: 21.4 } });
@@ -243,19 +259,16 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
         { now: LATER + 1000 },
       ),
     );
-    const twin = renderTwin(acked.doc) as Record<string, Record<string, unknown>>;
-    assert.equal(twin.thermostat1?.targetTemperature, 21.4);
-    assert.deepEqual(
-      ((twin.thermostat1 ?? {}).$metadata as Record<string, unknown>).targetTemperature,
-      {
-        desiredValue: 21.4,
-        desiredVersion: 5,
-        ackVersion: 5,
-        ackCode: 200,
-        ackDescription: "Successfully executed patch",
-        lastUpdateTime: "2020-07-17T07:00:01.0000000Z",
-      },
-    );
+    const twin = renderTwin(acked.doc);
+    assert.equal(component(twin, "thermostat1").targetTemperature, 21.4);
+    assert.deepEqual(propertyMeta(twin, "thermostat1", "targetTemperature"), {
+      desiredValue: 21.4,
+      desiredVersion: 5,
+      ackVersion: 5,
+      ackCode: 200,
+      ackDescription: "Successfully executed patch",
+      lastUpdateTime: "2020-07-17T07:00:01.0000000Z",
+    });
     assert.equal(computeDelta(acked.doc.desired, acked.doc.reported), undefined);
   });
 

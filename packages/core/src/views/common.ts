@@ -4,7 +4,7 @@ import {
   type MetadataTree,
   type ShadowDocument,
 } from "../document.js";
-import { hasOwn, isEmptyObject, isObject, type JsonObject } from "../json.js";
+import { hasOwn, isEmptyObject, type JsonObject } from "../json.js";
 
 /** Shadow protocols count time in whole seconds; the canonical document in ms. */
 export const seconds = (ms: number): number => Math.floor(ms / 1000);
