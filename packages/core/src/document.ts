@@ -109,10 +109,18 @@ export const isAtomicKey = (key: string): boolean =>
 export const isSubtree = (key: string, value: unknown): value is JsonObject =>
   isObject(value) && !isAtomicKey(key);
 
+let lastSecond = Number.NaN;
+let lastIso = "";
+
 /** ISO-8601 to the second, as seed 001 writes `lastUpdated`. */
 export const isoSeconds = (ms: number): string => {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 19)}Z`;
+  // Every write formats its time; consecutive writes mostly fall in the same second.
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastIso = `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastIso;
 };
 
 /** A new, empty shadow at version 0. */

@@ -46,7 +46,7 @@ export const queueFunctionCall = (
   const params = request.params ?? {};
   if (typeof params !== "object" || params === null || Array.isArray(params))
     return err(ShadowErrors.invalidParameter("/params", "must be an object"));
-  const paramsProblem = checkPropertyTree(params, limits, false, ["params"]);
+  const paramsProblem = checkPropertyTree(params, limits, false, "params");
   if (paramsProblem !== undefined) return err(paramsProblem);
   const timeout = request.timeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeout) || timeout <= 0 || timeout > MAX_FUNCTION_TIMEOUT_MS)

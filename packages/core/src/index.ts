@@ -1,6 +1,7 @@
 export * from "./calls.js";
 export * from "./delta.js";
 export * from "./document.js";
+export * from "./encode.js";
 export * from "./errors.js";
 export * from "./functions.js";
 export * from "./gateway.js";

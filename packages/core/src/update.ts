@@ -12,6 +12,7 @@ import {
   type Source,
   type SyncMetadata,
 } from "./document.js";
+import { jsonByteLength } from "./encode.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
 import {
   hasOwn,
@@ -19,11 +20,11 @@ import {
   isObject,
   type JsonObject,
   type JsonValue,
-  jsonByteLength,
   jsonEqual,
 } from "./json.js";
 import { defaultLimits, type Limits } from "./limits.js";
 import { err, ok, type Result } from "./result.js";
+import { deriveSectionBound, exactSectionSize, sectionSizeBound } from "./size.js";
 import { checkPropertyTree, checkReservedKeys } from "./validate.js";
 
 /**
@@ -38,11 +39,16 @@ export type VersionRule =
   | { readonly kind: "expected"; readonly version: number }
   | { readonly kind: "newer"; readonly version: number };
 
+/**
+ * An update. Build it as one literal with the same keys every time
+ * (`{ desired, reported, source }`, `undefined` for a section left out): the hot path
+ * runs twice as fast on one object shape as on shapes that vary per request.
+ */
 export interface UpdateRequest {
   /** Merged into desired; `null` clears all of desired. */
-  readonly desired?: JsonObject | null;
+  readonly desired?: JsonObject | null | undefined;
   /** Merged into reported; `null` clears all of reported. */
-  readonly reported?: JsonObject | null;
+  readonly reported?: JsonObject | null | undefined;
   readonly source: Source;
   /** Quality stamped on every leaf written; `good` by default. */
   readonly quality?: Quality;
@@ -199,11 +205,13 @@ export const finishWrite = (
     }
   }
   if (draft.desired !== previous.desired || draft.reported !== previous.reported) {
-    const size = jsonByteLength(draft.desired) + jsonByteLength(draft.reported);
-    if (size > limits.maxDocumentBytes) {
-      const before = jsonByteLength(previous.desired) + jsonByteLength(previous.reported);
+    const limit = limits.maxDocumentBytes;
+    let size = sectionSizeBound(draft.desired) + sectionSizeBound(draft.reported);
+    if (size > limit) size = exactSectionSize(draft.desired) + exactSectionSize(draft.reported);
+    if (size > limit) {
+      const before = exactSectionSize(previous.desired) + exactSectionSize(previous.reported);
       // A shadow already over a (lowered) limit may still shrink.
-      if (size > before) return err(ShadowErrors.documentTooLarge(size, limits.maxDocumentBytes));
+      if (size > before) return err(ShadowErrors.documentTooLarge(size, limit));
     }
   }
   const delta = computeDelta(draft.desired, draft.reported);
@@ -274,6 +282,18 @@ export const markSyncFailed = (
   };
 };
 
+const sectionProblem = (
+  name: "desired" | "reported",
+  section: JsonObject | null | undefined,
+  source: Source,
+  limits: Limits,
+): ShadowError | undefined => {
+  if (section === undefined || section === null) return undefined;
+  if (!isObject(section))
+    return ShadowErrors.invalidParameter(`/${name}`, `${name} must be an object or null`);
+  return checkReservedKeys(name, section, source) ?? checkPropertyTree(section, limits, true, name);
+};
+
 /**
  * Applies an update from the device or the cloud: recursive merge into desired and/or
  * reported, `null` deletes, arrays replaced whole, metadata on every leaf written,
@@ -289,17 +309,10 @@ export const applyUpdate = (
   const { desired, reported, source } = request;
   if (desired === undefined && reported === undefined)
     return err(ShadowErrors.desiredReportedMissing());
-  for (const [name, section] of [
-    ["desired", desired],
-    ["reported", reported],
-  ] as const) {
-    if (section === undefined || section === null) continue;
-    if (!isObject(section))
-      return err(ShadowErrors.invalidParameter(`/${name}`, `${name} must be an object or null`));
-    const problem =
-      checkReservedKeys(name, section, source) ?? checkPropertyTree(section, limits, true, [name]);
-    if (problem !== undefined) return err(problem);
-  }
+  const problem =
+    sectionProblem("desired", desired, source, limits) ??
+    sectionProblem("reported", reported, source, limits);
+  if (problem !== undefined) return err(problem);
   const version = nextVersion(doc.version, request.version);
   if (!version.ok) return version;
 
@@ -311,6 +324,7 @@ export const applyUpdate = (
     metadata = { ...metadata, desired: EMPTY_META };
   } else if (desired !== undefined) {
     const [state, meta] = mergeState(doc.desired, metadata.desired, desired, stamp);
+    deriveSectionBound(doc.desired, state, jsonByteLength(desired));
     draft.desired = state;
     if (meta !== metadata.desired) metadata = { ...metadata, desired: meta };
   }
@@ -319,6 +333,7 @@ export const applyUpdate = (
     metadata = { ...metadata, reported: EMPTY_META };
   } else if (reported !== undefined) {
     const [state, meta] = mergeState(doc.reported, metadata.reported, reported, stamp);
+    deriveSectionBound(doc.reported, state, jsonByteLength(reported));
     draft.reported = state;
     if (meta !== metadata.reported) metadata = { ...metadata, reported: meta };
     const answer = reported[FUNCTION_RESULT_KEY];

@@ -93,8 +93,9 @@ export const checkPropertyTree = (
   object: JsonObject,
   limits: Limits,
   deletesAllowed: boolean,
-  basePath: readonly string[] = [],
-): ShadowError | undefined => checkTree(object, 1, limits, deletesAllowed, [...basePath]);
+  base?: string,
+): ShadowError | undefined =>
+  checkTree(object, 1, limits, deletesAllowed, base === undefined ? [] : [base]);
 
 /** Validates a plain JSON value (function params, twin values) at a nesting budget. */
 export const checkJsonValue = (

@@ -9,6 +9,9 @@ import {
   applyUpdate,
   computeDelta,
   createShadow,
+  encodeDocument,
+  encodedByteLength,
+  encodeJson,
   isObject,
   type JsonObject,
   type JsonValue,
@@ -242,7 +245,7 @@ describe("engine invariants (property-based)", () => {
     );
   });
 
-  it("jsonByteLength is the UTF-8 length of JSON.stringify, lone surrogates included", () => {
+  it("encodeJson is JSON.stringify, and jsonByteLength its UTF-8 length, lone surrogates included", () => {
     const anyChar = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
     const text = fc.oneof(
       fc.string(),
@@ -257,9 +260,31 @@ describe("engine invariants (property-based)", () => {
     ) as fc.Arbitrary<JsonValue>;
     fc.assert(
       fc.property(value, (v) => {
+        assert.equal(encodeJson(v), JSON.stringify(v));
         assert.equal(jsonByteLength(v), Buffer.byteLength(JSON.stringify(v)));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it("encodeDocument after each write matches JSON.stringify (the leaf cache never goes stale)", () => {
+    fc.assert(
+      fc.property(document, fc.array(request, { maxLength: 6 }), (start, requests) => {
+        let doc = start;
+        assert.equal(encodeDocument(doc), JSON.stringify(doc));
+        for (const r of requests) {
+          const write = applyUpdate(doc, r, { now: 10_000_000 });
+          if (!write.ok) continue;
+          doc = write.value.doc;
+          assert.equal(encodeDocument(doc), JSON.stringify(doc));
+          assert.equal(
+            encodedByteLength(doc.desired) + encodedByteLength(doc.reported),
+            Buffer.byteLength(JSON.stringify(doc.desired)) +
+              Buffer.byteLength(JSON.stringify(doc.reported)),
+          );
+        }
+      }),
+      RUNS,
     );
   });
 

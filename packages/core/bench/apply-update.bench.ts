@@ -1,0 +1,141 @@
+/**
+ * `npm run bench`: the engine's share of the hot path, on one core. Each operation is
+ * what a shard does with a device's image update: wire bytes → parse → applyUpdate
+ * (merge, metadata, version, size check, delta) → render and encode update/accepted
+ * and the delta message. A second figure adds encoding the whole document, as a
+ * store that writes the document whole would.
+ *
+ *   BENCH_SECONDS=5 npm run bench          longer rounds
+ *   node --cpu-prof packages/core/dist/bench/apply-update.bench.js   profile it
+ */
+import {
+  applyUpdate,
+  createShadow,
+  encodeDocument,
+  encodeJson,
+  parseUpdatePayload,
+  renderOneNetDelta,
+  renderOneNetUpdateAccepted,
+  type ShadowDocument,
+  type Source,
+} from "../src/index.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/** 20 reported properties of mixed types; desired holds 8 of them. */
+const twentyProperties = (): ShadowDocument => {
+  let doc = createShadow("bench-product", "bench-device", 0);
+  const reported: Record<string, unknown> = {};
+  for (let i = 0; i < 14; i++) reported[`sensor${i}`] = i * 1.5;
+  reported.status = "running";
+  reported.online = true;
+  reported.firmware = "1.4.2";
+  reported.location = { lat: 31.23, lon: 121.47 };
+  reported.colors = ["RED", "GREEN"];
+  reported.mode = "auto";
+  const desired: Record<string, unknown> = { mode: "eco", firmware: "1.5.0" };
+  for (let i = 0; i < 6; i++) desired[`sensor${i}`] = i * 1.5;
+  for (const [state, source] of [
+    [reported, "device"],
+    [desired, "cloud"],
+  ] as const) {
+    const write = applyUpdate(
+      doc,
+      { [source === "device" ? "reported" : "desired"]: state, source } as never,
+      { now: 1 },
+    );
+    if (!write.ok) throw new Error(JSON.stringify(write.error));
+    doc = write.value.doc;
+  }
+  return doc;
+};
+
+/** A pool of distinct wire payloads, so no iteration sees a constant. */
+const payloads = (kind: "reported" | "desired"): Buffer[] =>
+  Array.from({ length: 256 }, (_, i) =>
+    Buffer.from(
+      JSON.stringify({
+        state: {
+          [kind]:
+            kind === "reported"
+              ? { sensor3: i / 7, sensor9: i, status: i % 2 ? "running" : "idle" }
+              : { mode: i % 3 ? "eco" : "comfort", sensor1: i / 3 },
+        },
+      }),
+    ),
+  );
+
+interface Round {
+  readonly ops: number;
+  readonly seconds: number;
+}
+
+const run = (kind: "reported" | "desired", source: Source, withDocument: boolean): Round => {
+  const pool = payloads(kind);
+  let doc = twentyProperties();
+  let now = 1_700_000_000_000;
+  let ops = 0;
+  let sink = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  while (performance.now() < deadline) {
+    // 256 operations between clock reads keeps the clock off the profile.
+    for (let i = 0; i < 256; i++) {
+      const patch = parseUpdatePayload(pool[(ops + i) & 255] as Buffer);
+      if (!patch.ok) throw new Error("bad payload");
+      const { desired, reported } = patch.value;
+      const write = applyUpdate(doc, { desired, reported, source }, { now: ++now });
+      if (!write.ok) throw new Error(JSON.stringify(write.error));
+      doc = write.value.doc;
+      sink += encodeJson(renderOneNetUpdateAccepted(write.value)).length;
+      const delta = renderOneNetDelta(doc, now, write.value.delta);
+      if (delta !== undefined) sink += encodeJson(delta).length;
+      if (withDocument) sink += encodeDocument(doc).length;
+    }
+    ops += 256;
+  }
+  if (sink === 0) throw new Error("nothing rendered");
+  return { ops, seconds: (performance.now() - start) / 1000 };
+};
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+const measure = (kind: "reported" | "desired", source: Source, withDocument: boolean) => {
+  run(kind, source, withDocument); // warm-up: let the JIT settle
+  const rates = Array.from({ length: ROUNDS }, () => {
+    const round = run(kind, source, withDocument);
+    return round.ops / round.seconds;
+  });
+  return { rate: median(rates), min: Math.min(...rates), max: Math.max(...rates) };
+};
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+const scenario = (name: string, kind: "reported" | "desired", source: Source) => {
+  const engine = measure(kind, source, false);
+  const stored = measure(kind, source, true);
+  console.log(
+    `${name}: ${fmt(engine.rate)} ops/s (${(1e6 / engine.rate).toFixed(2)} µs/op, min ${fmt(engine.min)}, max ${fmt(engine.max)})`,
+  );
+  console.log(
+    `${" ".repeat(name.length)}  + whole document encoded: ${fmt(stored.rate)} ops/s (${(1e6 / stored.rate).toFixed(2)} µs/op)`,
+  );
+  return engine.rate;
+};
+
+const docBytes = JSON.stringify(twentyProperties()).length;
+console.log("@umbra/core: parse → applyUpdate + delta → update/accepted and delta encoded");
+console.log(
+  `20-property document (${docBytes} bytes), node ${process.version}, median of ${ROUNDS} rounds of ${SECONDS}s, one core\n`,
+);
+const device = scenario("device report (3 reported leaves)", "reported", "device");
+const cloud = scenario("cloud update  (2 desired leaves) ", "desired", "cloud");
+const target = 100_000;
+const worst = Math.min(device, cloud);
+console.log(
+  `\ntarget ≥ ${fmt(target)} ops/s: ${worst >= target ? "met" : "NOT met"} (slowest ${fmt(worst)})`,
+);
