@@ -59,8 +59,9 @@ const payloads = (kind: "reported" | "desired"): Buffer[] =>
         state: {
           [kind]:
             kind === "reported"
-              ? { sensor3: i / 7, sensor9: i, status: i % 2 ? "running" : "idle" }
-              : { mode: i % 3 ? "eco" : "comfort", sensor1: i / 3 },
+              ? // readings like the seeds show them (25.6, 60)
+                { sensor3: 20 + (i % 100) / 10, sensor9: i, status: i % 2 ? "running" : "idle" }
+              : { mode: i % 3 ? "eco" : "comfort", sensor1: 18 + (i % 50) / 10 },
         },
       }),
     ),

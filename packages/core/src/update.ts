@@ -244,8 +244,9 @@ const nextSync = (
 ): SyncMetadata => {
   // Nothing left to deliver: the device has what the cloud wants.
   if (delta === undefined) return synced(now, interval);
-  // New desired from the cloud: deliver it as soon as possible.
-  if (desiredSetByCloud) return { ...sync, status: "pending", nextSyncTime: now };
+  // New desired from the cloud: deliver it as soon as possible (if not already due).
+  if (desiredSetByCloud && sync.status !== "pending")
+    return { ...sync, status: "pending", nextSyncTime: now };
   return sync;
 };
 
