@@ -16,7 +16,7 @@ interface Encoded {
 
 const cache = new WeakMap<object, Encoded>();
 
-const NON_ASCII = /[^\u0000-\u007f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** UTF-8 bytes of encoded JSON text (escapes already applied). */
 const utf8Bytes = (json: string): number => {
