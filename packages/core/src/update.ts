@@ -143,16 +143,18 @@ export const mergeState = (
         stamp,
       );
       if (currentIsObject && s === current) continue;
-      outState ??= { ...state };
-      outMeta ??= { ...meta };
       if (isEmptyObject(s)) {
         // Every key deleted: the parent goes too. A leaf under a patch of deletes stays.
         if (currentIsObject) {
+          outState ??= { ...state };
+          outMeta ??= { ...meta };
           delete outState[key];
           delete outMeta[key];
         }
         continue;
       }
+      outState ??= { ...state };
+      outMeta ??= { ...meta };
       outState[key] = s;
       outMeta[key] = m;
       continue;
@@ -310,6 +312,11 @@ export const applyUpdate = (
   const { desired, reported, source } = request;
   if (desired === undefined && reported === undefined)
     return err(ShadowErrors.desiredReportedMissing());
+  if (source !== "device" && source !== "cloud")
+    return err(ShadowErrors.invalidParameter("/source", 'must be "device" or "cloud"'));
+  const quality = request.quality;
+  if (quality !== undefined && quality !== "good" && quality !== "bad" && quality !== "uncertain")
+    return err(ShadowErrors.invalidParameter("/quality", 'must be "good", "bad" or "uncertain"'));
   const problem =
     sectionProblem("desired", desired, source, limits) ??
     sectionProblem("reported", reported, source, limits);
@@ -317,7 +324,7 @@ export const applyUpdate = (
   const version = nextVersion(doc.version, request.version);
   if (!version.ok) return version;
 
-  const stamp = stampOf(ctx.now, version.value, source, request.quality);
+  const stamp = stampOf(ctx.now, version.value, source, quality);
   const draft = draftOf(doc, version.value);
   let metadata = doc.metadata;
   if (desired === null) {

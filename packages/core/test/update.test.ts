@@ -182,6 +182,19 @@ describe("applyUpdate", () => {
         );
     });
 
+    it("a source or quality outside the seed's sets", () => {
+      const bad = [
+        { reported: { a: 1 }, source: "gateway" },
+        { reported: { a: 1 }, source: "device", quality: "excellent" },
+      ] as unknown as UpdateRequest[];
+      for (const request of bad)
+        assert.equal(
+          failure(apply(base(), request))._tag,
+          "InvalidParameter",
+          JSON.stringify(request),
+        );
+    });
+
     it("an expected version that differs from the shadow's (If-Match)", () => {
       const doc = report(base(), { a: 1 });
       const request = {
