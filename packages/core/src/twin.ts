@@ -57,8 +57,10 @@ const twinValueProblem = (value: JsonValue, budget: number): string | undefined 
   if (value === null) return "null is not a property value; remove the property instead";
   if (Array.isArray(value)) return "arrays are not supported";
   if (typeof value === "number" && !Number.isFinite(value)) return "numbers must be finite";
-  if (!isObject(value)) return undefined;
-  if (budget <= 0) return "complex values nest at most five levels";
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+    return undefined;
+  if (!isObject(value)) return `${typeof value} is not a JSON value`;
+  if (budget <= 0) return "the complex value nests too deeply";
   for (const key in value) {
     if (!isDtdlName(key)) return `'${key}' is not a DTDL name`;
     const problem = twinValueProblem(value[key] as JsonValue, budget - 1);

@@ -207,6 +207,15 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
     );
   });
 
+  it("refuses values that are not JSON", () => {
+    const doc = sampleDevice();
+    for (const value of [() => 1, undefined, Number.NaN])
+      assert.equal(
+        patchError(doc, [{ op: "add", path: "/thermostat1/targetTemperature", value }])._tag,
+        "TwinNotConformant",
+      );
+  });
+
   it("refuses malformed patches and changes nothing", () => {
     const doc = sampleDevice();
     for (const bad of [
