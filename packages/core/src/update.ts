@@ -174,8 +174,24 @@ const stampOf = (
   quality: Quality = "good",
 ): LeafMetadata => ({ timestamp: now, version, source, quality });
 
-/** Copy of a document to change, before `finishWrite` freezes it into a result. */
-export const draftOf = (doc: ShadowDocument, version: number): Draft => ({ ...doc, version });
+/**
+ * Copy of a document to change, before `finishWrite` makes it the result. Written out
+ * field by field: one object shape for every draft, measurably quicker on the hot path
+ * than a spread. A field added to `ShadowDocument` must be added here (a test checks).
+ */
+export const draftOf = (doc: ShadowDocument, version: number): Draft => {
+  const draft: Draft = {
+    deviceKey: doc.deviceKey,
+    productKey: doc.productKey,
+    version,
+    reported: doc.reported,
+    desired: doc.desired,
+    metadata: doc.metadata,
+    lastUpdated: doc.lastUpdated,
+  };
+  if (doc.functions !== undefined) draft.functions = doc.functions;
+  return draft;
+};
 
 /**
  * What every write does after changing state: bring `desired._function` in line with

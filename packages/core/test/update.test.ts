@@ -4,6 +4,7 @@ import {
   applyUpdate,
   createShadow,
   defaultLimits,
+  draftOf,
   type JsonObject,
   type ShadowDocument,
   type UpdateRequest,
@@ -221,6 +222,26 @@ describe("applyUpdate", () => {
         assert.equal(failure(apply(base(), request))._tag, "InvalidVersion");
       }
     });
+  });
+
+  it("drafts a document with every field it had (draftOf lists them one by one)", () => {
+    const full: Required<ShadowDocument> = {
+      ...createShadow("p", "d", 0),
+      functions: [],
+      metadata: { ...createShadow("p", "d", 0).metadata, twin: { components: ["c"] } },
+    };
+    const required: Record<keyof ShadowDocument, true> = {
+      deviceKey: true,
+      productKey: true,
+      version: true,
+      reported: true,
+      desired: true,
+      metadata: true,
+      lastUpdated: true,
+      functions: true,
+    };
+    assert.deepEqual(Object.keys(full).sort(), Object.keys(required).sort());
+    assert.deepEqual(draftOf(full, 7), { ...full, version: 7 });
   });
 
   it("applies the limits it is given", () => {
