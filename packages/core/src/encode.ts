@@ -193,8 +193,36 @@ export const encodeDocument = (doc: object): string => encodeObject(doc, Keep.Le
 export const encodedByteLength = (section: object): number =>
   encodeObject(section, Keep.This).bytes;
 
-/** UTF-8 byte length of `JSON.stringify(value)`, nothing cached. */
-export const jsonByteLength = (value: JsonValue): number =>
-  typeof value === "object" && value !== null
-    ? encodeObject(value, Keep.Nothing).bytes
-    : encodeValue(value, Keep.Nothing).bytes;
+/** UTF-8 bytes of a string once written as a JSON literal, counted without writing it. */
+const literalBytes = (s: string): number => {
+  if (!NEEDS_ESCAPE.test(s) && !NON_ASCII.test(s)) return s.length + 2;
+  return utf8Bytes(quote(s));
+};
+
+/** UTF-8 byte length of `JSON.stringify(value)`, counted without building the text. */
+export const jsonByteLength = (value: JsonValue): number => {
+  switch (typeof value) {
+    case "string":
+      return literalBytes(value);
+    case "number":
+      return Number.isFinite(value) ? `${value}`.length : 4;
+    case "boolean":
+      return value ? 4 : 5;
+    default:
+      break;
+  }
+  if (value === null) return 4;
+  if (Array.isArray(value)) {
+    let bytes = value.length > 1 ? value.length + 1 : 2;
+    for (const item of value) bytes += skipped(item) ? 4 : jsonByteLength(item);
+    return bytes;
+  }
+  let bytes = 1;
+  const object = value as Record<string, JsonValue | undefined>;
+  for (const key in object) {
+    const item = object[key];
+    if (skipped(item)) continue;
+    bytes += literalBytes(key) + 2 + jsonByteLength(item as JsonValue); // key, colon, comma or brace
+  }
+  return bytes === 1 ? 2 : bytes;
+};
