@@ -15,6 +15,7 @@ describe("npm run bench", () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /device report .*ops\/s/);
     assert.match(run.stdout, /cloud update .*ops\/s/);
+    assert.match(run.stdout, /every other a delete: [\d,]+ ops\/s/);
     assert.match(run.stdout, /whole document encoded: [\d,]+ ops\/s/);
   });
 });
