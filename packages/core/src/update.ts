@@ -134,7 +134,10 @@ export const mergeState = (
     const value = patch[key] as JsonValue;
     const present = hasOwn(state, key);
     if (value === null) {
-      if (present) (deleted ??= []).push(key);
+      if (present) {
+        deleted ??= [];
+        deleted.push(key);
+      }
       continue;
     }
     if (isSubtree(key, value)) {
@@ -150,7 +153,10 @@ export const mergeState = (
       if (currentIsObject && s === current) continue;
       if (isEmptyObject(s)) {
         // Every key deleted: the parent goes too. A leaf under a patch of deletes stays.
-        if (currentIsObject) (deleted ??= []).push(key);
+        if (currentIsObject) {
+          deleted ??= [];
+          deleted.push(key);
+        }
         continue;
       }
       outState ??= { ...state };
