@@ -1,11 +1,15 @@
 /**
- * JSON encoding that exploits immutability. A write shares every untouched subtree
- * with the previous document, so the JSON text (and UTF-8 size) of each object is
- * cached by identity: encoding the next document only encodes what the write changed.
- * The output is byte-for-byte `JSON.stringify`'s (the property tests hold it to that).
+ * JSON encoding for the hot path, byte-for-byte `JSON.stringify`'s output (the property
+ * tests hold it to that):
+ * - `encodeJson` writes messages with fast paths for the small objects replies are;
+ * - `encodeDocument` exploits immutability: a write shares one stamp object among the
+ *   leaves it writes and leaves every other leaf untouched, so the JSON of objects of
+ *   primitives is cached by identity and a document re-encodes only what changed;
+ * - `encodedByteLength` / `jsonByteLength` measure sizes for the document limit.
  *
- * Valid because the engine never mutates an object once it is part of a document or
- * a request handed to it; callers must not either (the types are readonly).
+ * Caching by identity is valid because the engine never mutates an object once it is
+ * part of a document or a request handed to it; callers must not either (the types are
+ * readonly).
  */
 import type { JsonValue } from "./json.js";
 
@@ -51,27 +55,14 @@ const keyLiteral = (key: string): Encoded => {
 };
 
 /**
- * Kept in the cache: objects of primitives only (metadata leaves, whose stamp a write
- * shares among all the leaves it wrote), and what `encodedByteLength` measured (the
- * desired / reported of a write, which the store encodes next). Caching every
- * container churned the WeakMap: a third of the time went to its garbage collection.
+ * Kept in the cache: objects of primitives (metadata leaves) always, and the object
+ * itself when `keepThis` (a section `encodedByteLength` measured, which the store
+ * encodes next). Caching every container churned the WeakMap: a third of the time
+ * went to its garbage collection.
  */
-/** What an encoding keeps in the cache. */
-const Keep = {
-  /** Messages: nothing (they live for one send). */
-  Nothing: 0,
-  /** Documents: objects of primitives. */
-  Leaves: 1,
-  /** A document section being measured: it, and its leaves. */
-  This: 2,
-} as const;
-type Keep = (typeof Keep)[keyof typeof Keep];
-
-const encodeObject = (value: object, keep: Keep): Encoded => {
-  if (keep !== Keep.Nothing) {
-    const hit = cache.get(value);
-    if (hit !== undefined) return hit;
-  }
+const encodeObject = (value: object, keepThis: boolean): Encoded => {
+  const hit = cache.get(value);
+  if (hit !== undefined) return hit;
   let json: string;
   let bytes: number;
   if (Array.isArray(value)) {
@@ -82,7 +73,7 @@ const encodeObject = (value: object, keep: Keep): Encoded => {
     json = "{";
     bytes = 2;
     let first = true;
-    let flat = true;
+    let flat = true; // only primitives inside
     const object = value as Record<string, JsonValue | undefined>;
     for (const key in object) {
       const v = object[key];
@@ -115,22 +106,22 @@ const encodeObject = (value: object, keep: Keep): Encoded => {
           break;
         default: {
           if (v !== null) flat = false;
-          const item = encodeValue(v, keep === Keep.Nothing ? Keep.Nothing : Keep.Leaves);
+          const item = encodeValue(v);
           json += item.json;
           bytes += item.bytes;
         }
       }
     }
     json += "}";
-    if (flat && keep === Keep.Leaves) keep = Keep.This;
+    keepThis ||= flat;
   }
   const encoded = { json, bytes };
-  if (keep === Keep.This) cache.set(value, encoded);
+  if (keepThis) cache.set(value, encoded);
   return encoded;
 };
 
-const encodeValue = (value: JsonValue, keep: Keep): Encoded => {
-  if (typeof value === "object" && value !== null) return encodeObject(value, keep);
+const encodeValue = (value: JsonValue): Encoded => {
+  if (typeof value === "object" && value !== null) return encodeObject(value, false);
   if (typeof value === "string") {
     const json = quote(value);
     return { json, bytes: utf8Bytes(json) };
@@ -187,11 +178,10 @@ const skipped = (value: unknown): boolean =>
 export const encodeJson = (value: JsonValue | object): string => write(value);
 
 /** `JSON.stringify(doc)` for a shadow document, reusing its unchanged leaves' encoding. */
-export const encodeDocument = (doc: object): string => encodeObject(doc, Keep.Leaves).json;
+export const encodeDocument = (doc: object): string => encodeObject(doc, false).json;
 
 /** UTF-8 byte length of a document section's JSON, remembered for the next encoding. */
-export const encodedByteLength = (section: object): number =>
-  encodeObject(section, Keep.This).bytes;
+export const encodedByteLength = (section: object): number => encodeObject(section, true).bytes;
 
 /** UTF-8 bytes of a string once written as a JSON literal, counted without writing it. */
 const literalBytes = (s: string): number => {
