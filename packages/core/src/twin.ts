@@ -193,7 +193,7 @@ export const applyTwinPatch = (
           properties[key] = value[key] as JsonValue;
         }
         components.add(head);
-        patch = { [head]: replacement(desired[head], properties) };
+        patch = { [head]: replacement(valueAt(desired, [head]), properties) };
       } else {
         if (segments.length === 1 && componentNow(head))
           return err(
@@ -205,7 +205,7 @@ export const applyTwinPatch = (
         const inComponent =
           segments.length >= 2 &&
           (componentNow(head) ||
-            !(isObject(desired[head]) || isObject(valueAt(doc.reported, [head]))));
+            !(isObject(valueAt(desired, [head])) || isObject(valueAt(doc.reported, [head]))));
         const propertyIndex = inComponent ? 1 : 0;
         const propertyName = segments[propertyIndex] as string;
         const budget = limits.maxTwinDepth - (segments.length - 1 - propertyIndex);
