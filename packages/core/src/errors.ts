@@ -22,6 +22,7 @@ export type ShadowError =
   | TwinPatchInvalid
   | TooManyProperties
   | FunctionNotFound
+  | QueueFull
   | Unspecified;
 
 export interface InvalidJson {
@@ -96,6 +97,11 @@ export interface FunctionNotFound {
   readonly _tag: "FunctionNotFound";
   readonly requestId: string;
 }
+export interface QueueFull {
+  readonly _tag: "QueueFull";
+  readonly pending: number;
+  readonly limit: number;
+}
 export interface Unspecified {
   readonly _tag: "Unspecified";
   readonly detail: string;
@@ -154,6 +160,7 @@ export const ShadowErrors = {
     _tag: "FunctionNotFound",
     requestId,
   }),
+  queueFull: (pending: number, limit: number): QueueFull => ({ _tag: "QueueFull", pending, limit }),
   unspecified: (detail: string): Unspecified => ({ _tag: "Unspecified", detail }),
 } as const;
 
@@ -196,6 +203,8 @@ export const describeError = (error: ShadowError): string => {
       return `${error.count} properties in one call; the limit is ${error.limit}`;
     case "FunctionNotFound":
       return `no function call with requestId ${error.requestId}`;
+    case "QueueFull":
+      return `${error.pending} function calls are already waiting for the device; the limit is ${error.limit}`;
     case "Unspecified":
       return error.detail;
   }

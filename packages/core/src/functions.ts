@@ -1,5 +1,6 @@
 import { makeRequestId } from "./calls.js";
 import { FUNCTION_RESULT_KEY, type FunctionCall, type ShadowDocument } from "./document.js";
+import { jsonByteLength } from "./encode.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
 import { hasOwn, type JsonObject } from "./json.js";
 import { defaultLimits } from "./limits.js";
@@ -48,6 +49,9 @@ export const queueFunctionCall = (
     return err(ShadowErrors.invalidParameter("/params", "must be an object"));
   const paramsProblem = checkPropertyTree(params, limits, false, "params");
   if (paramsProblem !== undefined) return err(paramsProblem);
+  const paramsBytes = jsonByteLength(params);
+  if (paramsBytes > limits.maxPayloadBytes)
+    return err(ShadowErrors.payloadTooLarge(paramsBytes, limits.maxPayloadBytes));
   const timeout = request.timeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeout) || timeout <= 0 || timeout > MAX_FUNCTION_TIMEOUT_MS)
     return err(
@@ -57,6 +61,9 @@ export const queueFunctionCall = (
       ),
     );
   const calls = doc.functions ?? [];
+  const pending = calls.filter((c) => c.status === "pending").length;
+  if (pending >= limits.maxPendingCalls)
+    return err(ShadowErrors.queueFull(pending, limits.maxPendingCalls));
   let stampMs = ctx.now;
   let requestId = makeRequestId(doc.productKey, doc.deviceKey, request.funcKey, stampMs);
   // Two calls of one function in the same millisecond: keep the seed's form, move the clock on.
@@ -73,9 +80,19 @@ export const queueFunctionCall = (
     deadline: ctx.now + timeout,
   };
   const draft = draftOf(doc, doc.version + 1);
-  draft.functions = [...calls, call];
+  draft.functions = [...keepRecentFinished(calls, limits.maxPendingCalls), call];
   const write = finishWrite(doc, draft, ctx, {}, true);
   return write.ok ? ok({ write: write.value, call }) : write;
+};
+
+/** The calls with at most `keep` finished ones, the oldest finished dropped first. */
+const keepRecentFinished = (
+  calls: readonly FunctionCall[],
+  keep: number,
+): readonly FunctionCall[] => {
+  let excess = calls.filter((c) => c.status !== "pending").length - keep;
+  if (excess <= 0) return calls;
+  return calls.filter((c) => c.status === "pending" || excess-- <= 0);
 };
 
 export interface ExpireContext extends WriteContext {

@@ -12,6 +12,11 @@ export interface Limits {
   readonly maxKeyLength: number;
   /** Most properties named by one gateway sub-device call (seed 003: 50). */
   readonly maxGatewayProperties: number;
+  /**
+   * Most function calls waiting for one device; as many finished calls are kept at most
+   * (the oldest go first), so a document's call list stays bounded.
+   */
+  readonly maxPendingCalls: number;
 }
 
 export const defaultLimits: Limits = {
@@ -21,4 +26,5 @@ export const defaultLimits: Limits = {
   maxTwinDepth: 5,
   maxKeyLength: 128,
   maxGatewayProperties: 50,
+  maxPendingCalls: 16,
 };

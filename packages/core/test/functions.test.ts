@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   applyUpdate,
+  awsError,
   createShadow,
   DEFAULT_FUNCTION_TIMEOUT_MS,
+  defaultLimits,
   expireFunctionCalls,
   type FunctionCall,
   getFunctionCall,
@@ -166,6 +168,42 @@ describe("function calls (seed 001)", () => {
         "InvalidParameter",
         JSON.stringify(request),
       );
+  });
+
+  it("refuses a call when the device already has the most calls waiting", () => {
+    let doc = createShadow("p", "d", 0);
+    for (let i = 0; i < defaultLimits.maxPendingCalls; i++)
+      doc = queue(doc, `f${i}`, 100 + i).write.doc;
+    const error = failure(
+      queueFunctionCall(deepFreeze(doc), { funcKey: "one_more" }, { now: 500, online: true }),
+    );
+    assert.deepEqual(error, { _tag: "QueueFull", pending: 16, limit: 16 });
+    assert.equal(awsError(error).code, 429);
+  });
+
+  it("keeps at most as many finished calls as may wait, dropping the oldest", () => {
+    let doc = createShadow("p", "d", 0);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { call, write } = queue(doc, "tick", 1000 * (i + 1));
+      ids.push(call.requestId);
+      doc = answer(write.doc, call, "completed", 1000 * (i + 1) + 500).doc;
+    }
+    const kept = doc.functions?.map((c) => c.requestId) ?? [];
+    assert.equal(kept.length, defaultLimits.maxPendingCalls + 1);
+    assert.deepEqual(kept, ids.slice(-kept.length), "the newest are kept, in order");
+  });
+
+  it("refuses params larger than a payload may be", () => {
+    const params = { blob: "x".repeat(defaultLimits.maxPayloadBytes) };
+    const error = failure(
+      queueFunctionCall(
+        createShadow("p", "d", 0),
+        { funcKey: "f", params },
+        { now: 1, online: true },
+      ),
+    );
+    assert.equal(error._tag, "PayloadTooLarge");
   });
 
   it("keeps the call when the cloud clears desired", () => {

@@ -47,6 +47,8 @@ export const awsError = (error: ShadowError): { code: number; message: string } 
     case "TwinNotConformant":
     case "TwinPatchInvalid":
       return { code: 400, message: "Bad Request" };
+    case "QueueFull":
+      return { code: 429, message: "Too many requests" };
     case "Unspecified":
       return { code: 500, message: "Internal service failure" };
   }

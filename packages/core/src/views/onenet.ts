@@ -42,6 +42,7 @@ export const oneNetErrorCode = (error: ShadowError): OneNetErrorCode => {
     case "TwinPatchInvalid":
     case "TooManyProperties":
     case "FunctionNotFound":
+    case "QueueFull":
       return 165;
     case "ShadowExists":
       return 166;
