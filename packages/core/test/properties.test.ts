@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
+  applyTwinPatch,
   applyUpdate,
   computeDelta,
   createShadow,
@@ -284,6 +285,58 @@ describe("engine invariants (property-based)", () => {
           );
         }
       }),
+      RUNS,
+    );
+  });
+
+  it("a digital twin patch sets desired exactly as a simple model says, or is refused whole", () => {
+    const component = fc.constantFrom("thermostat1", "thermostat2");
+    const property = fc.constantFrom("targetTemperature", "mode");
+    const value = fc.oneof(
+      fc.integer({ min: -50, max: 50 }),
+      fc.constantFrom("eco", "comfort"),
+      fc.record({ low: fc.integer(), high: fc.integer() }, { noNullPrototype: true }),
+    );
+    const operation = fc.record({
+      op: fc.constantFrom("add", "replace", "remove"),
+      path: fc.tuple(component, property).map(([c, p]) => `/${c}/${p}`),
+      value,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(operation, { minLength: 1, maxLength: 4 }), { maxLength: 5 }),
+        (patches) => {
+          let doc = createShadow("p", "d", 0);
+          let model = new Map<string, JsonValue>();
+          for (const ops of patches) {
+            const next = new Map(model);
+            let refused = false;
+            for (const o of ops) {
+              if (o.op !== "remove") next.set(o.path, o.value);
+              else if (next.has(o.path)) next.delete(o.path);
+              else refused = true; // nothing there to remove
+            }
+            const operations = ops.map((o) => (o.op === "remove" ? { op: o.op, path: o.path } : o));
+            const write = applyTwinPatch(deepFreeze(doc), operations, { now: 5000 });
+            assert.equal(write.ok, !refused, JSON.stringify(operations));
+            if (!write.ok) continue;
+            assert.equal(write.value.doc.version, doc.version + 1);
+            doc = write.value.doc;
+            model = next;
+            const actual = new Map(
+              leaves(doc.desired)
+                .filter(([path]) => path.length === 2)
+                .map(([path, v]) => [`/${path.join("/")}`, v] as const),
+            );
+            for (const [path, v] of model) {
+              const [, c, p] = path.split("/") as [string, string, string];
+              assert.deepEqual(at(doc.desired, [c, p]), v, path);
+            }
+            for (const path of actual.keys()) assert.ok(model.has(path), `unexpected ${path}`);
+            renderTwin(doc);
+          }
+        },
+      ),
       RUNS,
     );
   });
