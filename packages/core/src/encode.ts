@@ -22,12 +22,12 @@ const cache = new WeakMap<object, Encoded>();
 
 const NON_ASCII = /[\u0080-\uffff]/;
 
-/** UTF-8 bytes of encoded JSON text (escapes already applied). */
-const utf8Bytes = (json: string): number => {
-  if (!NON_ASCII.test(json)) return json.length;
-  let bytes = json.length;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
+/** Bytes of a string once encoded as UTF-8. */
+export const utf8Length = (s: string): number => {
+  if (!NON_ASCII.test(s)) return s.length;
+  let bytes = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
     if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
   }
   return bytes;
@@ -48,7 +48,7 @@ const keyLiteral = (key: string): Encoded => {
   if (literal === undefined) {
     if (keyLiterals.size >= MAX_KEY_LITERALS) keyLiterals.clear();
     const json = quote(key);
-    literal = { json: `${json}:`, bytes: utf8Bytes(json) + 1 };
+    literal = { json: `${json}:`, bytes: utf8Length(json) + 1 };
     keyLiterals.set(key, literal);
   }
   return literal;
@@ -68,7 +68,7 @@ const encodeObject = (value: object, keepThis: boolean): Encoded => {
   if (Array.isArray(value)) {
     // Arrays are leaf values, replaced whole: JSON.stringify is quickest for them.
     json = JSON.stringify(value);
-    bytes = utf8Bytes(json);
+    bytes = utf8Length(json);
   } else {
     json = "{";
     bytes = 2;
@@ -97,7 +97,7 @@ const encodeObject = (value: object, keepThis: boolean): Encoded => {
         case "string": {
           const q = quote(v);
           json += q;
-          bytes += utf8Bytes(q);
+          bytes += utf8Length(q);
           break;
         }
         case "boolean":
@@ -124,7 +124,7 @@ const encodeValue = (value: JsonValue): Encoded => {
   if (typeof value === "object" && value !== null) return encodeObject(value, false);
   if (typeof value === "string") {
     const json = quote(value);
-    return { json, bytes: utf8Bytes(json) };
+    return { json, bytes: utf8Length(json) };
   }
   const json = JSON.stringify(value);
   return { json, bytes: json.length };
@@ -186,7 +186,7 @@ export const encodedByteLength = (section: object): number => encodeObject(secti
 /** UTF-8 bytes of a string once written as a JSON literal, counted without writing it. */
 const literalBytes = (s: string): number => {
   if (!NEEDS_ESCAPE.test(s) && !NON_ASCII.test(s)) return s.length + 2;
-  return utf8Bytes(quote(s));
+  return utf8Length(quote(s));
 };
 
 /** UTF-8 byte length of `JSON.stringify(value)`, counted without building the text. */

@@ -2,10 +2,17 @@ import { makeRequestId } from "./calls.js";
 import { FUNCTION_RESULT_KEY, type FunctionCall, type ShadowDocument } from "./document.js";
 import { jsonByteLength } from "./encode.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
-import { hasOwn, type JsonObject } from "./json.js";
+import { hasOwn, isObject, type JsonObject } from "./json.js";
 import { defaultLimits } from "./limits.js";
 import { err, ok, type Result } from "./result.js";
-import { draftOf, finishWrite, mergeState, type WriteContext, type WriteResult } from "./update.js";
+import {
+  draftOf,
+  finishWrite,
+  mergeState,
+  stampOf,
+  type WriteContext,
+  type WriteResult,
+} from "./update.js";
 import { checkPropertyTree, keyProblem } from "./validate.js";
 
 /** A call not answered within this long turns into `timeout`. */
@@ -134,19 +141,9 @@ export const expireFunctionCalls = (
     ? doc.reported[FUNCTION_RESULT_KEY]
     : undefined;
   let applied: WriteResult["applied"] = {};
-  if (
-    typeof answer === "object" &&
-    answer !== null &&
-    !Array.isArray(answer) &&
-    dropped.has((answer as JsonObject).requestId as string)
-  ) {
+  if (isObject(answer) && dropped.has(answer.requestId as string)) {
     const clear = { [FUNCTION_RESULT_KEY]: null };
-    const stamp = {
-      timestamp: now,
-      version: draft.version,
-      source: "cloud",
-      quality: "good",
-    } as const;
+    const stamp = stampOf(now, draft.version, "cloud");
     const [reported, metaReported] = mergeState(doc.reported, doc.metadata.reported, clear, stamp);
     draft.reported = reported;
     draft.metadata = { ...doc.metadata, reported: metaReported };

@@ -1,19 +1,10 @@
+import { utf8Length } from "./encode.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
 import { hasOwn, isObject, type JsonObject } from "./json.js";
 import { defaultLimits, type Limits } from "./limits.js";
 import { err, ok, type Result } from "./result.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** Bytes of a string once encoded as UTF-8. */
-const utf8Length = (s: string): number => {
-  let bytes = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
-  }
-  return bytes;
-};
 
 /**
  * Reads a request payload as JSON: size first (before any work), then UTF-8, then

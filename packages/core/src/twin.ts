@@ -14,6 +14,7 @@ import {
   finishWrite,
   mergeState,
   nextVersion,
+  stampOf,
   type VersionRule,
   type WriteContext,
   type WriteResult,
@@ -217,18 +218,12 @@ export const applyTwinPatch = (
       }
     }
     patches.push(patch);
-    const stampless = { timestamp: 0, version: 0, source: "cloud", quality: "good" } as const;
-    desired = mergeState(desired, {}, patch, stampless)[0];
+    desired = mergeState(desired, {}, patch, stampOf(0, 0, "cloud"))[0];
   }
   const version = nextVersion(doc.version, ctx.version);
   if (!version.ok) return version;
   const draft = draftOf(doc, version.value);
-  const stamp = {
-    timestamp: ctx.now,
-    version: version.value,
-    source: "cloud",
-    quality: "good",
-  } as const;
+  const stamp = stampOf(ctx.now, version.value, "cloud");
   let state = doc.desired;
   let meta = doc.metadata.desired;
   for (const patch of patches) [state, meta] = mergeState(state, meta, patch, stamp);

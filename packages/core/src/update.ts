@@ -175,7 +175,8 @@ export const mergeState = (
   return [outState ?? state, outMeta ?? meta];
 };
 
-const stampOf = (
+/** The metadata a write stamps on every leaf it writes. */
+export const stampOf = (
   now: number,
   version: number,
   source: Source,
