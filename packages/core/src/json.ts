@@ -38,22 +38,3 @@ export const jsonEqual = (a: JsonValue | undefined, b: JsonValue | undefined): b
   for (const _ in bo) count--;
   return count === 0;
 };
-
-/** Nesting depth: a primitive is 0, `{}`/`[]` with primitives inside is 1. */
-export const jsonDepth = (value: JsonValue): number => {
-  if (typeof value !== "object" || value === null) return 0;
-  let max = 0;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const d = jsonDepth(item);
-      if (d > max) max = d;
-    }
-  } else {
-    const object = value as JsonObject;
-    for (const key in object) {
-      const d = jsonDepth(object[key] as JsonValue);
-      if (d > max) max = d;
-    }
-  }
-  return max + 1;
-};

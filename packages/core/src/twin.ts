@@ -3,7 +3,7 @@
  * JSON Patch (RFC 6902 add / replace / remove) setting desired values of components and
  * properties, and device acks `{"value","ac","av","ad"}` for writable properties.
  */
-import type { ShadowDocument, TwinAck, TwinMetadata } from "./document.js";
+import { isSubtree, type ShadowDocument, type TwinAck, type TwinMetadata } from "./document.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
 import { hasOwn, isObject, type JsonObject, type JsonValue, jsonEqual } from "./json.js";
 import { defaultLimits } from "./limits.js";
@@ -101,7 +101,7 @@ export const diffPatch = (before: JsonObject, after: JsonObject): JsonObject => 
   for (const key in after) {
     const a = after[key] as JsonValue;
     const b = hasOwn(before, key) ? before[key] : undefined;
-    if (isObject(a) && isObject(b)) {
+    if (isSubtree(key, a) && isSubtree(key, b)) {
       const sub = diffPatch(b, a);
       if (Object.keys(sub).length > 0) out[key] = sub;
     } else if (!jsonEqual(a, b)) out[key] = a;
