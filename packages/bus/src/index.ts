@@ -1,1 +1,4 @@
-export {};
+export * from "./connection.js";
+export * from "./frames.js";
+export * from "./partition.js";
+export * from "./subjects.js";

@@ -1,1 +1,4 @@
-export {};
+export * from "./acl.js";
+export * from "./device.js";
+export * from "./onenet/token.js";
+export * from "./onenet/topics.js";

@@ -1,0 +1,31 @@
+/**
+ * Every NATS subject Umbra uses is built here, and nowhere else
+ * (docs/ARCHITECTURE.md lists them in a table).
+ *
+ * | subject                  | from           | to                        | carries             |
+ * |--------------------------|----------------|---------------------------|---------------------|
+ * | `umbra.cmd.{partition}`  | edge, clients  | the shard owning it       | command frames      |
+ * | `umbra.evt.{partition}`  | shard          | reply (queue group)       | result events       |
+ * | `umbra.ack.{edge}`       | shard          | that edge                 | QoS 1 command acks  |
+ * | `umbra.dev.{pid}.{dn}`   | reply, edge    | the edge holding a session| outbound frames     |
+ */
+const PREFIX = "umbra";
+
+export const commandSubject = (partition: number): string => `${PREFIX}.cmd.${partition}`;
+export const eventSubject = (partition: number): string => `${PREFIX}.evt.${partition}`;
+/** Every partition's events, for the reply service's queue subscription. */
+export const ALL_EVENTS = `${PREFIX}.evt.*`;
+export const REPLY_QUEUE = "reply";
+export const ackSubject = (edgeId: string): string => `${PREFIX}.ack.${subjectToken(edgeId)}`;
+export const deviceSubject = (productId: string, deviceName: string): string =>
+  `${PREFIX}.dev.${subjectToken(productId)}.${subjectToken(deviceName)}`;
+
+const SAFE_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * A NATS subject token for an arbitrary name. Names made only of `[A-Za-z0-9_-]` are
+ * used as they are; anything else (dots, wildcards, non-ASCII) becomes `~` + base64url,
+ * which cannot collide with a plain name because `~` is not in the plain alphabet.
+ */
+export const subjectToken = (name: string): string =>
+  SAFE_TOKEN.test(name) ? name : `~${Buffer.from(name, "utf8").toString("base64url")}`;

@@ -1,0 +1,45 @@
+import type { DeviceId } from "./device.js";
+import { oneNetTopicPrefix } from "./onenet/topics.js";
+
+/**
+ * Topic ACL: a device may publish and subscribe only under its own
+ * `$sys/{pid}/{dn}/` prefix. A subscription filter must spell that prefix out: a
+ * wildcard in the first three levels could reach other devices' topics.
+ */
+export const mayPublish = (device: DeviceId, topic: string): boolean => {
+  const prefix = oneNetTopicPrefix(device);
+  return topic.length > prefix.length && topic.startsWith(prefix);
+};
+
+export const maySubscribe = (device: DeviceId, filter: string): boolean => {
+  const prefix = oneNetTopicPrefix(device);
+  return filter.length > prefix.length && filter.startsWith(prefix);
+};
+
+/**
+ * Whether an MQTT topic filter (with `+` and `#`) matches a topic name. Topics starting
+ * with `$` are not matched by a leading wildcard (MQTT 3.1.1 §4.7.2).
+ */
+export const topicMatches = (filter: string, topic: string): boolean => {
+  if (filter === topic) return true;
+  if ((filter[0] === "+" || filter[0] === "#") && topic[0] === "$") return false;
+  let f = 0;
+  let t = 0;
+  while (f < filter.length) {
+    const fEnd = nextSlash(filter, f);
+    const level = filter.slice(f, fEnd);
+    if (level === "#") return true;
+    if (t > topic.length) return false;
+    const tEnd = nextSlash(topic, t);
+    if (level !== "+" && level !== topic.slice(t, tEnd)) return false;
+    f = fEnd + 1;
+    t = tEnd + 1;
+    if (f > filter.length) return t > topic.length;
+  }
+  return t > topic.length;
+};
+
+const nextSlash = (s: string, from: number): number => {
+  const i = s.indexOf("/", from);
+  return i === -1 ? s.length : i;
+};

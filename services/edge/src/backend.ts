@@ -1,0 +1,65 @@
+import type { DeviceId } from "@umbra/dialects";
+
+/**
+ * What the MQTT protocol layer needs from the rest of the cluster. The edge server
+ * (sessions, packets, ACLs) knows nothing about NATS; `natsBackend.ts` implements this
+ * over the bus, tests may implement it over anything.
+ */
+
+/** One live, authenticated MQTT connection. */
+export interface DeviceSession {
+  /** Unique per connection (a reconnect is a new session). */
+  readonly id: string;
+  readonly device: DeviceId;
+  /** `{pid}/{dn}` */
+  readonly deviceKey: string;
+  /**
+   * Sends a QoS 0 PUBLISH if the session has a subscription matching `topic`.
+   * Returns false when nothing was sent (not subscribed, closed, or dropped because
+   * the device reads too slowly).
+   */
+  deliver(topic: string, payload: Uint8Array): boolean;
+  /** Ends the session from the server side (MQTT 5: DISCONNECT with `reasonCode`). */
+  close(reasonCode: number, why: string): void;
+}
+
+export type AuthRefusal =
+  /** username/password wrong: 3.1.1 return code 4, MQTT 5 reason 0x86 */
+  | "bad-credentials"
+  /** the device is not allowed in: 3.1.1 return code 5, MQTT 5 reason 0x87 */
+  | "not-authorized"
+  /** client id unusable: 3.1.1 return code 2, MQTT 5 reason 0x85 */
+  | "bad-client-id"
+  /** the registry cannot be reached: 3.1.1 return code 3, MQTT 5 reason 0x88 */
+  | "unavailable";
+
+export type AuthResult =
+  | { readonly ok: true; readonly device: DeviceId }
+  | { readonly ok: false; readonly refusal: AuthRefusal; readonly detail: string };
+
+export interface ConnectCredentials {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+}
+
+export interface EdgeBackend {
+  authenticate(credentials: ConnectCredentials): Promise<AuthResult>;
+  /** A session is established (CONNACK sent). Older sessions of the device must close. */
+  opened(session: DeviceSession): void;
+  /** A session ended, for whatever reason. */
+  closed(session: DeviceSession): void;
+  /**
+   * A PUBLISH that passed the ACL. QoS 0: returns undefined. QoS 1: resolves true once
+   * the cluster processed it durably (then, and only then, PUBACK), false when it gave
+   * up waiting (no PUBACK: the device retransmits with DUP).
+   */
+  publish(
+    session: DeviceSession,
+    topic: string,
+    payload: Buffer,
+    qos: 0 | 1,
+    packetId: number | undefined,
+    dup: boolean,
+  ): Promise<boolean> | undefined;
+}
