@@ -33,9 +33,12 @@ export const partitionOf = (deviceKey: string, partitions: number): number =>
 export const parsePartitionSet = (
   text: string,
   partitions: number,
-): { readonly ok: true; readonly value: number[] } | { readonly ok: false; readonly error: string } => {
+):
+  | { readonly ok: true; readonly value: number[] }
+  | { readonly ok: false; readonly error: string } => {
   const trimmed = text.trim();
-  if (trimmed === "all") return { ok: true, value: Array.from({ length: partitions }, (_, i) => i) };
+  if (trimmed === "all")
+    return { ok: true, value: Array.from({ length: partitions }, (_, i) => i) };
   const chosen = new Set<number>();
   for (const part of trimmed.split(",")) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);

@@ -1,1 +1,4 @@
+export * from "./config.js";
 export * from "./logger.js";
+export * from "./main.js";
+export * from "./resources.js";

@@ -1,1 +1,4 @@
-export {};
+export * from "./connection.js";
+export * from "./keys.js";
+export * from "./registry.js";
+export * from "./shadows.js";

@@ -1,1 +1,3 @@
-export {};
+export * from "./onenet.js";
+export * from "./reply.js";
+export * from "./service.js";

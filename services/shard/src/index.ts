@@ -1,1 +1,5 @@
-export {};
+export * from "./actor.js";
+export * from "./commands.js";
+export * from "./dedup.js";
+export * from "./service.js";
+export * from "./shard.js";

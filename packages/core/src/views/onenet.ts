@@ -1,5 +1,5 @@
 import { computeDelta } from "../delta.js";
-import type { ShadowDocument } from "../document.js";
+import type { MetadataTree, ShadowDocument } from "../document.js";
 import type { ShadowError } from "../errors.js";
 import type { JsonObject } from "../json.js";
 import type { WriteResult } from "../update.js";
@@ -72,12 +72,20 @@ export interface OneNetImageMessage {
 }
 
 /** `…/image/update/accepted`: the state the request applied, its metadata, the new version. */
-export const renderOneNetUpdateAccepted = (result: WriteResult): OneNetImageMessage => {
-  const ts = seconds(result.timestamp);
+export const renderOneNetUpdateAccepted = (result: WriteResult): OneNetImageMessage =>
+  oneNetUpdateAccepted(result.applied, result.doc.version, result.timestamp);
+
+/** `…/image/update/accepted` from its parts (what a result event carries). */
+export const oneNetUpdateAccepted = (
+  applied: WriteResult["applied"],
+  version: number,
+  timestampMs: number,
+): OneNetImageMessage => {
+  const ts = seconds(timestampMs);
   return {
-    state: result.applied as JsonObject,
-    metadata: appliedTimestamps(result.applied, ts) as JsonObject,
-    version: result.doc.version,
+    state: applied as JsonObject,
+    metadata: appliedTimestamps(applied, ts) as JsonObject,
+    version,
     timestamp: ts,
   };
 };
@@ -106,10 +114,21 @@ export const renderOneNetDelta = (
   delta: JsonObject | undefined = computeDelta(doc.desired, doc.reported),
 ): OneNetImageMessage | undefined => {
   if (delta === undefined) return undefined;
-  return {
-    state: delta,
-    metadata: timestampTree(delta, doc.metadata.desired) as TimestampTree as JsonObject,
-    version: doc.version,
-    timestamp: seconds(timestampMs),
-  };
+  return oneNetDelta(delta, doc.metadata.desired, doc.version, timestampMs);
 };
+
+/**
+ * `…/image/update/delta` from its parts: the delta and the desired-side metadata of
+ * (at least) its leaves.
+ */
+export const oneNetDelta = (
+  delta: JsonObject,
+  desiredMetadata: MetadataTree,
+  version: number,
+  timestampMs: number,
+): OneNetImageMessage => ({
+  state: delta,
+  metadata: timestampTree(delta, desiredMetadata) as TimestampTree as JsonObject,
+  version,
+  timestamp: seconds(timestampMs),
+});

@@ -1,0 +1,42 @@
+import { Config, Data, Effect } from "effect";
+import { LOG_LEVELS } from "./logger.js";
+
+/**
+ * Configuration every service reads from the environment, validated once at start: a
+ * bad value stops the process with a message naming the variable.
+ */
+export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
+  readonly variable: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `${this.variable} ${this.problem}`;
+  }
+}
+
+export const natsUrl = Config.String("NATS_URL").pipe(Config.withDefault("nats://127.0.0.1:4222"));
+export const redisUrl = Config.String("REDIS_URL").pipe(
+  Config.withDefault("redis://127.0.0.1:6379"),
+);
+export const logLevel = Config.Literals(LOG_LEVELS, "LOG_LEVEL").pipe(Config.withDefault("info"));
+
+/** An integer variable within [min, max], `fallback` when unset. */
+export const intInRange = (name: string, fallback: number, min: number, max: number) =>
+  Effect.gen(function* () {
+    const value = yield* Config.Int(name).pipe(Config.withDefault(fallback));
+    if (value < min || value > max)
+      return yield* Effect.fail(
+        new ConfigInvalid({
+          variable: name,
+          problem: `must be between ${min} and ${max}, got ${value}`,
+        }),
+      );
+    return value;
+  });
+
+/** P, the number of partitions of the cluster: fixed for its lifetime. */
+export const partitionCount = intInRange("UMBRA_PARTITIONS", 1024, 1, 65_536);
+
+/** `on` / `off` switch. */
+export const onOff = (name: string, fallback: "on" | "off") =>
+  Config.Literals(["on", "off"], name).pipe(Config.withDefault(fallback));

@@ -1,0 +1,58 @@
+import { Cause, Effect, Exit, Fiber, type Scope } from "effect";
+import type { Logger } from "./logger.js";
+
+/** A failure to start that deserves one clear line, not a stack trace. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+/** Turns what stopped a service into one readable line. */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause);
+  if (error instanceof Error) {
+    // Effect's ConfigError names the variable in its message; keep it to one line.
+    return error.message.replace(/\s*\n\s*/g, " ");
+  }
+  return String(error);
+};
+
+/**
+ * Runs a service program: it acquires its resources (in `Scope`) and starts; then the
+ * process serves until SIGINT/SIGTERM, when the scope closes and every resource is
+ * released in reverse order (servers stop accepting, mailboxes drain, connections
+ * flush and close). A start failure prints one line and exits 1.
+ */
+export const runMain = (
+  name: string,
+  program: Effect.Effect<void, unknown, Scope.Scope>,
+  logger?: Logger,
+): void => {
+  const fiber = Effect.runFork(Effect.scoped(Effect.andThen(program, Effect.never)));
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second signal: the operator wants out now.
+      process.exit(130);
+    }
+    stopping = true;
+    logger?.info({ signal }, "stopping");
+    Effect.runFork(Fiber.interrupt(fiber));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  fiber.addObserver((exit) => {
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
+      logger?.info("stopped");
+      process.exitCode = 0;
+      return;
+    }
+    const line = `${name}: ${describeFailure(exit.cause)}`;
+    if (logger !== undefined) logger.fatal(line);
+    console.error(line);
+    process.exitCode = 1;
+    // Pending handles (a reconnecting client) must not keep a failed process alive.
+    setTimeout(() => process.exit(1), 200).unref();
+  });
+};

@@ -1,0 +1,27 @@
+import { Redis } from "ioredis";
+
+export type { Redis } from "ioredis";
+
+/**
+ * Connects to Redis and checks it answers before returning, so a wrong URL is a clear
+ * error at start rather than commands failing later. Commands are auto-pipelined:
+ * concurrent actors' writes share round trips.
+ */
+export const connectRedis = async (url: string, name: string): Promise<Redis> => {
+  const redis = new Redis(url, {
+    connectionName: name,
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    connectTimeout: 5_000,
+    retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (e) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return redis;
+};

@@ -1,0 +1,262 @@
+import {
+  ackSubject,
+  type CommandHeader,
+  commandSubject,
+  decodeAcks,
+  decodeDeliver,
+  decodeTakeover,
+  deviceSubject,
+  encodeCommand,
+  encodeTakeover,
+  type NatsConnection,
+  OUTBOUND_DELIVER,
+  OUTBOUND_TAKEOVER,
+  partitionOf,
+  type Subscription,
+} from "@umbra/bus";
+import {
+  type DeviceId,
+  deviceKey,
+  nameProblem,
+  oneNetRequestOf,
+  parseOneNetTopic,
+  verifyOneNetToken,
+} from "@umbra/dialects";
+import type { Logger } from "@umbra/runtime";
+import type { DeviceRegistry } from "@umbra/store";
+import type { AuthResult, ConnectCredentials, DeviceSession, EdgeBackend } from "./backend.js";
+
+export interface NatsBackendOptions {
+  readonly edgeId: string;
+  readonly partitions: number;
+  /** Device registry; `undefined` when authentication is off (UMBRA_AUTH=off). */
+  readonly registry: DeviceRegistry | undefined;
+  /** A QoS 1 command not acknowledged after this long is sent again, marked DUP. */
+  readonly retryAfterMs: number;
+  /** …and given up after this long: no PUBACK, the device retransmits. */
+  readonly deadlineMs: number;
+  readonly now?: () => number;
+}
+
+interface Pending {
+  readonly subject: string;
+  readonly header: CommandHeader;
+  readonly payload: Uint8Array;
+  readonly firstSentAt: number;
+  lastSentAt: number;
+  readonly resolve: (processed: boolean) => void;
+}
+
+/** MQTT 5 reason: another connection took the session over. */
+const SESSION_TAKEN_OVER = 0x8e;
+
+/**
+ * The edge's side of the bus: device authentication against the registry, topics
+ * onto partition subjects, QoS 1 acks from the shards, and deliveries and take-overs
+ * on each connected device's subject.
+ */
+export class NatsBackend implements EdgeBackend {
+  readonly #nc: NatsConnection;
+  readonly #logger: Logger;
+  readonly #options: NatsBackendOptions;
+  readonly #now: () => number;
+  readonly #ackSubject: string;
+  readonly #pending = new Map<number, Pending>();
+  readonly #sessions = new Map<string, { session: DeviceSession; sub: Subscription }>();
+  #ackSub: Subscription | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #corr = 0;
+
+  constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
+    this.#nc = nc;
+    this.#logger = logger;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#ackSubject = ackSubject(options.edgeId);
+  }
+
+  start(): void {
+    this.#ackSub = this.#nc.subscribe(this.#ackSubject, {
+      callback: (error, msg) => {
+        if (error !== null) {
+          this.#logger.error({ err: error.message }, "ack subscription failed");
+          return;
+        }
+        let corrs: readonly number[];
+        try {
+          corrs = decodeAcks(msg.data);
+        } catch {
+          this.#logger.warn("unreadable ack dropped");
+          return;
+        }
+        for (const corr of corrs) {
+          const pending = this.#pending.get(corr);
+          if (pending === undefined) continue; // already given up on, or a repeated ack
+          this.#pending.delete(corr);
+          pending.resolve(true);
+        }
+      },
+    });
+    const every = Math.max(50, Math.min(this.#options.retryAfterMs, 1_000) / 2);
+    this.#sweep = setInterval(() => this.#retry(), every);
+    this.#sweep.unref();
+  }
+
+  /** Gives up on every QoS 1 command still waiting (no PUBACK) and stops listening. */
+  async stop(): Promise<void> {
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    for (const pending of this.#pending.values()) pending.resolve(false);
+    this.#pending.clear();
+    this.#ackSub?.unsubscribe();
+    for (const { sub } of this.#sessions.values()) sub.unsubscribe();
+    this.#sessions.clear();
+    await this.#nc.flush();
+  }
+
+  async authenticate(credentials: ConnectCredentials): Promise<AuthResult> {
+    const { clientId, username, password } = credentials;
+    const clientProblem = nameProblem("client id (device name)", clientId);
+    if (clientProblem !== undefined)
+      return { ok: false, refusal: "bad-client-id", detail: clientProblem };
+    if (username === undefined)
+      return { ok: false, refusal: "bad-credentials", detail: "username (product id) missing" };
+    const productProblem = nameProblem("username (product id)", username);
+    if (productProblem !== undefined)
+      return { ok: false, refusal: "bad-credentials", detail: productProblem };
+    const device: DeviceId = { productId: username, deviceName: clientId };
+    const registry = this.#options.registry;
+    if (registry === undefined) return { ok: true, device };
+    if (password === undefined || password.length === 0)
+      return { ok: false, refusal: "bad-credentials", detail: "password (token) missing" };
+    let record: Awaited<ReturnType<DeviceRegistry["get"]>>;
+    try {
+      record = await registry.get(deviceKey(device));
+    } catch (e) {
+      return {
+        ok: false,
+        refusal: "unavailable",
+        detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
+      };
+    }
+    if (record === undefined)
+      return { ok: false, refusal: "not-authorized", detail: "device not registered" };
+    const problem = verifyOneNetToken(
+      password.toString("utf8"),
+      device,
+      record.key,
+      Math.floor(this.#now() / 1000),
+    );
+    if (problem !== undefined)
+      return { ok: false, refusal: "bad-credentials", detail: `token ${problem}` };
+    return { ok: true, device };
+  }
+
+  opened(session: DeviceSession): void {
+    const { productId, deviceName } = session.device;
+    const subject = deviceSubject(productId, deviceName);
+    const sub = this.#nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        const frame = msg.data;
+        if (frame[0] === OUTBOUND_DELIVER) {
+          let messages: ReturnType<typeof decodeDeliver>;
+          try {
+            messages = decodeDeliver(frame);
+          } catch {
+            this.#logger.warn({ device: session.deviceKey }, "unreadable delivery dropped");
+            return;
+          }
+          for (const m of messages) session.deliver(m.topic, m.payload);
+        } else if (frame[0] === OUTBOUND_TAKEOVER) {
+          if (decodeTakeover(frame) !== session.id)
+            session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
+        }
+      },
+    });
+    this.#sessions.set(session.id, { session, sub });
+    // Any other edge holding this device closes its older session.
+    this.#nc.publish(subject, encodeTakeover(session.id));
+  }
+
+  closed(session: DeviceSession): void {
+    const entry = this.#sessions.get(session.id);
+    if (entry === undefined) return;
+    entry.sub.unsubscribe();
+    this.#sessions.delete(session.id);
+  }
+
+  publish(
+    session: DeviceSession,
+    topic: string,
+    payload: Buffer,
+    qos: 0 | 1,
+    packetId: number | undefined,
+    dup: boolean,
+  ): Promise<boolean> | undefined {
+    const parsed = parseOneNetTopic(topic);
+    const op = parsed === undefined ? undefined : oneNetRequestOf(parsed.suffix);
+    if (op === undefined) {
+      // An own topic that asks nothing of the shadow: nothing to process.
+      this.#logger.debug(
+        { device: session.deviceKey, topic },
+        "publish on a topic with no request",
+      );
+      return qos === 1 ? Promise.resolve(true) : undefined;
+    }
+    const key = session.deviceKey;
+    const subject = commandSubject(partitionOf(key, this.#options.partitions));
+    if (qos === 0) {
+      const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };
+      this.#nc.publish(subject, encodeCommand(header, payload));
+      return undefined;
+    }
+    const corr = ++this.#corr;
+    const header: CommandHeader =
+      packetId === undefined
+        ? { op, device: key, dialect: "onenet", source: "device", corr }
+        : { op, device: key, dialect: "onenet", source: "device", corr, packetId, dup };
+    const frame = encodeCommand(header, payload);
+    const now = this.#now();
+    return new Promise<boolean>((resolve) => {
+      this.#pending.set(corr, {
+        subject,
+        header,
+        payload,
+        firstSentAt: now,
+        lastSentAt: now,
+        resolve,
+      });
+      this.#nc.publish(subject, frame, { reply: this.#ackSubject });
+    });
+  }
+
+  /**
+   * Commands not acknowledged in time are sent again marked DUP (the shard applies a
+   * command at most once), and given up at the deadline. The map is in send order, so
+   * the walk stops at the first command that is still young.
+   */
+  #retry(): void {
+    const now = this.#now();
+    const { retryAfterMs, deadlineMs } = this.#options;
+    for (const [corr, pending] of this.#pending) {
+      if (now - pending.firstSentAt >= deadlineMs) {
+        this.#pending.delete(corr);
+        this.#logger.warn(
+          { device: pending.header.device, waitedMs: now - pending.firstSentAt },
+          "no shard answered a QoS 1 command in time; no PUBACK",
+        );
+        pending.resolve(false);
+        continue;
+      }
+      if (now - pending.lastSentAt < retryAfterMs) {
+        if (now - pending.firstSentAt < retryAfterMs) break;
+        continue;
+      }
+      pending.lastSentAt = now;
+      const header: CommandHeader = { ...pending.header, dup: true };
+      this.#nc.publish(pending.subject, encodeCommand(header, pending.payload), {
+        reply: this.#ackSubject,
+      });
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import {
+  ALL_EVENTS,
+  deviceSubject,
+  encodeDeliver,
+  type Msg,
+  type NatsConnection,
+  REPLY_QUEUE,
+  type ShadowEvent,
+  type Subscription,
+} from "@umbra/bus";
+import { parseDeviceKey } from "@umbra/dialects";
+import type { Logger } from "@umbra/runtime";
+import { renderOneNetEvent } from "./onenet.js";
+
+const decoder = new TextDecoder();
+
+/**
+ * Fans result events out to devices: renders each event in the device-facing dialect
+ * and publishes the messages on the device's subject, where the edge holding its
+ * session delivers those the session subscribed to. Reply instances share the work
+ * through a queue group.
+ */
+export class Reply {
+  readonly #nc: NatsConnection;
+  readonly #logger: Logger;
+  #subscription: Subscription | undefined;
+
+  constructor(nc: NatsConnection, logger: Logger) {
+    this.#nc = nc;
+    this.#logger = logger;
+  }
+
+  start(): void {
+    this.#subscription = this.#nc.subscribe(ALL_EVENTS, {
+      queue: REPLY_QUEUE,
+      callback: (error, msg) => {
+        if (error === null) this.#handle(msg);
+        else this.#logger.error({ err: error.message }, "event subscription failed");
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.drain();
+    await this.#nc.flush();
+  }
+
+  #handle(msg: Msg): void {
+    let event: ShadowEvent;
+    try {
+      event = JSON.parse(decoder.decode(msg.data)) as ShadowEvent;
+    } catch (e) {
+      this.#logger.warn(
+        { err: e instanceof Error ? e.message : String(e) },
+        "unreadable event dropped",
+      );
+      return;
+    }
+    const device = parseDeviceKey(event.device);
+    if (device === undefined) {
+      this.#logger.warn({ device: event.device }, "event for an unreadable device key dropped");
+      return;
+    }
+    // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
+    const messages = renderOneNetEvent(event, device);
+    if (messages.length > 0)
+      this.#nc.publish(deviceSubject(device.productId, device.deviceName), encodeDeliver(messages));
+  }
+}

@@ -1,0 +1,205 @@
+import type { CommandHeader, CommandReply, ShadowEvent } from "@umbra/bus";
+import { encodeDocument, type Limits, type ShadowDocument, ShadowErrors } from "@umbra/core";
+import type { DeviceId } from "@umbra/dialects";
+import type { Logger } from "@umbra/runtime";
+import type { ShadowStore } from "@umbra/store";
+import { runCommand } from "./commands.js";
+import { DedupRing, dedupEntry } from "./dedup.js";
+
+export interface QueuedCommand {
+  readonly header: CommandHeader;
+  readonly payload: Uint8Array;
+  /** NATS reply subject: an edge's ack subject (header.corr set) or a client's inbox. */
+  readonly reply: string | undefined;
+}
+
+/** What a processed batch hands back to the shard for publishing, in order. */
+export interface BatchResult {
+  readonly events: ShadowEvent[];
+  /** Edge ack subject → correlation ids. */
+  readonly acks: Map<string, number[]>;
+  readonly replies: [subject: string, reply: CommandReply][];
+}
+
+export interface ActorEnvironment {
+  readonly store: ShadowStore;
+  readonly limits: Limits;
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** Compare-and-set attempts of one batch before its writes are refused. */
+  readonly maxCasAttempts: number;
+  readonly publish: (result: BatchResult) => void;
+}
+
+/**
+ * One device's shadow: a mailbox that serialises every command for the device, and a
+ * cached copy of its document and write counter. Commands that queue up while a write
+ * is in flight are applied together and stored with one compare-and-set, then each
+ * gets its own event and ack — acks only ever follow the durable write.
+ */
+export class ShadowActor {
+  readonly key: string;
+  readonly device: DeviceId;
+  #env: ActorEnvironment;
+  #mailbox: QueuedCommand[] = [];
+  #running = false;
+  #loaded = false;
+  #doc: ShadowDocument | undefined;
+  #rev = 0;
+  #dedup = "";
+  #idle: Promise<void> = Promise.resolve();
+  lastActive = 0;
+
+  constructor(key: string, device: DeviceId, env: ActorEnvironment) {
+    this.key = key;
+    this.device = device;
+    this.#env = env;
+  }
+
+  get busy(): boolean {
+    return this.#running || this.#mailbox.length > 0;
+  }
+
+  /** Resolves when the mailbox is empty. */
+  get idle(): Promise<void> {
+    return this.#idle;
+  }
+
+  enqueue(command: QueuedCommand): void {
+    this.#mailbox.push(command);
+    if (!this.#running) this.#idle = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#mailbox.length > 0) {
+        const batch = this.#mailbox;
+        this.#mailbox = [];
+        await this.#process(batch);
+      }
+    } finally {
+      this.#running = false;
+      this.lastActive = this.#env.now();
+    }
+  }
+
+  async #process(batch: QueuedCommand[]): Promise<void> {
+    const env = this.#env;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!this.#loaded) {
+          const record = await env.store.load(this.key);
+          this.#doc = record.doc;
+          this.#rev = record.rev;
+          this.#dedup = record.dedup;
+          this.#loaded = true;
+        }
+        const now = env.now();
+        const ring = new DedupRing(this.#dedup);
+        const result: BatchResult = { events: [], acks: new Map(), replies: [] };
+        let doc = this.#doc;
+        let changed = false;
+        for (const command of batch) {
+          const { header, payload } = command;
+          const entry =
+            header.packetId !== undefined && header.op === "update"
+              ? dedupEntry(header.packetId, payload)
+              : undefined;
+          if (entry !== undefined && header.dup === true && ring.has(entry)) {
+            // Applied before; its ack was lost. Acknowledge again, apply nothing.
+            acknowledge(result, command, doc);
+            continue;
+          }
+          const outcome = runCommand(doc, this.device, header, payload, now, env.limits);
+          if (outcome.changed) {
+            doc = outcome.doc;
+            changed = true;
+            if (entry !== undefined) ring.add(entry);
+          }
+          result.events.push(outcome.event);
+          acknowledge(result, command, doc, outcome.event);
+        }
+        if (changed && doc !== undefined) {
+          const dedup = ring.serialize();
+          const cas = await env.store.compareAndSet(
+            this.key,
+            this.#rev,
+            encodeDocument(doc),
+            dedup,
+          );
+          if (!cas.ok) {
+            // Another writer got there first: reload, and run the batch again on its state.
+            this.#loaded = false;
+            if (attempt < env.maxCasAttempts) continue;
+            env.logger.warn(
+              { device: this.key, attempts: attempt },
+              "shadow kept changing under this shard; batch refused",
+            );
+            env.publish(refuseAll(batch, "concurrent writers kept changing the shadow"));
+            return;
+          }
+          this.#doc = doc;
+          this.#rev = cas.rev;
+          this.#dedup = dedup;
+        }
+        env.publish(result);
+        return;
+      } catch (e) {
+        // Storage unreachable or a corrupt record: nothing was applied. Device QoS 1
+        // commands get no ack (the device retransmits); the others are told.
+        this.#loaded = false;
+        env.logger.error(
+          { device: this.key, err: e instanceof Error ? e.message : String(e) },
+          "shadow storage failed; commands not applied",
+        );
+        env.publish(refuseAll(batch, "shadow storage unavailable", true));
+        return;
+      }
+    }
+  }
+}
+
+const acknowledge = (
+  result: BatchResult,
+  command: QueuedCommand,
+  doc: ShadowDocument | undefined,
+  event?: ShadowEvent,
+): void => {
+  const { reply, header } = command;
+  if (reply === undefined) return;
+  if (header.corr !== undefined) {
+    const list = result.acks.get(reply);
+    if (list === undefined) result.acks.set(reply, [header.corr]);
+    else list.push(header.corr);
+    return;
+  }
+  if (event?.kind === "rejected") result.replies.push([reply, { ok: false, error: event.error }]);
+  else if (doc === undefined)
+    result.replies.push([reply, { ok: false, error: ShadowErrors.shadowNotFound() }]);
+  else result.replies.push([reply, { ok: true, version: doc.version, document: doc }]);
+};
+
+const refuseAll = (batch: QueuedCommand[], detail: string, keepQos1 = false): BatchResult => {
+  const result: BatchResult = { events: [], acks: new Map(), replies: [] };
+  const error = ShadowErrors.unspecified(detail);
+  for (const command of batch) {
+    const { header, reply } = command;
+    if (keepQos1 && header.corr !== undefined) continue;
+    result.events.push({
+      kind: "rejected",
+      device: header.device,
+      dialect: header.dialect,
+      source: header.source,
+      op: header.op,
+      error,
+    });
+    if (reply === undefined) continue;
+    if (header.corr !== undefined) {
+      const list = result.acks.get(reply);
+      if (list === undefined) result.acks.set(reply, [header.corr]);
+      else list.push(header.corr);
+    } else result.replies.push([reply, { ok: false, error }]);
+  }
+  return result;
+};

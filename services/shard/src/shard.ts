@@ -1,0 +1,151 @@
+import {
+  type CommandReply,
+  commandSubject,
+  decodeCommand,
+  encodeAcks,
+  eventSubject,
+  type Msg,
+  type NatsConnection,
+  partitionOf,
+  type Subscription,
+} from "@umbra/bus";
+import { encodeJson, type Limits, ShadowErrors } from "@umbra/core";
+import { parseDeviceKey } from "@umbra/dialects";
+import type { Logger } from "@umbra/runtime";
+import type { ShadowStore } from "@umbra/store";
+import { type ActorEnvironment, type BatchResult, ShadowActor } from "./actor.js";
+
+export interface ShardOptions {
+  /** P: partitions in the cluster. */
+  readonly partitions: number;
+  /** The partitions this shard serves. */
+  readonly owned: readonly number[];
+  readonly limits: Limits;
+  /** An actor with nothing to do for this long is passivated (dropped from memory). */
+  readonly actorIdleMs: number;
+  readonly maxCasAttempts?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Hosts one `ShadowActor` per device of the partitions it owns: takes commands off
+ * the partition subjects, routes them to actors, publishes what they produce.
+ */
+export class Shard {
+  readonly #nc: NatsConnection;
+  readonly #options: ShardOptions;
+  readonly #logger: Logger;
+  readonly #actors = new Map<string, ShadowActor>();
+  readonly #subscriptions: Subscription[] = [];
+  readonly #env: ActorEnvironment;
+  #sweep: NodeJS.Timeout | undefined;
+
+  constructor(nc: NatsConnection, store: ShadowStore, logger: Logger, options: ShardOptions) {
+    this.#nc = nc;
+    this.#options = options;
+    this.#logger = logger;
+    this.#env = {
+      store,
+      limits: options.limits,
+      now: options.now ?? Date.now,
+      logger,
+      maxCasAttempts: options.maxCasAttempts ?? 5,
+      publish: (result) => this.#publish(result),
+    };
+  }
+
+  get liveActors(): number {
+    return this.#actors.size;
+  }
+
+  start(): void {
+    for (const partition of this.#options.owned) {
+      this.#subscriptions.push(
+        this.#nc.subscribe(commandSubject(partition), {
+          callback: (error, msg) => {
+            if (error === null) this.#dispatch(msg, partition);
+            else
+              this.#logger.error({ err: error.message, partition }, "command subscription failed");
+          },
+        }),
+      );
+    }
+    const every = Math.max(1_000, Math.floor(this.#options.actorIdleMs / 2));
+    this.#sweep = setInterval(() => this.#passivate(), every);
+    this.#sweep.unref();
+  }
+
+  /** Stops taking commands, lets every mailbox finish, flushes what was published. */
+  async stop(): Promise<void> {
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    for (const sub of this.#subscriptions) sub.unsubscribe();
+    this.#subscriptions.length = 0;
+    await Promise.all([...this.#actors.values()].map((actor) => actor.idle));
+    await this.#nc.flush();
+  }
+
+  #dispatch(msg: Msg, partition: number): void {
+    let command: ReturnType<typeof decodeCommand>;
+    try {
+      command = decodeCommand(msg.data);
+    } catch (e) {
+      this.#logger.warn(
+        { partition, err: e instanceof Error ? e.message : String(e) },
+        "unreadable command dropped",
+      );
+      this.#answer(msg.reply, {
+        ok: false,
+        error: ShadowErrors.invalidParameter("/", "unreadable command"),
+      });
+      return;
+    }
+    const { header } = command;
+    const device = parseDeviceKey(header.device);
+    if (
+      device === undefined ||
+      partitionOf(header.device, this.#options.partitions) !== partition
+    ) {
+      this.#logger.warn(
+        { partition, device: header.device },
+        "command on the wrong partition dropped",
+      );
+      this.#answer(msg.reply, {
+        ok: false,
+        error: ShadowErrors.invalidParameter(
+          "/device",
+          "device key does not belong to this partition",
+        ),
+      });
+      return;
+    }
+    let actor = this.#actors.get(header.device);
+    if (actor === undefined) {
+      actor = new ShadowActor(header.device, device, this.#env);
+      this.#actors.set(header.device, actor);
+    }
+    actor.enqueue({
+      header,
+      payload: command.payload,
+      reply: msg.reply === "" ? undefined : msg.reply,
+    });
+  }
+
+  #answer(reply: string | undefined, answer: CommandReply): void {
+    if (reply !== undefined && reply !== "") this.#nc.publish(reply, encodeJson(answer));
+  }
+
+  #publish(result: BatchResult): void {
+    const nc = this.#nc;
+    const partitions = this.#options.partitions;
+    for (const event of result.events)
+      nc.publish(eventSubject(partitionOf(event.device, partitions)), encodeJson(event));
+    for (const [subject, corrs] of result.acks) nc.publish(subject, encodeAcks(corrs));
+    for (const [subject, reply] of result.replies) nc.publish(subject, encodeJson(reply));
+  }
+
+  #passivate(): void {
+    const cutoff = this.#env.now() - this.#options.actorIdleMs;
+    for (const [key, actor] of this.#actors)
+      if (!actor.busy && actor.lastActive < cutoff) this.#actors.delete(key);
+  }
+}
