@@ -1,3 +1,4 @@
+export * from "./client.js";
 export * from "./connection.js";
 export * from "./frames.js";
 export * from "./partition.js";

@@ -25,18 +25,17 @@ export const topicMatches = (filter: string, topic: string): boolean => {
   if ((filter[0] === "+" || filter[0] === "#") && topic[0] === "$") return false;
   let f = 0;
   let t = 0;
-  while (f < filter.length) {
+  for (;;) {
     const fEnd = nextSlash(filter, f);
     const level = filter.slice(f, fEnd);
-    if (level === "#") return true;
-    if (t > topic.length) return false;
+    if (level === "#") return true; // also matches the parent level ("a/#" matches "a")
+    if (t > topic.length) return false; // the topic has no more levels
     const tEnd = nextSlash(topic, t);
     if (level !== "+" && level !== topic.slice(t, tEnd)) return false;
+    if (fEnd === filter.length) return tEnd === topic.length;
     f = fEnd + 1;
     t = tEnd + 1;
-    if (f > filter.length) return t > topic.length;
   }
-  return t > topic.length;
 };
 
 const nextSlash = (s: string, from: number): number => {

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  decodeAcks,
+  decodeCommand,
+  decodeDeliver,
+  decodeTakeover,
+  encodeAcks,
+  encodeCommand,
+  encodeDeliver,
+  encodeTakeover,
+  FrameError,
+} from "../src/index.js";
+
+describe("command frames", () => {
+  it("carry the header and the payload bytes unchanged", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.option(fc.nat(65_535), { nil: undefined }),
+        (device, payload, packetId) => {
+          const header =
+            packetId === undefined
+              ? ({ op: "update", device, dialect: "onenet", source: "device" } as const)
+              : ({
+                  op: "update",
+                  device,
+                  dialect: "onenet",
+                  source: "device",
+                  corr: 7,
+                  packetId,
+                  dup: true,
+                } as const);
+          const decoded = decodeCommand(encodeCommand(header, payload));
+          assert.deepEqual(decoded.header, header);
+          assert.deepEqual([...decoded.payload], [...payload]);
+        },
+      ),
+    );
+  });
+
+  it("refuse a frame cut short", () => {
+    const frame = encodeCommand(
+      { op: "get", device: "p/d", dialect: "onenet", source: "device" },
+      new Uint8Array(),
+    );
+    assert.throws(() => decodeCommand(frame.subarray(0, 5)), FrameError);
+    assert.throws(() => decodeCommand(new Uint8Array([1])), FrameError);
+  });
+});
+
+describe("outbound frames", () => {
+  it("carry every topic and payload in order", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ topic: fc.string(), payload: fc.uint8Array({ maxLength: 200 }) }), {
+          maxLength: 5,
+        }),
+        (messages) => {
+          const decoded = decodeDeliver(encodeDeliver(messages));
+          assert.deepEqual(
+            decoded.map((m) => [m.topic, [...m.payload]]),
+            messages.map((m) => [m.topic, [...m.payload]]),
+          );
+        },
+      ),
+    );
+  });
+
+  it("refuse a deliver frame cut in a payload", () => {
+    const frame = encodeDeliver([{ topic: "t", payload: new Uint8Array([1, 2, 3]) }]);
+    assert.throws(() => decodeDeliver(frame.subarray(0, frame.length - 1)), FrameError);
+  });
+
+  it("carry take-overs and acks", () => {
+    assert.equal(decodeTakeover(encodeTakeover("session-1")), "session-1");
+    assert.deepEqual(decodeAcks(encodeAcks([1, 2, 300])), [1, 2, 300]);
+  });
+});

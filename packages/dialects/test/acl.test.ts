@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  mayPublish,
+  maySubscribe,
+  nameProblem,
+  ONENET_IMAGE,
+  oneNetRequestOf,
+  oneNetTopic,
+  parseDeviceKey,
+  parseOneNetTopic,
+  topicMatches,
+} from "../src/index.js";
+
+const me = { productId: "p1", deviceName: "d1" };
+
+describe("topic ACL", () => {
+  it("lets a device publish and subscribe under its own $sys/{pid}/{dn}/ only", () => {
+    assert.ok(mayPublish(me, "$sys/p1/d1/image/update"));
+    assert.ok(maySubscribe(me, "$sys/p1/d1/image/update/accepted"));
+    assert.ok(maySubscribe(me, "$sys/p1/d1/image/#"));
+    assert.ok(!mayPublish(me, "$sys/p1/d2/image/update"));
+    assert.ok(!mayPublish(me, "$sys/p2/d1/image/update"));
+    assert.ok(!mayPublish(me, "$sys/p1/d1"));
+    assert.ok(!maySubscribe(me, "$sys/p1/+/image/update/accepted"));
+    assert.ok(!maySubscribe(me, "$sys/#"));
+    assert.ok(!maySubscribe(me, "#"));
+    // A longer device name sharing the prefix is another device.
+    assert.ok(!mayPublish(me, "$sys/p1/d10/image/update"));
+  });
+});
+
+describe("OneNET topics", () => {
+  it("builds and parses $sys/{pid}/{dn}/{suffix}", () => {
+    const topic = oneNetTopic(me, ONENET_IMAGE.updateAccepted);
+    assert.equal(topic, "$sys/p1/d1/image/update/accepted");
+    assert.deepEqual(parseOneNetTopic(topic), { device: me, suffix: "image/update/accepted" });
+    assert.equal(parseOneNetTopic("$sys/p1/d1/"), undefined);
+    assert.equal(parseOneNetTopic("/sys/p1/d1/x"), undefined);
+    assert.equal(oneNetRequestOf("image/update"), "update");
+    assert.equal(oneNetRequestOf("image/get"), "get");
+    assert.equal(oneNetRequestOf("image/update/accepted"), undefined);
+  });
+
+  it("refuses names that would break topics or keys", () => {
+    for (const bad of ["", "a/b", "a+b", "a#", "a b", "x".repeat(65), "{d}", "a|b"])
+      assert.notEqual(nameProblem("device name", bad), undefined, bad);
+    for (const good of ["d1", "sensor-01", "dev.1", "设备一", "a_b:c@d"])
+      assert.equal(nameProblem("device name", good), undefined, good);
+    assert.deepEqual(parseDeviceKey("p/d"), { productId: "p", deviceName: "d" });
+    assert.equal(parseDeviceKey("p/d/x"), undefined);
+  });
+});
+
+/** Reference model: MQTT matching written as a regular expression. */
+const modelMatches = (filter: string, topic: string): boolean => {
+  if ((filter.startsWith("+") || filter.startsWith("#")) && topic.startsWith("$")) return false;
+  const levels = filter.split("/");
+  let source = "";
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] as string;
+    if (level === "#") {
+      source += i === 0 ? ".*" : "(/.*)?";
+      break;
+    }
+    source +=
+      (i === 0 ? "" : "/") +
+      (level === "+" ? "[^/]*" : level.replace(/[$.*?^()[\]{}|\\]/g, "\\$&"));
+  }
+  return new RegExp(`^${source}$`).test(topic);
+};
+
+describe("topic filter matching", () => {
+  it("agrees with a regular-expression model of MQTT matching", () => {
+    const level = fc.constantFrom("a", "b", "", "$sys", "x1");
+    const topic = fc.array(level, { minLength: 1, maxLength: 5 }).map((l) => l.join("/"));
+    const filter = fc
+      .tuple(
+        fc.array(fc.oneof(level, fc.constant("+")), { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+      )
+      .map(([l, hash]) => (hash ? [...l, "#"] : l).join("/"));
+    fc.assert(
+      fc.property(filter, topic, (f, t) => topicMatches(f, t) === modelMatches(f, t)),
+      { numRuns: 2000 },
+    );
+    assert.ok(topicMatches("$sys/p1/d1/image/#", "$sys/p1/d1/image"));
+    assert.ok(!topicMatches("#", "$sys/p1"));
+  });
+});
