@@ -1,1 +1,26 @@
-export const harnessPlaceholder = true;
+/**
+ * The one test harness: servers of their own on free ports (NATS, Redis, Mosquitto), the
+ * Umbra services as child processes, and the waits in between. Every process it starts is
+ * killed when the test process exits.
+ */
+
+export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
+export { dockerAvailable, serverRuntime } from "./docker.js";
+export { freePort } from "./ports.js";
+export { findBinary } from "./processes.js";
+export {
+  type RedisOptions,
+  type Server,
+  startMosquitto,
+  startNats,
+  startRedis,
+} from "./servers.js";
+export {
+  type LogLine,
+  REPO_ROOT,
+  type ServiceProcess,
+  type StartServiceOptions,
+  startService,
+  UMBRA_MAIN,
+} from "./service.js";
+export { connectionRefused, pollUntil, withDeadline } from "./wait.js";

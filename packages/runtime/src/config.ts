@@ -10,7 +10,7 @@ export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly problem: string;
 }> {
   override get message(): string {
-    return `${this.variable} ${this.problem}`;
+    return `bad configuration: ${this.variable}: ${this.problem}`;
   }
 }
 

@@ -9,11 +9,14 @@ export class StartupError extends Error {
 /** Turns what stopped a service into one readable line. */
 export const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause);
-  if (error instanceof Error) {
-    // Effect's ConfigError names the variable in its message; keep it to one line.
-    return error.message.replace(/\s*\n\s*/g, " ");
-  }
-  return String(error);
+  const text =
+    typeof error === "object" && error !== null && typeof (error as Error).message === "string"
+      ? (error as Error).message
+      : String(error);
+  // Effect's ConfigError: "<what was expected>\n  at ["VARIABLE"]" → "VARIABLE: <what>".
+  const at = /^(?:\w*Error\()?([\s\S]*?)\s*\n\s*at \["([^"]+)"\]\)?\s*$/.exec(text);
+  if (at !== null) return `bad configuration: ${at[2]}: ${(at[1] as string).trim()}`;
+  return text.replace(/\s*\n\s*/g, " ");
 };
 
 /**

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
- * `umbra <edge|shard|reply|api|all>`: the one entry point of every deployable process.
- * `npm start` runs `umbra all`, every service in one process, for local use.
+ * `umbra <all|edge|shard|reply|device …>`: the one entry point of every deployable
+ * process. `npm start` runs `umbra all`, every service in one process, for local use.
  */
-import { createShadow } from "@umbra/core";
+import { edgeService } from "@umbra/edge";
+import { replyService } from "@umbra/reply";
+import { createLogger, LOG_LEVELS, type LogLevel, logLevel, runMain } from "@umbra/runtime";
+import { shardService } from "@umbra/shard";
+import { Config, Effect } from "effect";
+import { deviceCommand } from "./device.js";
+import { embeddedServers } from "./embedded.js";
 
 const VERSION = "0.1.0";
-
-/** The deployable services; each becomes runnable as it lands. */
-const SERVICES = ["edge", "shard", "reply", "api"] as const;
-type Service = (typeof SERVICES)[number];
 
 const usage = `Usage: umbra <command>
 
@@ -18,26 +20,56 @@ Commands:
   edge       run the MQTT edge
   shard      run a shard (device actors)
   reply      run the reply fan-out
-  api        run the HTTP API
+  api        run the HTTP API (not in this build yet)
+  device     register devices and issue tokens (umbra device help)
   version    print the version
-  help       print this help`;
+  help       print this help
 
-const notYet = (service: Service | "all"): number => {
-  const which =
-    service === "all" ? "The edge, shard, reply and api services" : `The ${service} service`;
-  console.log(`Umbra ${VERSION}
-The shadow engine (@umbra/core) is built and tested.
-${which} ${service === "all" ? "are" : "is"} not in this build yet; this command will start ${service === "all" ? "them" : "it"} once ${service === "all" ? "they land" : "it lands"}.
-Measure the engine meanwhile: npm run bench`);
-  return service === "all" ? 0 : 1;
+Configuration is read from the environment: NATS_URL, REDIS_URL, MQTT_PORT, MQTT_HOST,
+UMBRA_AUTH (on|off), UMBRA_PARTITIONS, SHARD_PARTITIONS, EDGE_ID, LOG_LEVEL, … (README).`;
+
+/**
+ * All services in one process. Shard and reply start before the edge so the first
+ * device is served; on exit the edge stops first and the embedded servers last.
+ */
+const allServices = Effect.gen(function* () {
+  const logger = createLogger("umbra", yield* logLevel);
+  const dataDir = yield* Config.String("UMBRA_DATA_DIR").pipe(Config.withDefault(".umbra"));
+  yield* embeddedServers(dataDir, logger);
+  yield* shardService;
+  yield* replyService;
+  const edge = yield* edgeService;
+  logger.info(
+    {
+      mqtt: `mqtt://${edge.host}:${edge.mqttPort}`,
+      auth: edge.auth,
+      firstDevice: "npm run umbra -- device add <product-id> <device-name>",
+    },
+    "ready",
+  );
+  if (process.stdout.isTTY)
+    console.log(`
+Umbra ${VERSION} is running: MQTT on ${edge.host}:${edge.mqttPort}, device authentication ${edge.auth}.
+Register a first device and get its token:  npm run umbra -- device add demo sensor-1
+Stop with Ctrl-C.
+`);
+});
+
+/** The launcher's own log level; the services validate LOG_LEVEL themselves. */
+const envLogLevel = (): LogLevel => {
+  const level = process.env.LOG_LEVEL;
+  return (LOG_LEVELS as readonly string[]).includes(level ?? "") ? (level as LogLevel) : "info";
 };
 
-const main = (argv: readonly string[]): number => {
+const SERVICES = {
+  all: allServices,
+  edge: edgeService,
+  shard: shardService,
+  reply: replyService,
+} as const;
+
+const main = async (argv: readonly string[]): Promise<number | undefined> => {
   const [command = "all", ...rest] = argv;
-  if (rest.length > 0) {
-    console.error(`umbra: unexpected argument '${rest[0]}'\n\n${usage}`);
-    return 2;
-  }
   switch (command) {
     case "help":
     case "--help":
@@ -48,15 +80,33 @@ const main = (argv: readonly string[]): number => {
     case "--version":
       console.log(VERSION);
       return 0;
-    case "all":
-      // Proves the engine loads in this process, so a broken build fails here.
-      createShadow("umbra", "self-check", Date.now());
-      return notYet("all");
+    case "device":
+      return deviceCommand(rest);
+    case "api":
+      console.error("umbra: the api service is not in this build yet");
+      return 1;
     default:
-      if ((SERVICES as readonly string[]).includes(command)) return notYet(command as Service);
-      console.error(`umbra: unknown command '${command}'\n\n${usage}`);
-      return 2;
+      break;
   }
+  if (!(command in SERVICES)) {
+    console.error(`umbra: unknown command '${command}'\n\n${usage}`);
+    return 2;
+  }
+  if (rest.length > 0) {
+    console.error(`umbra: unexpected argument '${rest[0]}'\n\n${usage}`);
+    return 2;
+  }
+  const name = command as keyof typeof SERVICES;
+  runMain(`umbra ${name}`, SERVICES[name], createLogger("umbra", envLogLevel()));
+  return undefined;
 };
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(`umbra: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  },
+);

@@ -8,11 +8,11 @@ const umbra = (...args: string[]) =>
   spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 20_000 });
 
 describe("umbra launcher", () => {
-  it("runs `all` by default and says what this build contains", () => {
-    const run = umbra();
-    assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /Umbra 0\.1\.0/);
-    assert.match(run.stdout, /shadow engine/);
+  it("prints the usage for help, naming every service", () => {
+    const run = umbra("help");
+    assert.equal(run.status, 0);
+    for (const name of ["all", "edge", "shard", "reply", "device"])
+      assert.match(run.stdout, new RegExp(`\\n  ${name} `));
   });
 
   it("prints its version", () => {
@@ -28,9 +28,35 @@ describe("umbra launcher", () => {
     assert.match(run.stderr, /Usage: umbra <command>/);
   });
 
-  it("says plainly that a service not yet built cannot run, and fails", () => {
-    const run = umbra("edge");
+  it("says plainly that the api is not in this build yet, and fails", () => {
+    const run = umbra("api");
     assert.equal(run.status, 1);
-    assert.match(run.stdout, /The edge service is not in this build yet/);
+    assert.match(run.stderr, /api service is not in this build yet/);
+  });
+
+  it("stops a service on a bad configuration value with one line naming the variable", () => {
+    const run = spawnSync(process.execPath, [main, "edge"], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: { ...process.env, MQTT_PORT: "not-a-port", LOG_LEVEL: "silent" },
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /umbra edge: .*MQTT_PORT/);
+  });
+
+  it("says which NATS it cannot reach when NATS_URL points nowhere", () => {
+    const run = spawnSync(process.execPath, [main, "shard"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, NATS_URL: "nats://127.0.0.1:1", LOG_LEVEL: "silent" },
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
+  });
+
+  it("refuses device commands with wrong arguments and exit code 2", () => {
+    const run = umbra("device", "add", "only-a-product");
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /wrong arguments/);
   });
 });

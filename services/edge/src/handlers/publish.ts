@@ -1,0 +1,85 @@
+import { mayPublish } from "@umbra/dialects";
+import type { IPublishPacket } from "mqtt-packet";
+import { Reason } from "../codes.js";
+import type { Session } from "../session.js";
+import { isValidTopicName } from "../topics.js";
+
+/**
+ * PUBLISH from a device: checked (QoS, topic, ACL) and handed to the backend in the
+ * order received. QoS 1 is acknowledged only once the backend says the cluster has it.
+ * Retain is ignored: the edge keeps no retained messages, a retained publish is an
+ * ordinary one.
+ */
+export const handlePublish = (session: Session, packet: IPublishPacket): void => {
+  const { topic, qos } = packet;
+  if (qos === 2) {
+    session.close(Reason.qosNotSupported, "QoS 2 is not supported");
+    return;
+  }
+  if (packet.properties?.topicAlias !== undefined) {
+    session.close(Reason.topicAliasInvalid, "topic aliases are not supported");
+    return;
+  }
+  if (!isValidTopicName(topic)) {
+    session.close(Reason.topicNameInvalid, "invalid topic name");
+    return;
+  }
+  if (!mayPublish(session.device, topic)) {
+    denyPublish(session, packet);
+    return;
+  }
+  const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+  const { backend, limits } = session.context;
+  if (qos === 0) {
+    try {
+      backend.publish(session, topic, payload, 0, undefined, false);
+    } catch (error) {
+      session.log.error({ err: error, topic }, "backend.publish failed");
+    }
+    return;
+  }
+
+  const messageId = packet.messageId ?? 0;
+  // An MQTT 5 client was told the window (Receive Maximum); a 3.1.1 client never gets
+  // this far past a full window because reading stops at it.
+  if (session.inflight >= limits.maxInflight) {
+    session.close(Reason.receiveMaximumExceeded, "receive maximum exceeded");
+    return;
+  }
+  session.inflightStarted();
+  let settled: Promise<boolean> | undefined;
+  try {
+    settled = backend.publish(session, topic, payload, 1, messageId, packet.dup);
+  } catch (error) {
+    session.log.error({ err: error, topic }, "backend.publish failed");
+  }
+  if (settled === undefined) {
+    session.inflightSettled(messageId, false);
+    return;
+  }
+  settled.then(
+    (acknowledged) => session.inflightSettled(messageId, acknowledged === true),
+    (error: unknown) => {
+      session.log.error({ err: error, topic }, "backend.publish failed");
+      session.inflightSettled(messageId, false);
+    },
+  );
+};
+
+/**
+ * A publish outside the device's own topics is dropped. MQTT 5 closes the connection
+ * with 0x87. MQTT 3.1.1 has no way to refuse a PUBLISH: the connection stays, and a
+ * QoS 1 publish is acknowledged anyway, else the client would retransmit it forever.
+ */
+const denyPublish = (session: Session, packet: IPublishPacket): void => {
+  session.warnOnce(
+    "denied-publish",
+    { topic: packet.topic },
+    "publish outside the device's topics",
+  );
+  if (session.protocolVersion === 5) {
+    session.close(Reason.notAuthorized, `not authorized to publish to ${packet.topic}`);
+  } else if (packet.qos === 1) {
+    session.send({ cmd: "puback", messageId: packet.messageId ?? 0 });
+  }
+};

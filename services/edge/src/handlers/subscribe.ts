@@ -1,0 +1,38 @@
+import { maySubscribe } from "@umbra/dialects";
+import type { ISubscribePacket } from "mqtt-packet";
+import { Reason, SUBACK_FAILURE } from "../codes.js";
+import type { Session } from "../session.js";
+import { isValidTopicFilter } from "../topics.js";
+
+/** Every grant is QoS 0: every cloud→device topic of the OneNET dialect is QoS 0. */
+const GRANTED_QOS = 0;
+
+/** SUBSCRIBE: each filter is granted QoS 0 or refused on its own; one SUBACK answers. */
+export const handleSubscribe = (session: Session, packet: ISubscribePacket): void => {
+  if (packet.subscriptions.length === 0) {
+    session.close(Reason.protocolError, "SUBSCRIBE without a topic filter");
+    return;
+  }
+  // CONNACK said Subscription Identifiers are not available (MQTT 5 §3.8.2.1.2).
+  if (packet.properties?.subscriptionIdentifier !== undefined) {
+    session.close(
+      Reason.subscriptionIdentifiersNotSupported,
+      "subscription identifiers are not supported",
+    );
+    return;
+  }
+  const granted = packet.subscriptions.map((subscription) => grant(session, subscription.topic));
+  session.send({ cmd: "suback", messageId: packet.messageId ?? 0, granted });
+};
+
+const grant = (session: Session, filter: string): number => {
+  const v5 = session.protocolVersion === 5;
+  if (!isValidTopicFilter(filter)) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
+  if (v5 && filter.startsWith("$share/")) return Reason.sharedSubscriptionsNotSupported;
+  if (!maySubscribe(session.device, filter)) {
+    session.warnOnce("denied-subscribe", { filter }, "subscription outside the device's topics");
+    return v5 ? Reason.notAuthorized : SUBACK_FAILURE;
+  }
+  session.subscriptions.add(filter);
+  return GRANTED_QOS;
+};

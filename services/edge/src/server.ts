@@ -1,0 +1,94 @@
+import { type AddressInfo, createServer, type Socket } from "node:net";
+import type { Logger } from "@umbra/runtime";
+import type { EdgeBackend } from "./backend.js";
+import { Reason } from "./codes.js";
+import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
+import { Session, type SessionContext } from "./session.js";
+
+export interface EdgeServerOptions {
+  readonly backend: EdgeBackend;
+  readonly logger: Logger;
+  readonly limits?: Partial<EdgeLimits>;
+}
+
+export interface EdgeServer {
+  /** Starts accepting MQTT over TCP; resolves with the port actually bound (for port 0). */
+  listen(port: number, host: string): Promise<number>;
+  /**
+   * Stops accepting, closes every connection (MQTT 5: DISCONNECT 0x8B) and resolves
+   * once all their sockets are closed.
+   */
+  close(): Promise<void>;
+  /** Authenticated sessions currently open on this server. */
+  readonly sessionCount: number;
+  readonly limits: EdgeLimits;
+}
+
+/** The MQTT server of the edge: TCP, MQTT 3.1, 3.1.1 and 5, sessions for the backend. */
+export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
+  const { backend, logger } = options;
+  const limits = resolveEdgeLimits(options.limits);
+  /** Every connection, authenticated or not, so close() reaches them all. */
+  const connections = new Set<Session>();
+  /** The open session of each device on this server: a newer one takes over. */
+  const sessionsByDevice = new Map<string, Session>();
+  let closing: Promise<void> | undefined;
+
+  const context: SessionContext = {
+    backend,
+    logger,
+    limits,
+    register(session) {
+      const older = sessionsByDevice.get(session.deviceKey);
+      sessionsByDevice.set(session.deviceKey, session);
+      older?.close(Reason.sessionTakenOver, "session taken over");
+    },
+    unregister(session) {
+      connections.delete(session);
+      if (sessionsByDevice.get(session.deviceKey) === session)
+        sessionsByDevice.delete(session.deviceKey);
+    },
+  };
+
+  const server = createServer((socket: Socket) => {
+    if (closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    // Without it Nagle holds back small acks: QoS 1 round trips take ~40 ms.
+    socket.setNoDelay(true);
+    connections.add(new Session(socket, context));
+  });
+  // Accept failures (EMFILE and the like) must not take the process down.
+  server.on("error", (error) => logger.error({ err: error }, "edge server error"));
+
+  return {
+    limits,
+    get sessionCount() {
+      return sessionsByDevice.size;
+    },
+
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.once("error", onError);
+        server.listen(port, host, () => {
+          server.off("error", onError);
+          const bound = (server.address() as AddressInfo).port;
+          logger.debug({ host, port: bound }, "edge listening");
+          resolve(bound);
+        });
+      });
+    },
+
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        // The callback runs once the last connection's socket has closed.
+        server.close(() => resolve());
+        for (const session of [...connections])
+          session.close(Reason.serverShuttingDown, "server shutting down");
+      });
+      return closing;
+    },
+  };
+};

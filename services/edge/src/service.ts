@@ -1,0 +1,74 @@
+import { hostname } from "node:os";
+import {
+  createLogger,
+  intInRange,
+  logLevel,
+  natsConnection,
+  natsUrl,
+  onOff,
+  partitionCount,
+  redisConnection,
+  redisUrl,
+  StartupError,
+} from "@umbra/runtime";
+import { DeviceRegistry } from "@umbra/store";
+import { Config, Effect } from "effect";
+import { NatsBackend } from "./natsBackend.js";
+import { createEdgeServer } from "./server.js";
+
+const listenProblem = (e: unknown, host: string, port: number): string => {
+  const code = (e as { code?: string }).code;
+  if (code === "EADDRINUSE")
+    return `MQTT port ${port} on ${host} is already in use: stop what holds it or set MQTT_PORT`;
+  if (code === "EACCES") return `not allowed to listen on MQTT port ${port}: set MQTT_PORT`;
+  return `cannot listen on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`;
+};
+
+/**
+ * The edge service: MQTT listener, device authentication (registry in Redis unless
+ * UMBRA_AUTH=off), topics onto the bus. On release it stops accepting, ends every
+ * session, gives up on unanswered QoS 1 commands, then closes its connections.
+ */
+export const edgeService = Effect.gen(function* () {
+  const logger = createLogger("edge", yield* logLevel);
+  const port = yield* intInRange("MQTT_PORT", 1883, 0, 65_535);
+  const host = yield* Config.String("MQTT_HOST").pipe(Config.withDefault("0.0.0.0"));
+  const auth = yield* onOff("UMBRA_AUTH", "on");
+  const partitions = yield* partitionCount;
+  const edgeId = yield* Config.String("EDGE_ID").pipe(
+    Config.withDefault(`${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+  );
+  const maxPacketBytes = yield* intInRange("MQTT_MAX_PACKET_BYTES", 65_536, 1_024, 268_435_455);
+  const maxInflight = yield* intInRange("MQTT_MAX_INFLIGHT", 32, 1, 65_535);
+  const retryAfterMs = yield* intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000);
+  const deadlineMs = yield* intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000);
+
+  const nc = yield* natsConnection(yield* natsUrl, `umbra-edge-${edgeId}`);
+  const registry =
+    auth === "on"
+      ? new DeviceRegistry(yield* redisConnection(yield* redisUrl, `umbra-edge-${edgeId}`))
+      : undefined;
+  const backend = new NatsBackend(nc, logger, {
+    edgeId,
+    partitions,
+    registry,
+    retryAfterMs,
+    deadlineMs,
+  });
+  yield* Effect.acquireRelease(
+    Effect.sync(() => backend.start()),
+    () => Effect.promise(() => backend.stop()),
+  );
+  const server = createEdgeServer({ backend, logger, limits: { maxPacketBytes, maxInflight } });
+  const mqttPort = yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => server.listen(port, host),
+      catch: (e) => new StartupError(listenProblem(e, host, port)),
+    }),
+    () => Effect.promise(() => server.close()),
+  );
+  if (auth === "off")
+    logger.warn("device authentication is off (UMBRA_AUTH=off): any client may connect");
+  logger.info({ mqttPort, host, edgeId, auth }, "ready");
+  return { mqttPort, host, auth };
+});

@@ -1,0 +1,20 @@
+/**
+ * Topic name and filter syntax (MQTT §4.7). The ACL (`mayPublish`, `maySubscribe`)
+ * checks only the prefix, so wildcards past it must be caught here.
+ */
+
+/** A PUBLISH topic: not empty, no wildcard, no NUL. */
+export const isValidTopicName = (topic: string): boolean =>
+  topic.length > 0 && !topic.includes("+") && !topic.includes("#") && !topic.includes("\u0000");
+
+/** A SUBSCRIBE filter: `+` alone in its level, `#` alone in the last level, no NUL. */
+export const isValidTopicFilter = (filter: string): boolean => {
+  if (filter.length === 0 || filter.includes("\u0000")) return false;
+  const levels = filter.split("/");
+  const last = levels.length - 1;
+  for (const [i, level] of levels.entries()) {
+    if (level.includes("#") && (level !== "#" || i !== last)) return false;
+    if (level.includes("+") && level !== "+") return false;
+  }
+  return true;
+};

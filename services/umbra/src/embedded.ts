@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { connect } from "node:net";
+import { delimiter, join, resolve } from "node:path";
+import { type Logger, StartupError } from "@umbra/runtime";
+import { Effect, type Scope } from "effect";
+
+/**
+ * The embedded default of `umbra all` (SPEC §4): when NATS_URL / REDIS_URL are not set
+ * and nothing answers at the default address, start `nats-server` / `redis-server`
+ * as children (Redis appending to `.umbra/redis`, so a restart keeps every shadow) and
+ * stop them on exit. Otherwise say exactly what is missing.
+ */
+
+const answers = (host: string, port: number, timeoutMs = 500): Promise<boolean> =>
+  new Promise((done) => {
+    const socket = connect({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once("connect", () => finish(true));
+    socket.once("error", () => finish(false));
+  });
+
+const findBinary = (name: string): string | undefined => {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
+  for (const dir of dirs) {
+    if (dir === "") continue;
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+};
+
+interface Embedded {
+  readonly name: string;
+  readonly envVar: "NATS_URL" | "REDIS_URL";
+  readonly binary: string;
+  readonly debianPackage: string;
+  readonly port: number;
+  readonly args: (dataDir: string) => string[];
+}
+
+const NATS: Embedded = {
+  name: "NATS",
+  envVar: "NATS_URL",
+  binary: "nats-server",
+  debianPackage: "nats-server",
+  port: 4222,
+  args: () => ["-a", "127.0.0.1", "-p", "4222"],
+};
+
+const REDIS: Embedded = {
+  name: "Redis",
+  envVar: "REDIS_URL",
+  binary: "redis-server",
+  debianPackage: "redis-server",
+  port: 6379,
+  args: (dataDir) => [
+    "--port",
+    "6379",
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dataDir,
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--save",
+    "",
+  ],
+};
+
+const waitFor = async (child: ChildProcess, port: number, deadlineMs: number): Promise<void> => {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    if (await answers("127.0.0.1", port, 200)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`did not answer on port ${port} within ${deadlineMs} ms`);
+};
+
+const stopChild = (child: ChildProcess): Promise<void> =>
+  new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+
+const ensure = (
+  server: Embedded,
+  dataRoot: string,
+  logger: Logger,
+): Effect.Effect<void, StartupError, Scope.Scope> =>
+  Effect.gen(function* () {
+    if (process.env[server.envVar] !== undefined) return; // explicit: the service connects or says why not
+    if (yield* Effect.promise(() => answers("127.0.0.1", server.port))) return;
+    const binary = findBinary(server.binary);
+    if (binary === undefined)
+      return yield* Effect.fail(
+        new StartupError(
+          `nothing answers at 127.0.0.1:${server.port} and ${server.binary} is not installed: ` +
+            `install it (apt-get install ${server.debianPackage}) or point ${server.envVar} at a running ${server.name}`,
+        ),
+      );
+    const dataDir = resolve(dataRoot, server.binary === "redis-server" ? "redis" : "nats");
+    mkdirSync(dataDir, { recursive: true });
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const child = spawn(binary, server.args(dataDir), {
+            cwd: dataDir,
+            stdio: ["ignore", "ignore", "pipe"],
+          });
+          try {
+            await waitFor(child, server.port, 10_000);
+          } catch (e) {
+            child.kill("SIGKILL");
+            throw e;
+          }
+          logger.info(
+            { server: server.binary, port: server.port, dataDir, pid: child.pid },
+            `started an embedded ${server.name}`,
+          );
+          return child;
+        },
+        catch: (e) =>
+          new StartupError(
+            `could not start ${server.binary}: ${e instanceof Error ? e.message : String(e)}`,
+          ),
+      }),
+      (child) => Effect.promise(() => stopChild(child)),
+    );
+  });
+
+export const embeddedServers = (dataRoot: string, logger: Logger) =>
+  Effect.gen(function* () {
+    yield* ensure(NATS, dataRoot, logger);
+    yield* ensure(REDIS, dataRoot, logger);
+  });

@@ -1,0 +1,459 @@
+/**
+ * `npm run bench:e2e`: device round trips through Umbra, next to the same load on a bare
+ * Mosquitto, with the same mqtt.js clients, payload and N devices × K messages in flight.
+ *
+ *   Mosquitto: device i publishes on bench/{i} and is subscribed to it; a round trip is
+ *     publish → receipt of that message.
+ *   Umbra: device d{i} of product `bench` publishes $sys/bench/d{i}/image/update; a round
+ *     trip is publish → receipt of image/update/accepted (rejected answers fail the run).
+ *
+ * Flags (or BENCH_* environment variables): --only=mosquitto|umbra, --devices=100,
+ * --inflight=10, --seconds=10, --warmup=2, --qos=0|1, --workers=1 (load threads),
+ * --separate (edge, shard and reply as three processes instead of `umbra all`).
+ * Progress goes to stderr; the table and, last, one JSON line go to stdout.
+ */
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import {
+  type Server,
+  type ServiceProcess,
+  startMosquitto,
+  startNats,
+  startRedis,
+  startService,
+  withDeadline,
+} from "../src/harness.js";
+import { type LoadResult, type LoadSpec, payload, type Target } from "./load.js";
+import type { WorkerReport } from "./load.worker.js";
+
+interface Settings {
+  readonly targets: readonly Target[];
+  readonly devices: number;
+  readonly inflight: number;
+  readonly seconds: number;
+  readonly warmup: number;
+  readonly qos: 0 | 1;
+  readonly workers: number;
+  readonly separate: boolean;
+}
+
+const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
+       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate]`;
+
+class UsageError extends Error {}
+
+const settingsFrom = (argv: string[]): Settings => {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: "string" },
+      devices: { type: "string" },
+      inflight: { type: "string" },
+      seconds: { type: "string" },
+      warmup: { type: "string" },
+      qos: { type: "string" },
+      workers: { type: "string" },
+      separate: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help === true) throw new UsageError("");
+  const number = (flag: keyof typeof values, fallback: number, min: number, max: number) => {
+    const raw = values[flag] ?? process.env[`BENCH_${flag.toUpperCase()}`];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`--${flag} must be an integer in [${min}, ${max}], not '${raw}'`);
+    return n;
+  };
+  const only = values.only ?? process.env.BENCH_ONLY;
+  if (only !== undefined && only !== "mosquitto" && only !== "umbra")
+    throw new UsageError(`--only must be mosquitto or umbra, not '${only}'`);
+  return {
+    targets: only === undefined ? ["mosquitto", "umbra"] : [only],
+    devices: number("devices", 100, 1, 100_000),
+    inflight: number("inflight", 10, 1, 10_000),
+    seconds: number("seconds", 10, 1, 3600),
+    warmup: number("warmup", 2, 0, 600),
+    qos: number("qos", 0, 0, 1) as 0 | 1,
+    workers: number("workers", 1, 1, 64),
+    separate: values.separate === true || process.env.BENCH_SEPARATE === "1",
+  };
+};
+
+const progress = (message: string) => process.stderr.write(`bench:e2e ${message}\n`);
+
+// ── Load threads ────────────────────────────────────────────────────────────────────────
+
+/** The next report of a worker; rejects if it reports an error, fails or exits first. */
+const nextReport = (worker: Worker): Promise<WorkerReport> =>
+  new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+    };
+    const onMessage = (report: WorkerReport) => {
+      done();
+      if (report.type === "error") reject(new Error(report.message));
+      else resolve(report);
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new Error(`a load thread exited (code ${code}) before reporting`));
+    };
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.on("exit", onExit);
+  });
+
+/** Runs the devices, spread over the load threads, against one MQTT endpoint. */
+const drive = async (target: Target, url: string, s: Settings): Promise<LoadResult[]> => {
+  const threads = Math.min(s.workers, s.devices);
+  const workers: Worker[] = [];
+  try {
+    let first = 0;
+    const connected: Promise<WorkerReport>[] = [];
+    for (let t = 0; t < threads; t++) {
+      const count = Math.floor(s.devices / threads) + (t < s.devices % threads ? 1 : 0);
+      const spec: LoadSpec = {
+        target,
+        url,
+        first,
+        count,
+        inflight: s.inflight,
+        qos: s.qos,
+        warmupMs: s.warmup * 1000,
+        measureMs: s.seconds * 1000,
+        drainMs: 5000,
+      };
+      first += count;
+      const worker = new Worker(new URL("./load.worker.js", import.meta.url), { workerData: spec });
+      workers.push(worker);
+      connected.push(nextReport(worker));
+    }
+    progress(`${target}: connecting ${s.devices} devices`);
+    await withDeadline(
+      Promise.all(connected),
+      30_000 + 20 * s.devices,
+      () => `${target}: the devices did not all connect and subscribe in time`,
+    );
+    progress(`${target}: ${s.warmup} s warm-up, then ${s.seconds} s measured`);
+    const results = workers.map((worker) => nextReport(worker));
+    for (const worker of workers) worker.postMessage("go");
+    const reports = await withDeadline(
+      Promise.all(results),
+      (s.warmup + s.seconds + 5) * 1000 + 30_000,
+      () => `${target}: the load threads did not report in time`,
+    );
+    return reports.flatMap((report) => (report.type === "result" ? [report.result] : []));
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+};
+
+// ── Statistics ──────────────────────────────────────────────────────────────────────────
+
+interface Measured {
+  readonly roundTripsPerSec: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly completed: number;
+  readonly sent: number;
+  readonly rejected: number;
+  readonly lost: number;
+  readonly unexpected: number;
+  readonly outOfOrder: number;
+  readonly errors: readonly string[];
+  readonly firstRejection: string | null;
+}
+
+const summarise = (results: readonly LoadResult[], seconds: number): Measured => {
+  const total = results.reduce((n, r) => n + r.samples.length, 0);
+  const all = new Float64Array(total);
+  let at = 0;
+  for (const r of results) {
+    all.set(r.samples, at);
+    at += r.samples.length;
+  }
+  all.sort();
+  // Nearest rank: the smallest sample with at least p of them at or below it.
+  const pct = (p: number) => (total === 0 ? Number.NaN : (all[Math.ceil(p * total) - 1] ?? 0));
+  const sum = (pick: (r: LoadResult) => number) => results.reduce((n, r) => n + pick(r), 0);
+  return {
+    roundTripsPerSec: total / seconds,
+    p50Ms: pct(0.5),
+    p90Ms: pct(0.9),
+    p99Ms: pct(0.99),
+    maxMs: total === 0 ? Number.NaN : (all[total - 1] ?? 0),
+    completed: total,
+    sent: sum((r) => r.sent),
+    rejected: sum((r) => r.rejected),
+    lost: sum((r) => r.lost),
+    unexpected: sum((r) => r.unexpected),
+    outOfOrder: sum((r) => r.outOfOrder),
+    errors: results.flatMap((r) => r.errors),
+    firstRejection: results.find((r) => r.firstRejection !== null)?.firstRejection ?? null,
+  };
+};
+
+/** Why a finished run does not count, if it does not. */
+const failureOf = (m: Measured): string | undefined => {
+  const problems = [
+    m.rejected > 0 ? `${m.rejected} rejected (first: ${m.firstRejection})` : "",
+    m.lost > 0 ? `${m.lost} requests never answered` : "",
+    m.unexpected > 0 ? `${m.unexpected} answers nobody asked for` : "",
+    m.outOfOrder > 0 ? `${m.outOfOrder} accepted answers without a growing version` : "",
+    m.errors.length > 0
+      ? `${m.errors.length} connection errors (first: ${m.errors[0]})`
+      : m.completed === 0
+        ? "no round trip completed"
+        : "",
+  ].filter((p) => p !== "");
+  return problems.length === 0 ? undefined : problems.join("; ");
+};
+
+// ── The two runs ────────────────────────────────────────────────────────────────────────
+
+interface Outcome {
+  readonly target: Target;
+  readonly measured?: Measured;
+  readonly error?: string;
+}
+
+const runMosquitto = async (s: Settings): Promise<Measured> => {
+  progress("mosquitto: starting a broker of its own");
+  const broker = await startMosquitto();
+  try {
+    return summarise(await drive("mosquitto", broker.url, s), s.seconds);
+  } finally {
+    await broker.stop();
+  }
+};
+
+const SERVICE_READY_MS = 30_000;
+
+interface Cluster {
+  readonly mqttPort: number;
+  readonly services: readonly ServiceProcess[];
+  stop(): Promise<void>;
+}
+
+/** NATS, Redis and the Umbra services, as one `umbra all` or as edge + shard + reply. */
+const startCluster = async (s: Settings): Promise<Cluster> => {
+  progress("umbra: starting NATS and Redis of its own");
+  const infra: Server[] = [];
+  const services: ServiceProcess[] = [];
+  const stop = async () => {
+    await Promise.allSettled(services.map((svc) => svc.stop()));
+    await Promise.allSettled(infra.map((server) => server.stop()));
+  };
+  try {
+    const [nats, redis] = await Promise.allSettled([startNats(), startRedis()]);
+    for (const started of [nats, redis])
+      if (started.status === "fulfilled") infra.push(started.value);
+    if (nats.status === "rejected") throw nats.reason;
+    if (redis.status === "rejected") throw redis.reason;
+    const env = {
+      NATS_URL: nats.value.url,
+      REDIS_URL: redis.value.url,
+      MQTT_PORT: "0",
+      MQTT_HOST: "127.0.0.1",
+      UMBRA_AUTH: "off",
+      LOG_LEVEL: "info",
+    };
+    const options = { timeoutMs: SERVICE_READY_MS };
+    const starting = s.separate
+      ? [
+          startService(["shard"], { ...env, SHARD_PARTITIONS: "all" }, options),
+          startService(["reply"], env, options),
+          startService(["edge"], { ...env, EDGE_ID: "bench-edge" }, options),
+        ]
+      : [startService(["all"], env, { ...options, ready: ["edge", "umbra"] })];
+    progress(`umbra: starting ${s.separate ? "edge, shard and reply" : "umbra all"}`);
+    const settled = await Promise.allSettled(starting);
+    for (const started of settled) if (started.status === "fulfilled") services.push(started.value);
+    const failed = settled.find((started) => started.status === "rejected");
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+
+    const edge = services.find((svc) => svc.ready.edge !== undefined)?.ready.edge;
+    const mqttPort = edge?.mqttPort;
+    if (typeof mqttPort !== "number" || !Number.isInteger(mqttPort) || mqttPort <= 0)
+      throw new Error(`the edge's ready line carries no mqttPort: ${JSON.stringify(edge)}`);
+    return { mqttPort, services, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+};
+
+const runUmbra = async (s: Settings): Promise<Measured> => {
+  const cluster = await startCluster(s);
+  try {
+    const measured = summarise(
+      await drive("umbra", `mqtt://127.0.0.1:${cluster.mqttPort}`, s),
+      s.seconds,
+    );
+    const died = cluster.services.filter((svc) => svc.proc.exitCode !== null);
+    if (died.length > 0 || failureOf(measured) !== undefined)
+      // The services' own words are what explains a failed run.
+      for (const svc of cluster.services)
+        progress(
+          `umbra: last output of umbra ${svc.proc.spawnargs.slice(2).join(" ")}:\n${svc.logs()}`,
+        );
+    if (died.length > 0)
+      throw new Error(
+        died
+          .map(
+            (svc) =>
+              `umbra ${svc.proc.spawnargs.slice(2).join(" ")} exited (code ${svc.proc.exitCode}) during the run`,
+          )
+          .join("; "),
+      );
+    return measured;
+  } finally {
+    await cluster.stop();
+  }
+};
+
+// ── Report ──────────────────────────────────────────────────────────────────────────────
+
+const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
+const grouped = (n: number) => Math.round(n).toLocaleString("en-US");
+
+const table = (outcomes: readonly Outcome[], ratio: Record<string, number> | null): string => {
+  const rows: string[][] = [
+    ["target", "round trips/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "rejected", "lost"],
+  ];
+  for (const { target, measured: m, error } of outcomes) {
+    if (m === undefined) rows.push([target, `failed: ${error?.split("\n")[0] ?? ""}`]);
+    else
+      rows.push([
+        target,
+        grouped(m.roundTripsPerSec),
+        fixed(m.p50Ms, 2),
+        fixed(m.p90Ms, 2),
+        fixed(m.p99Ms, 2),
+        fixed(m.maxMs, 2),
+        String(m.rejected),
+        String(m.lost),
+      ]);
+  }
+  if (ratio !== null)
+    rows.push([
+      "umbra/mosquitto",
+      `${fixed(ratio.throughput ?? Number.NaN, 3)}×`,
+      `${fixed(ratio.p50 ?? Number.NaN, 2)}×`,
+      `${fixed(ratio.p90 ?? Number.NaN, 2)}×`,
+      `${fixed(ratio.p99 ?? Number.NaN, 2)}×`,
+    ]);
+  // A failed run's row is its message: it does not size the columns.
+  const full = rows.filter((row) => row.length > 2);
+  const widths = rows[0]?.map((_, c) => Math.max(...full.map((row) => (row[c] ?? "").length)));
+  return rows
+    .map((row) =>
+      row.length === 2
+        ? `${(row[0] ?? "").padEnd(widths?.[0] ?? 0)}  ${row[1]}`
+        : row
+            .map((cell, c) =>
+              c === 0 ? cell.padEnd(widths?.[c] ?? 0) : cell.padStart(widths?.[c] ?? 0),
+            )
+            .join("  "),
+    )
+    .join("\n");
+};
+
+const main = async (): Promise<number> => {
+  let s: Settings;
+  try {
+    s = settingsFrom(process.argv.slice(2));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(message === "" ? USAGE : `${message}\n${USAGE}`);
+    return error instanceof UsageError && message === "" ? 0 : 2;
+  }
+
+  const outcomes: Outcome[] = [];
+  for (const target of s.targets) {
+    try {
+      const measured = await (target === "mosquitto" ? runMosquitto(s) : runUmbra(s));
+      const failure = failureOf(measured);
+      outcomes.push(
+        failure === undefined ? { target, measured } : { target, measured, error: failure },
+      );
+    } catch (error) {
+      outcomes.push({ target, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  const mosquitto = outcomes.find((o) => o.target === "mosquitto")?.measured;
+  const umbra = outcomes.find((o) => o.target === "umbra")?.measured;
+  const ratio =
+    mosquitto !== undefined && umbra !== undefined
+      ? {
+          throughput: umbra.roundTripsPerSec / mosquitto.roundTripsPerSec,
+          p50: umbra.p50Ms / mosquitto.p50Ms,
+          p90: umbra.p90Ms / mosquitto.p90Ms,
+          p99: umbra.p99Ms / mosquitto.p99Ms,
+        }
+      : null;
+
+  const payloadBytes = Buffer.byteLength(payload(0));
+  console.log(
+    `\nend-to-end round trips: ${s.devices} devices × ${s.inflight} in flight, QoS ${s.qos}, ` +
+      `${s.seconds} s measured after ${s.warmup} s warm-up, ${payloadBytes}-byte payload, ` +
+      `${s.workers} load thread(s), ${cpus().length} CPUs` +
+      (s.targets.includes("umbra") ? `, umbra ${s.separate ? "as 3 processes" : "all"}` : ""),
+  );
+  console.log(table(outcomes, ratio));
+  for (const o of outcomes)
+    if (o.error !== undefined) console.log(`\n${o.target} FAILED: ${o.error}`);
+  const round = (m: Measured) => ({
+    ...m,
+    roundTripsPerSec: Math.round(m.roundTripsPerSec),
+    p50Ms: Number(fixed(m.p50Ms, 3)),
+    p90Ms: Number(fixed(m.p90Ms, 3)),
+    p99Ms: Number(fixed(m.p99Ms, 3)),
+    maxMs: Number(fixed(m.maxMs, 3)),
+    errors: m.errors.slice(0, 10),
+  });
+  console.log(
+    JSON.stringify({
+      bench: "e2e",
+      devices: s.devices,
+      inflight: s.inflight,
+      qos: s.qos,
+      seconds: s.seconds,
+      warmup: s.warmup,
+      workers: s.workers,
+      separate: s.separate,
+      payloadBytes,
+      cpus: cpus().length,
+      ...Object.fromEntries(
+        outcomes.map((o) => [
+          o.target,
+          {
+            ok: o.error === undefined,
+            ...(o.measured === undefined ? {} : round(o.measured)),
+            ...(o.error === undefined ? {} : { error: o.error.split("\n")[0] }),
+          },
+        ]),
+      ),
+      ratio:
+        ratio === null
+          ? null
+          : Object.fromEntries(Object.entries(ratio).map(([k, v]) => [k, Number(fixed(v, 3))])),
+    }),
+  );
+  return outcomes.every((o) => o.error === undefined) ? 0 : 1;
+};
+
+process.exitCode = await main();

@@ -1,0 +1,245 @@
+/**
+ * The simulated devices of the end-to-end benchmark: mqtt.js clients that each keep K
+ * messages in flight and time every round trip. Runs inside a worker thread
+ * (load.worker.ts) so several threads can share the devices on a big machine.
+ */
+import { performance } from "node:perf_hooks";
+import { connectAsync, type MqttClient } from "mqtt";
+
+export type Target = "mosquitto" | "umbra";
+
+export interface LoadSpec {
+  readonly target: Target;
+  /** mqtt://host:port */
+  readonly url: string;
+  /** This worker's devices: indexes first … first + count - 1. */
+  readonly first: number;
+  readonly count: number;
+  readonly inflight: number;
+  readonly qos: 0 | 1;
+  readonly warmupMs: number;
+  readonly measureMs: number;
+  /** How long to wait, after the window, for the answers still in flight. */
+  readonly drainMs: number;
+}
+
+export interface LoadResult {
+  /** Round trips answered (accepted, for Umbra) inside the measured window. */
+  readonly completed: number;
+  readonly sent: number;
+  /** Update requests Umbra rejected, over the whole run: each one fails the run. */
+  readonly rejected: number;
+  /** Requests still unanswered when the drain time ran out. */
+  readonly lost: number;
+  /** Answers that came when nothing was pending on that device. */
+  readonly unexpected: number;
+  /** Accepted answers without a version, or whose version did not grow: out of order. */
+  readonly outOfOrder: number;
+  /** Disconnects and client errors, with the device they hit. */
+  readonly errors: readonly string[];
+  readonly firstRejection: string | null;
+  /** Round-trip latencies (ms) of the window's round trips, in completion order. */
+  readonly samples: Float64Array;
+}
+
+/** The update every device sends, its values changing so each write changes the shadow. */
+export const payload = (seq: number): string =>
+  `{"state":{"reported":{"temperature":${(20 + (seq % 1500) / 100).toFixed(2)},` +
+  `"humidity":${(40 + (seq % 3700) / 100).toFixed(2)},"status":"ok"}}}`;
+
+interface Device {
+  readonly name: string;
+  readonly client: MqttClient;
+  readonly publishTopic: string;
+  readonly rejectedTopic: string | null;
+  /** Send times of the requests in flight, oldest first: answers come in order. */
+  readonly pending: number[];
+  lastVersion: number;
+}
+
+const topicsOf = (target: Target, i: number) =>
+  target === "mosquitto"
+    ? { name: `bench/${i}`, publish: `bench/${i}`, subscribe: [`bench/${i}`], rejected: null }
+    : {
+        name: `d${i}`,
+        publish: `$sys/bench/d${i}/image/update`,
+        subscribe: [
+          `$sys/bench/d${i}/image/update/accepted`,
+          `$sys/bench/d${i}/image/update/rejected`,
+        ],
+        rejected: `$sys/bench/d${i}/image/update/rejected`,
+      };
+
+const connectDevice = async (spec: LoadSpec, i: number): Promise<Device> => {
+  const topics = topicsOf(spec.target, i);
+  // Umbra: the MQTT username is the product id, the client id the device name.
+  const identity =
+    spec.target === "umbra" ? { clientId: `d${i}`, username: "bench" } : { clientId: `bench-${i}` };
+  const client = await connectAsync(
+    spec.url,
+    { ...identity, protocolVersion: 4, clean: true, reconnectPeriod: 0, connectTimeout: 10_000 },
+    false,
+  ).catch((error: Error) => {
+    throw new Error(`device ${topics.name} could not connect to ${spec.url}: ${error.message}`);
+  });
+  const granted = await client.subscribeAsync(topics.subscribe, { qos: spec.qos });
+  const refused = granted.filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+  if (refused.length > 0) {
+    client.end(true);
+    throw new Error(`device ${topics.name}: subscription refused for ${refused.join(", ")}`);
+  }
+  return {
+    name: topics.name,
+    client,
+    publishTopic: topics.publish,
+    rejectedTopic: topics.rejected,
+    pending: [],
+    lastVersion: 0,
+  };
+};
+
+/** Connects and subscribes every device of the spec, at most 100 handshakes at a time. */
+export const connectDevices = async (spec: LoadSpec): Promise<Device[]> => {
+  const devices: Device[] = [];
+  try {
+    for (let start = 0; start < spec.count; start += 100) {
+      const batch = Array.from({ length: Math.min(100, spec.count - start) }, (_, j) =>
+        connectDevice(spec, spec.first + start + j),
+      );
+      const settled = await Promise.allSettled(batch);
+      for (const s of settled) if (s.status === "fulfilled") devices.push(s.value);
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    }
+    return devices;
+  } catch (error) {
+    closeDevices(devices);
+    throw error;
+  }
+};
+
+export const closeDevices = (devices: readonly Device[]): void => {
+  for (const device of devices) device.client.end(true);
+};
+
+const versionOf = (message: Buffer): number | undefined => {
+  try {
+    const { version } = JSON.parse(message.toString()) as { version?: unknown };
+    return typeof version === "number" ? version : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** A growable array of doubles: a million samples without a million boxed numbers. */
+class Samples {
+  private data = new Float64Array(1 << 16);
+  length = 0;
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = value;
+  }
+  /** A copy of exactly the recorded values (its buffer can be transferred). */
+  take(): Float64Array {
+    return this.data.slice(0, this.length);
+  }
+}
+
+/**
+ * Closed loop: every answer sends the next request, so each device keeps `inflight`
+ * requests outstanding. Round trips finishing in [warm-up end, window end] are counted;
+ * after the window no request is sent and the ones in flight get `drainMs` to come back.
+ */
+export const runLoad = (spec: LoadSpec, devices: readonly Device[]): Promise<LoadResult> =>
+  new Promise((resolve) => {
+    const samples = new Samples();
+    const errors: string[] = [];
+    let sent = 0;
+    let rejected = 0;
+    let unexpected = 0;
+    let outOfOrder = 0;
+    let firstRejection: string | null = null;
+    let inFlight = 0;
+    let sending = true;
+    let finished = false;
+    let seq = 0;
+
+    const start = performance.now();
+    const windowStart = start + spec.warmupMs;
+    const windowEnd = windowStart + spec.measureMs;
+
+    const send = (device: Device) => {
+      device.pending.push(performance.now());
+      inFlight++;
+      sent++;
+      device.client.publish(device.publishTopic, payload(seq++), { qos: spec.qos });
+    };
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(drainTimer);
+      for (const device of devices) device.client.removeAllListeners("message");
+      resolve({
+        completed: samples.length,
+        sent,
+        rejected,
+        lost: inFlight,
+        unexpected,
+        outOfOrder,
+        errors,
+        firstRejection,
+        samples: samples.take(),
+      });
+    };
+
+    let drainTimer: NodeJS.Timeout | undefined;
+    setTimeout(() => {
+      sending = false;
+      if (inFlight === 0) finish();
+      else drainTimer = setTimeout(finish, spec.drainMs);
+    }, windowEnd - start);
+
+    for (const device of devices) {
+      device.client.on("message", (topic, message) => {
+        const now = performance.now();
+        const sentAt = device.pending.shift();
+        if (sentAt === undefined) {
+          unexpected++;
+          return;
+        }
+        inFlight--;
+        if (topic === device.rejectedTopic) {
+          rejected++;
+          firstRejection ??= `${device.name}: ${message.toString()}`;
+        } else {
+          if (device.rejectedTopic !== null) {
+            // Umbra's accepted answer carries the shadow's version: it grows per device.
+            const version = versionOf(message);
+            if (version === undefined || version <= device.lastVersion) outOfOrder++;
+            else device.lastVersion = version;
+          }
+          if (now >= windowStart && now <= windowEnd) samples.push(now - sentAt);
+        }
+        if (sending) send(device);
+        else if (inFlight === 0) finish();
+      });
+      const lostConnection = (why: string) => {
+        if (finished) return;
+        errors.push(`${device.name}: ${why}`);
+        // Its requests will never be answered: stop waiting for them.
+        inFlight -= device.pending.length;
+        device.pending.length = 0;
+        if (!sending && inFlight === 0) finish();
+      };
+      device.client.on("error", (error) => lostConnection(error.message));
+      device.client.on("close", () => lostConnection("connection closed"));
+    }
+
+    // From here on, answers and the two timers drive everything.
+    for (const device of devices) for (let k = 0; k < spec.inflight; k++) send(device);
+  });

@@ -1,0 +1,228 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dockerAvailable } from "./docker.js";
+import { freePort } from "./ports.js";
+import { type Child, describeExit, findBinary, spawnChild, trackTempDir } from "./processes.js";
+import { exchange, pollUntil } from "./wait.js";
+
+/** A server a test started for itself. */
+export interface Server {
+  /** nats://…, redis://… or mqtt://… */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server and waits until it is gone. */
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const START_TIMEOUT_MS = 15_000;
+const CONTAINER_TIMEOUT_MS = 120_000;
+
+// Readiness probes: each answers true only when the server speaks its protocol.
+
+/** NATS greets every connection with an `INFO {…}` line. */
+const natsAnswers = (port: number, host = HOST): Promise<boolean> =>
+  exchange({ host, port, complete: (got) => got.includes("\r\n") }).then(
+    (got) => got.toString("latin1").startsWith("INFO "),
+    () => false,
+  );
+
+/** Redis answers PING with +PONG once it accepts commands (-LOADING while it loads data). */
+const redisAnswers = (port: number, host = HOST): Promise<boolean> =>
+  exchange({ host, port, send: "PING\r\n", complete: (got) => got.includes("\r\n") }).then(
+    (got) => got.toString("latin1").startsWith("+PONG"),
+    () => false,
+  );
+
+/** MQTT 3.1.1 CONNECT (clean session, empty client id) must get CONNACK "accepted". */
+const MQTT_CONNECT = Buffer.from([
+  0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x00,
+]);
+const mqttAnswers = (port: number, host = HOST): Promise<boolean> =>
+  exchange({ host, port, send: MQTT_CONNECT, complete: (got) => got.length >= 4 }).then(
+    (got) => got[0] === 0x20 && got[3] === 0x00,
+    () => false,
+  );
+
+interface LocalSpec {
+  readonly name: string;
+  readonly binary: string;
+  readonly debianPackage: string;
+  readonly scheme: string;
+  readonly args: (port: number, dir: string) => string[];
+  readonly answers: (port: number) => Promise<boolean>;
+  /** Writes files the server needs into its temp dir before it starts. */
+  readonly prepare?: (port: number, dir: string) => void;
+}
+
+const ADDRESS_IN_USE = /address already in use|EADDRINUSE|bind.*in use/i;
+
+/**
+ * Spawns a server on a free port in its own temp dir and waits until it answers its
+ * protocol. A port taken between freePort() and the bind is retried on a new port.
+ */
+const startLocal = async (spec: LocalSpec): Promise<Server> => {
+  const binary = findBinary(spec.binary, spec.debianPackage);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), `umbra-${spec.name}-`));
+    const removeDir = trackTempDir(dir);
+    spec.prepare?.(port, dir);
+    const child = spawnChild(binary, spec.args(port, dir), { cwd: dir });
+    try {
+      await waitAnswering(child, spec, port);
+    } catch (error) {
+      await child.stop("SIGKILL");
+      removeDir();
+      if (attempt < 3 && ADDRESS_IN_USE.test(child.tail.text())) continue;
+      throw error;
+    }
+    return {
+      url: `${spec.scheme}://${HOST}:${port}`,
+      port,
+      stop: async () => {
+        await child.stop();
+        removeDir();
+      },
+    };
+  }
+};
+
+const waitAnswering = (child: Child, spec: LocalSpec, port: number): Promise<void> =>
+  pollUntil(() => spec.answers(port), {
+    timeoutMs: START_TIMEOUT_MS,
+    what: `${spec.name} on port ${port} did not answer`,
+    giveUp: () => {
+      const exit = child.exit();
+      if (exit !== undefined)
+        throw new Error(
+          `${spec.name} ${describeExit(exit)} before accepting connections on port ${port}:\n${child.tail.text()}`,
+        );
+    },
+  }).catch((error: unknown) => {
+    if (child.exit() !== undefined) throw error;
+    throw new Error(`${(error as Error).message}; its output:\n${child.tail.text()}`);
+  });
+
+interface ContainerSpec {
+  readonly image: string;
+  readonly port: number;
+  readonly scheme: string;
+  readonly command?: string[];
+  readonly readyLog: RegExp;
+  readonly answers: (port: number, host: string) => Promise<boolean>;
+}
+
+/** Runs the server in a container; testcontainers' reaper removes it if we die. */
+const startContainer = async (spec: ContainerSpec): Promise<Server> => {
+  // Imported only here: machines without Docker never load testcontainers.
+  const { GenericContainer, Wait } = await import("testcontainers");
+  let builder = new GenericContainer(spec.image)
+    .withExposedPorts(spec.port)
+    .withWaitStrategy(Wait.forLogMessage(spec.readyLog))
+    .withStartupTimeout(CONTAINER_TIMEOUT_MS);
+  if (spec.command !== undefined) builder = builder.withCommand(spec.command);
+  const container = await builder.start();
+  const host = container.getHost();
+  const port = container.getMappedPort(spec.port);
+  await pollUntil(() => spec.answers(port, host), {
+    timeoutMs: START_TIMEOUT_MS,
+    what: `${spec.image} container at ${host}:${port} did not answer`,
+  });
+  return {
+    url: `${spec.scheme}://${host}:${port}`,
+    port,
+    stop: async () => {
+      await container.stop();
+    },
+  };
+};
+
+/** A NATS server of its own (core NATS, no JetStream). */
+export const startNats = async (): Promise<Server> =>
+  (await dockerAvailable())
+    ? startContainer({
+        image: "nats:2",
+        port: 4222,
+        scheme: "nats",
+        readyLog: /Server is ready/,
+        answers: natsAnswers,
+      })
+    : startLocal({
+        name: "nats-server",
+        binary: "nats-server",
+        debianPackage: "nats-server",
+        scheme: "nats",
+        args: (port) => ["-a", HOST, "-p", String(port)],
+        answers: natsAnswers,
+      });
+
+export interface RedisOptions {
+  /** Append-only file on (in the server's temp dir), for tests that restart Redis. */
+  readonly appendOnly?: boolean;
+}
+
+/** A Redis server of its own: no RDB snapshots, AOF only when asked. */
+export const startRedis = async (options: RedisOptions = {}): Promise<Server> => {
+  const appendOnly = options.appendOnly === true ? "yes" : "no";
+  return (await dockerAvailable())
+    ? startContainer({
+        image: "redis:7",
+        port: 6379,
+        scheme: "redis",
+        command: ["redis-server", "--save", "", "--appendonly", appendOnly],
+        readyLog: /Ready to accept connections/,
+        answers: redisAnswers,
+      })
+    : startLocal({
+        name: "redis-server",
+        binary: "redis-server",
+        debianPackage: "redis-server",
+        scheme: "redis",
+        args: (port, dir) => [
+          "--port",
+          String(port),
+          "--bind",
+          HOST,
+          "--save",
+          "",
+          "--appendonly",
+          appendOnly,
+          "--dir",
+          dir,
+          "--daemonize",
+          "no",
+        ],
+        answers: redisAnswers,
+      });
+};
+
+/** A Mosquitto broker of its own, tuned like a load test's reference broker. */
+export const startMosquitto = (): Promise<Server> =>
+  startLocal({
+    name: "mosquitto",
+    binary: "mosquitto",
+    debianPackage: "mosquitto",
+    scheme: "mqtt",
+    prepare: (port, dir) =>
+      writeFileSync(
+        join(dir, "mosquitto.conf"),
+        [
+          `listener ${port} ${HOST}`,
+          "allow_anonymous true",
+          "persistence false",
+          // No cap on QoS 1 messages in flight; a deep queue so a burst is not dropped.
+          "max_inflight_messages 0",
+          "max_queued_messages 10000",
+          "set_tcp_nodelay true",
+          "log_dest stderr",
+          "log_type error",
+          "log_type warning",
+          "log_type notice",
+          "",
+        ].join("\n"),
+      ),
+    args: (_port, dir) => ["-c", join(dir, "mosquitto.conf")],
+    answers: mqttAnswers,
+  });
