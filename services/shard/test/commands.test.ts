@@ -29,7 +29,7 @@ describe("runCommand", () => {
     if (out.event.kind !== "accepted") return;
     assert.deepEqual(out.event.delta, { color: "green" });
     assert.equal(
-      (out.event.deltaMetadata as { color: { timestamp: number } }).color.timestamp,
+      (out.event.deltaMetadata as unknown as { color: { timestamp: number } }).color.timestamp,
       1_469_574_492_000,
     );
   });
