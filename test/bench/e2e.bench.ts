@@ -10,8 +10,10 @@
  * Flags (or BENCH_* environment variables): --only=mosquitto|umbra, --devices=100,
  * --inflight=10, --seconds=10, --warmup=2, --qos=0|1, --workers=1 (load threads),
  * --separate (edge, shard and reply as three processes instead of `umbra all`).
+ * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -270,7 +272,12 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
       UMBRA_AUTH: "off",
       LOG_LEVEL: "info",
     };
-    const options = { timeoutMs: SERVICE_READY_MS };
+    const profile = process.env.BENCH_PROFILE_DIR;
+    const options = {
+      timeoutMs: SERVICE_READY_MS,
+      // BENCH_PROFILE_DIR=dir: every Umbra process writes a V8 CPU profile there on exit.
+      nodeArgs: profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`],
+    };
     const starting = s.separate
       ? [
           startService(["shard"], { ...env, SHARD_PARTITIONS: "all" }, options),
@@ -295,13 +302,35 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
   }
 };
 
+/** CPU seconds a process has used so far (Linux /proc; 0 elsewhere). */
+const cpuSeconds = (pid: number | undefined): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in ticks of 10 ms
+  } catch {
+    return 0;
+  }
+};
+
 const runUmbra = async (s: Settings): Promise<Measured> => {
   const cluster = await startCluster(s);
   try {
+    const before = cluster.services.map((svc) => cpuSeconds(svc.proc.pid));
+    const started = performance.now();
     const measured = summarise(
       await drive("umbra", `mqtt://127.0.0.1:${cluster.mqttPort}`, s),
       s.seconds,
     );
+    // CPU per round trip is steadier than throughput on a machine whose speed drifts:
+    // the services' CPU over the whole drive, over the round trips made in that time.
+    const elapsed = (performance.now() - started) / 1000;
+    const trips = measured.roundTripsPerSec * elapsed;
+    const perTrip = cluster.services.map(
+      (svc, i) =>
+        `${svc.proc.spawnargs.slice(2).join(" ")} ${fixed(((cpuSeconds(svc.proc.pid) - (before[i] ?? 0)) * 1e6) / trips, 1)} µs`,
+    );
+    progress(`umbra: CPU per round trip (≈, whole drive): ${perTrip.join(", ")}`);
     const died = cluster.services.filter((svc) => svc.proc.exitCode !== null);
     if (died.length > 0 || failureOf(measured) !== undefined)
       // The services' own words are what explains a failed run.

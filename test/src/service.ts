@@ -21,6 +21,8 @@ export interface StartServiceOptions {
   readonly timeoutMs?: number;
   /** The script node runs instead of the umbra launcher (the harness's own tests use it). */
   readonly script?: string;
+  /** Options for node itself, before the script (e.g. `--cpu-prof` to profile a service). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface ServiceProcess {
@@ -68,7 +70,7 @@ export const startService = async (
   const timeoutMs = options.timeoutMs ?? 20_000;
   const label = `umbra ${args.join(" ")}`.trim();
 
-  const child = spawnChild(process.execPath, [script, ...args], {
+  const child = spawnChild(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
   });

@@ -17,10 +17,10 @@ export interface CommandHeader {
   readonly dialect: Dialect;
   readonly source: "device" | "cloud";
   /** Set by an edge for a QoS 1 publish: echoed on the ack subject given as reply. */
-  readonly corr?: number;
+  readonly corr?: number | undefined;
   /** QoS 1 packet id and DUP flag: a retransmission of an applied update is not re-applied. */
-  readonly packetId?: number;
-  readonly dup?: boolean;
+  readonly packetId?: number | undefined;
+  readonly dup?: boolean | undefined;
 }
 
 export interface Command {
@@ -31,15 +31,35 @@ export interface Command {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** `[u16 header length][header JSON][payload]` */
+const OPS: readonly CommandOp[] = ["update", "get"];
+const DIALECTS: readonly Dialect[] = ["onenet", "cloud"];
+const SOURCES: readonly ("device" | "cloud")[] = ["device", "cloud"];
+const HAS_CORR = 1;
+const HAS_PACKET_ID = 2;
+const DUP = 4;
+const FIXED = 12;
+
+/**
+ * `[op][dialect][source][flags][u32 corr][u16 packet id][u16 device length][device][payload]`.
+ * Binary because the edge encodes and the shard decodes one per message: a JSON header
+ * cost 3–4 % of each of them.
+ */
 export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8Array => {
-  const head = encoder.encode(JSON.stringify(header));
-  if (head.length > 0xffff) throw new RangeError("command header too long");
-  const out = new Uint8Array(2 + head.length + payload.length);
-  out[0] = head.length >>> 8;
-  out[1] = head.length & 0xff;
-  out.set(head, 2);
-  out.set(payload, 2 + head.length);
+  const deviceBytes = Buffer.byteLength(header.device, "utf8");
+  if (deviceBytes > 0xffff) throw new RangeError("device key too long");
+  const out = Buffer.allocUnsafe(FIXED + deviceBytes + payload.length);
+  out[0] = OPS.indexOf(header.op);
+  out[1] = DIALECTS.indexOf(header.dialect);
+  out[2] = SOURCES.indexOf(header.source);
+  out[3] =
+    (header.corr === undefined ? 0 : HAS_CORR) |
+    (header.packetId === undefined ? 0 : HAS_PACKET_ID) |
+    (header.dup === true ? DUP : 0);
+  out.writeUInt32BE(header.corr ?? 0, 4);
+  out.writeUInt16BE(header.packetId ?? 0, 8);
+  out.writeUInt16BE(deviceBytes, 10);
+  out.write(header.device, FIXED, deviceBytes, "utf8");
+  out.set(payload, FIXED + deviceBytes);
   return out;
 };
 
@@ -48,13 +68,26 @@ export class FrameError extends Error {
 }
 
 export const decodeCommand = (frame: Uint8Array): Command => {
-  if (frame.length < 2) throw new FrameError("command frame shorter than its length prefix");
-  const length = (frame[0] as number) * 256 + (frame[1] as number);
-  if (frame.length < 2 + length) throw new FrameError("command frame shorter than its header");
-  const header = JSON.parse(decoder.decode(frame.subarray(2, 2 + length))) as CommandHeader;
-  if (typeof header !== "object" || header === null || typeof header.device !== "string")
-    throw new FrameError("command header is not an object with a device");
-  return { header, payload: frame.subarray(2 + length) };
+  if (frame.length < FIXED) throw new FrameError("command frame shorter than its header");
+  const op = OPS[frame[0] as number];
+  const dialect = DIALECTS[frame[1] as number];
+  const source = SOURCES[frame[2] as number];
+  if (op === undefined || dialect === undefined || source === undefined)
+    throw new FrameError("command header has an unknown op, dialect or source");
+  const flags = frame[3] as number;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const deviceLength = view.getUint16(10);
+  if (frame.length < FIXED + deviceLength) throw new FrameError("command frame cut in its device");
+  const header: CommandHeader = {
+    op,
+    device: decoder.decode(frame.subarray(FIXED, FIXED + deviceLength)),
+    dialect,
+    source,
+    corr: flags & HAS_CORR ? view.getUint32(4) : undefined,
+    packetId: flags & HAS_PACKET_ID ? view.getUint16(8) : undefined,
+    dup: flags & DUP ? true : undefined,
+  };
+  return { header, payload: frame.subarray(FIXED + deviceLength) };
 };
 
 /** What the shard publishes for every command it processed. */
@@ -74,8 +107,8 @@ export interface AcceptedEvent extends EventBase {
   /** ms */
   readonly timestamp: number;
   readonly applied: { readonly desired?: JsonObject | null; readonly reported?: JsonObject | null };
-  readonly delta?: JsonObject;
-  readonly deltaMetadata?: MetadataTree;
+  readonly delta: JsonObject | undefined;
+  readonly deltaMetadata: MetadataTree | undefined;
 }
 
 export interface RejectedEvent extends EventBase {

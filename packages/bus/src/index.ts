@@ -1,5 +1,6 @@
 export * from "./client.js";
 export * from "./connection.js";
 export * from "./frames.js";
+export * from "./outbox.js";
 export * from "./partition.js";
 export * from "./subjects.js";

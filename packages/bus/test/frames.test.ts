@@ -34,7 +34,12 @@ describe("command frames", () => {
                   dup: true,
                 } as const);
           const decoded = decodeCommand(encodeCommand(header, payload));
-          assert.deepEqual(decoded.header, header);
+          assert.deepEqual(
+            decoded.header,
+            packetId === undefined
+              ? { ...header, corr: undefined, packetId: undefined, dup: undefined }
+              : header,
+          );
           assert.deepEqual([...decoded.payload], [...payload]);
         },
       ),
@@ -48,6 +53,9 @@ describe("command frames", () => {
     );
     assert.throws(() => decodeCommand(frame.subarray(0, 5)), FrameError);
     assert.throws(() => decodeCommand(new Uint8Array([1])), FrameError);
+    const unknownOp = new Uint8Array(frame);
+    unknownOp[0] = 9;
+    assert.throws(() => decodeCommand(unknownOp), FrameError);
   });
 });
 

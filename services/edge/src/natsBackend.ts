@@ -11,6 +11,7 @@ import {
   type NatsConnection,
   OUTBOUND_DELIVER,
   OUTBOUND_TAKEOVER,
+  Outbox,
   partitionOf,
   type Subscription,
 } from "@umbra/bus";
@@ -57,6 +58,7 @@ const SESSION_TAKEN_OVER = 0x8e;
  */
 export class NatsBackend implements EdgeBackend {
   readonly #nc: NatsConnection;
+  readonly #outbox: Outbox;
   readonly #logger: Logger;
   readonly #options: NatsBackendOptions;
   readonly #now: () => number;
@@ -69,6 +71,7 @@ export class NatsBackend implements EdgeBackend {
 
   constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
     this.#nc = nc;
+    this.#outbox = new Outbox(nc);
     this.#logger = logger;
     this.#options = options;
     this.#now = options.now ?? Date.now;
@@ -110,6 +113,7 @@ export class NatsBackend implements EdgeBackend {
     this.#ackSub?.unsubscribe();
     for (const { sub } of this.#sessions.values()) sub.unsubscribe();
     this.#sessions.clear();
+    this.#outbox.flush();
     await this.#nc.flush();
   }
 
@@ -207,7 +211,7 @@ export class NatsBackend implements EdgeBackend {
     const subject = commandSubject(partitionOf(key, this.#options.partitions));
     if (qos === 0) {
       const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };
-      this.#nc.publish(subject, encodeCommand(header, payload));
+      this.#outbox.publish(subject, encodeCommand(header, payload));
       return undefined;
     }
     const corr = ++this.#corr;
@@ -226,7 +230,7 @@ export class NatsBackend implements EdgeBackend {
         lastSentAt: now,
         resolve,
       });
-      this.#nc.publish(subject, frame, { reply: this.#ackSubject });
+      this.#outbox.publish(subject, frame, this.#ackSubject);
     });
   }
 
@@ -254,9 +258,11 @@ export class NatsBackend implements EdgeBackend {
       }
       pending.lastSentAt = now;
       const header: CommandHeader = { ...pending.header, dup: true };
-      this.#nc.publish(pending.subject, encodeCommand(header, pending.payload), {
-        reply: this.#ackSubject,
-      });
+      this.#outbox.publish(
+        pending.subject,
+        encodeCommand(header, pending.payload),
+        this.#ackSubject,
+      );
     }
   }
 }

@@ -4,6 +4,7 @@ import {
   encodeDeliver,
   type Msg,
   type NatsConnection,
+  Outbox,
   REPLY_QUEUE,
   type ShadowEvent,
   type Subscription,
@@ -22,11 +23,13 @@ const decoder = new TextDecoder();
  */
 export class Reply {
   readonly #nc: NatsConnection;
+  readonly #outbox: Outbox;
   readonly #logger: Logger;
   #subscription: Subscription | undefined;
 
   constructor(nc: NatsConnection, logger: Logger) {
     this.#nc = nc;
+    this.#outbox = new Outbox(nc);
     this.#logger = logger;
   }
 
@@ -42,6 +45,7 @@ export class Reply {
 
   async stop(): Promise<void> {
     await this.#subscription?.drain();
+    this.#outbox.flush();
     await this.#nc.flush();
   }
 
@@ -64,6 +68,9 @@ export class Reply {
     // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
     const messages = renderOneNetEvent(event, device);
     if (messages.length > 0)
-      this.#nc.publish(deviceSubject(device.productId, device.deviceName), encodeDeliver(messages));
+      this.#outbox.publish(
+        deviceSubject(device.productId, device.deviceName),
+        encodeDeliver(messages),
+      );
   }
 }

@@ -6,6 +6,7 @@ import {
   eventSubject,
   type Msg,
   type NatsConnection,
+  Outbox,
   partitionOf,
   type Subscription,
 } from "@umbra/bus";
@@ -33,6 +34,7 @@ export interface ShardOptions {
  */
 export class Shard {
   readonly #nc: NatsConnection;
+  readonly #outbox: Outbox;
   readonly #options: ShardOptions;
   readonly #logger: Logger;
   readonly #actors = new Map<string, ShadowActor>();
@@ -42,6 +44,7 @@ export class Shard {
 
   constructor(nc: NatsConnection, store: ShadowStore, logger: Logger, options: ShardOptions) {
     this.#nc = nc;
+    this.#outbox = new Outbox(nc);
     this.#options = options;
     this.#logger = logger;
     this.#env = {
@@ -81,6 +84,7 @@ export class Shard {
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions.length = 0;
     await Promise.all([...this.#actors.values()].map((actor) => actor.idle));
+    this.#outbox.flush();
     await this.#nc.flush();
   }
 
@@ -131,11 +135,11 @@ export class Shard {
   }
 
   #answer(reply: string | undefined, answer: CommandReply): void {
-    if (reply !== undefined && reply !== "") this.#nc.publish(reply, encodeJson(answer));
+    if (reply !== undefined && reply !== "") this.#outbox.publish(reply, encodeJson(answer));
   }
 
   #publish(result: BatchResult): void {
-    const nc = this.#nc;
+    const nc = this.#outbox;
     const partitions = this.#options.partitions;
     for (const event of result.events)
       nc.publish(eventSubject(partitionOf(event.device, partitions)), encodeJson(event));
