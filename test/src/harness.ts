@@ -4,6 +4,7 @@
  * killed when the test process exits.
  */
 
+export * from "./cli.js";
 export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
 export { dockerAvailable, serverRuntime } from "./docker.js";
 export { freePort } from "./ports.js";

@@ -49,7 +49,7 @@ expires  ${new Date(expiresAt * 1000).toISOString()}
 
 Connect it (username = product id, client id = device name, password = token):
   mosquitto_rr -h 127.0.0.1 -p ${port} -i '${deviceName}' -u '${productId}' -P '${token}' \\
-    -t '${base}/update' -e '${base}/update/+' -m '{"state":{"reported":{"temperature":21.5}}}'
+    -t '${base}/update' -e '${base}/update/accepted' -m '{"state":{"reported":{"temperature":21.5}}}'
 Watch what the cloud asks of it (deltas):
   mosquitto_sub -h 127.0.0.1 -p ${port} -i '${deviceName}' -u '${productId}' -P '${token}' -t '${base}/update/delta'
 (The client id is the device name and a device has one session: a new connection takes the older one over.)`);
