@@ -1,6 +1,7 @@
 import { connectBus, type NatsConnection } from "@umbra/bus";
 import { connectRedis, type Redis } from "@umbra/store";
 import { Effect, type Scope } from "effect";
+import type { Logger } from "./logger.js";
 import { StartupError } from "./main.js";
 
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -22,10 +23,14 @@ export const natsConnection = (
 export const redisConnection = (
   url: string,
   name: string,
+  logger?: Logger,
 ): Effect.Effect<Redis, StartupError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
-      try: () => connectRedis(url, name),
+      try: () =>
+        connectRedis(url, name, (error) =>
+          logger?.warn({ err: error.message, url }, "Redis connection lost; reconnecting"),
+        ),
       catch: (e) => new StartupError(reason(e)),
     }),
     (redis) =>

@@ -7,7 +7,11 @@ export type { Redis } from "ioredis";
  * error at start rather than commands failing later. Commands are auto-pipelined:
  * concurrent actors' writes share round trips.
  */
-export const connectRedis = async (url: string, name: string): Promise<Redis> => {
+export const connectRedis = async (
+  url: string,
+  name: string,
+  onError: (error: Error) => void = () => {},
+): Promise<Redis> => {
   const redis = new Redis(url, {
     connectionName: name,
     enableAutoPipelining: true,
@@ -15,6 +19,17 @@ export const connectRedis = async (url: string, name: string): Promise<Redis> =>
     maxRetriesPerRequest: 3,
     connectTimeout: 5_000,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
+  });
+  // Connection errors are reported once per outage; commands that fail meanwhile
+  // reject and are handled (and logged) by their callers.
+  let reported = false;
+  redis.on("error", (error: Error) => {
+    if (reported) return;
+    reported = true;
+    onError(error);
+  });
+  redis.on("ready", () => {
+    reported = false;
   });
   try {
     await redis.connect();

@@ -114,7 +114,8 @@ export class NatsBackend implements EdgeBackend {
     for (const { sub } of this.#sessions.values()) sub.unsubscribe();
     this.#sessions.clear();
     this.#outbox.flush();
-    await this.#nc.flush();
+    // A connection already gone has nothing left to flush.
+    await this.#nc.flush().catch(() => undefined);
   }
 
   async authenticate(credentials: ConnectCredentials): Promise<AuthResult> {

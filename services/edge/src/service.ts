@@ -46,7 +46,7 @@ export const edgeService = Effect.gen(function* () {
   const nc = yield* natsConnection(yield* natsUrl, `umbra-edge-${edgeId}`);
   const registry =
     auth === "on"
-      ? new DeviceRegistry(yield* redisConnection(yield* redisUrl, `umbra-edge-${edgeId}`))
+      ? new DeviceRegistry(yield* redisConnection(yield* redisUrl, `umbra-edge-${edgeId}`, logger))
       : undefined;
   const backend = new NatsBackend(nc, logger, {
     edgeId,

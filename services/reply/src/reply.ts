@@ -44,9 +44,10 @@ export class Reply {
   }
 
   async stop(): Promise<void> {
-    await this.#subscription?.drain();
+    await this.#subscription?.drain().catch(() => undefined);
     this.#outbox.flush();
-    await this.#nc.flush();
+    // A connection already gone has nothing left to flush.
+    await this.#nc.flush().catch(() => undefined);
   }
 
   #handle(msg: Msg): void {

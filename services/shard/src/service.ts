@@ -31,7 +31,7 @@ export const shardService = Effect.gen(function* () {
     );
   const actorIdleMs = yield* intInRange("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000);
   const nc = yield* natsConnection(yield* natsUrl, "umbra-shard");
-  const redis = yield* redisConnection(yield* redisUrl, "umbra-shard");
+  const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
   const shard = new Shard(nc, new ShadowStore(redis), logger, {
     partitions,
     owned: owned.value,

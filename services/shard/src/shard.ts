@@ -85,7 +85,8 @@ export class Shard {
     this.#subscriptions.length = 0;
     await Promise.all([...this.#actors.values()].map((actor) => actor.idle));
     this.#outbox.flush();
-    await this.#nc.flush();
+    // A connection already gone has nothing left to flush.
+    await this.#nc.flush().catch(() => undefined);
   }
 
   #dispatch(msg: Msg, partition: number): void {

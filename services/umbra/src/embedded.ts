@@ -121,10 +121,16 @@ const ensure = (
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
+          // A process group of its own: Ctrl-C (SIGINT to the terminal's group) must
+          // reach only Umbra, which stops the services first and the servers last.
           const child = spawn(binary, server.args(dataDir), {
             cwd: dataDir,
-            stdio: ["ignore", "ignore", "pipe"],
+            stdio: ["ignore", "ignore", "ignore"],
+            detached: true,
           });
+          const orphanGuard = () => child.kill("SIGTERM");
+          process.once("exit", orphanGuard);
+          child.once("exit", () => process.removeListener("exit", orphanGuard));
           try {
             await waitFor(child, server.port, 10_000);
           } catch (e) {
