@@ -114,4 +114,30 @@ describe("two edges, two shards, 200 devices, 20,000 concurrent updates", () => 
       for (let n = 0; n < DEVICE_UPDATES; n++) assert.equal(doc.reported[`r${n}`], n);
     }
   });
+
+  it("a device connecting to another edge takes its session over (MQTT 5 DISCONNECT 0x8E)", async () => {
+    const [a, b] = processes.filter((p) => p.ready.edge !== undefined) as [
+      ServiceProcess,
+      ServiceProcess,
+    ];
+    const device = { productId: "load", deviceName: "roamer" };
+    const first = await TestDevice.connect(`mqtt://127.0.0.1:${a.ready.edge?.mqttPort}`, device, {
+      protocolVersion: 5,
+    });
+    const takenOver = new Promise<number | undefined>((resolve) =>
+      first.client.once("disconnect", (packet) => resolve(packet.reasonCode)),
+    );
+    const second = await TestDevice.connect(`mqtt://127.0.0.1:${b.ready.edge?.mqttPort}`, device, {
+      protocolVersion: 5,
+      subscribe: ["$sys/load/roamer/image/update/accepted"],
+    });
+    assert.equal(await takenOver, 0x8e);
+    // The new session is the device's: its requests are answered there.
+    await second.client.publishAsync(
+      "$sys/load/roamer/image/update",
+      JSON.stringify({ state: { reported: { at: "b" } } }),
+    );
+    await second.next("image/update/accepted");
+    await Promise.all([first.close(), second.close()]);
+  });
 });
