@@ -9,6 +9,7 @@ import {
   encodeAcks,
   encodeCommand,
   encodeDeliver,
+  encodeDeliverText,
   encodeTakeover,
   FrameError,
 } from "../src/index.js";
@@ -71,6 +72,24 @@ describe("outbound frames", () => {
           assert.deepEqual(
             decoded.map((m) => [m.topic, [...m.payload]]),
             messages.map((m) => [m.topic, [...m.payload]]),
+          );
+        },
+      ),
+    );
+  });
+
+  it("carry text payloads as their UTF-8 bytes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ topic: fc.string(), body: fc.string({ unit: "binary" }) }), {
+          maxLength: 5,
+        }),
+        (messages) => {
+          const decoded = decodeDeliver(encodeDeliverText(messages));
+          const utf8 = new TextEncoder();
+          assert.deepEqual(
+            decoded.map((m) => [m.topic, [...m.payload]]),
+            messages.map((m) => [m.topic, [...utf8.encode(m.body)]]),
           );
         },
       ),

@@ -1,4 +1,4 @@
-import type { OutboundMessage, ShadowEvent } from "@umbra/bus";
+import type { OutboundText, ShadowEvent } from "@umbra/bus";
 import {
   encodeJson,
   oneNetDelta,
@@ -8,10 +8,10 @@ import {
 } from "@umbra/core";
 import { type DeviceId, ONENET_IMAGE, oneNetTopic } from "@umbra/dialects";
 
-const encoder = new TextEncoder();
-const message = (topic: string, body: object): OutboundMessage => ({
+// Bodies stay text: `encodeDeliverText` writes them into the frame as UTF-8 directly.
+const message = (topic: string, body: object): OutboundText => ({
   topic,
-  payload: encoder.encode(encodeJson(body)),
+  body: encodeJson(body),
 });
 
 /**
@@ -19,11 +19,11 @@ const message = (topic: string, body: object): OutboundMessage => ({
  * gets accepted / rejected on the topic of its request; a write by anyone that leaves
  * desired ≠ reported sends the delta.
  */
-export const renderOneNetEvent = (event: ShadowEvent, device: DeviceId): OutboundMessage[] => {
+export const renderOneNetEvent = (event: ShadowEvent, device: DeviceId): OutboundText[] => {
   const fromDevice = event.source === "device";
   switch (event.kind) {
     case "accepted": {
-      const out: OutboundMessage[] = [];
+      const out: OutboundText[] = [];
       if (fromDevice)
         out.push(
           message(

@@ -1,7 +1,7 @@
 import {
   ALL_EVENTS,
   deviceSubject,
-  encodeDeliver,
+  encodeDeliverText,
   type Msg,
   type NatsConnection,
   Outbox,
@@ -71,7 +71,7 @@ export class Reply {
     if (messages.length > 0)
       this.#outbox.publish(
         deviceSubject(device.productId, device.deviceName),
-        encodeDeliver(messages),
+        encodeDeliverText(messages),
       );
   }
 }
