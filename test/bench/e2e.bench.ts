@@ -162,20 +162,13 @@ const drive = async (target: Target, url: string, s: Settings): Promise<LoadResu
 
 // ── Statistics ──────────────────────────────────────────────────────────────────────────
 
-interface Measured {
+/** A load run's counts, with its latency samples reduced to throughput and percentiles. */
+interface Measured extends Omit<LoadResult, "samples"> {
   readonly roundTripsPerSec: number;
   readonly p50Ms: number;
   readonly p90Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  readonly completed: number;
-  readonly sent: number;
-  readonly rejected: number;
-  readonly lost: number;
-  readonly unexpected: number;
-  readonly outOfOrder: number;
-  readonly errors: readonly string[];
-  readonly firstRejection: string | null;
 }
 
 const summarise = (results: readonly LoadResult[], seconds: number): Measured => {

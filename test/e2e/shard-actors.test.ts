@@ -53,12 +53,14 @@ describe("compare-and-set", () => {
       now: Date.now,
       logger,
       maxCasAttempts: 1_000,
-      publish: (result: BatchResult) => published.push(...result.events),
+      publish: (result: BatchResult) => {
+        published.push(...result.events);
+      },
     };
     const device = { productId: "cas", deviceName: "two-owners" };
     const owners = [
-      new ShadowActor("cas/two-owners", device, env),
-      new ShadowActor("cas/two-owners", device, env),
+      new ShadowActor("cas/two-owners", device, 0, env),
+      new ShadowActor("cas/two-owners", device, 0, env),
     ];
     const total = 200;
     for (let n = 0; n < total; n++)

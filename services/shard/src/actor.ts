@@ -28,7 +28,8 @@ export interface ActorEnvironment {
   readonly logger: Logger;
   /** Compare-and-set attempts of one batch before its writes are refused. */
   readonly maxCasAttempts: number;
-  readonly publish: (result: BatchResult) => void;
+  /** Publishes a batch's results; `partition` is the actor's, for the event subject. */
+  readonly publish: (result: BatchResult, partition: number) => void;
 }
 
 /**
@@ -40,6 +41,7 @@ export interface ActorEnvironment {
 export class ShadowActor {
   readonly key: string;
   readonly device: DeviceId;
+  readonly partition: number;
   #env: ActorEnvironment;
   #mailbox: QueuedCommand[] = [];
   #running = false;
@@ -50,9 +52,10 @@ export class ShadowActor {
   #idle: Promise<void> = Promise.resolve();
   lastActive = 0;
 
-  constructor(key: string, device: DeviceId, env: ActorEnvironment) {
+  constructor(key: string, device: DeviceId, partition: number, env: ActorEnvironment) {
     this.key = key;
     this.device = device;
+    this.partition = partition;
     this.#env = env;
   }
 
@@ -136,14 +139,17 @@ export class ShadowActor {
               { device: this.key, attempts: attempt },
               "shadow kept changing under this shard; batch refused",
             );
-            env.publish(refuseAll(batch, "concurrent writers kept changing the shadow"));
+            env.publish(
+              refuseAll(batch, "concurrent writers kept changing the shadow"),
+              this.partition,
+            );
             return;
           }
           this.#doc = doc;
           this.#rev = cas.rev;
           this.#dedup = dedup;
         }
-        env.publish(result);
+        env.publish(result, this.partition);
         return;
       } catch (e) {
         // Storage unreachable or a corrupt record: nothing was applied. Device QoS 1
@@ -153,7 +159,7 @@ export class ShadowActor {
           { device: this.key, err: e instanceof Error ? e.message : String(e) },
           "shadow storage failed; commands not applied",
         );
-        env.publish(refuseAll(batch, "shadow storage unavailable", true));
+        env.publish(refuseAll(batch, "shadow storage unavailable", true), this.partition);
         return;
       }
     }

@@ -53,7 +53,7 @@ export class Shard {
       now: options.now ?? Date.now,
       logger,
       maxCasAttempts: options.maxCasAttempts ?? 5,
-      publish: (result) => this.#publish(result),
+      publish: (result, partition) => this.#publish(result, partition),
     };
   }
 
@@ -125,7 +125,7 @@ export class Shard {
     }
     let actor = this.#actors.get(header.device);
     if (actor === undefined) {
-      actor = new ShadowActor(header.device, device, this.#env);
+      actor = new ShadowActor(header.device, device, partition, this.#env);
       this.#actors.set(header.device, actor);
     }
     actor.enqueue({
@@ -139,11 +139,10 @@ export class Shard {
     if (reply !== undefined && reply !== "") this.#outbox.publish(reply, encodeJson(answer));
   }
 
-  #publish(result: BatchResult): void {
+  #publish(result: BatchResult, partition: number): void {
     const nc = this.#outbox;
-    const partitions = this.#options.partitions;
-    for (const event of result.events)
-      nc.publish(eventSubject(partitionOf(event.device, partitions)), encodeJson(event));
+    const events = eventSubject(partition);
+    for (const event of result.events) nc.publish(events, encodeJson(event));
     for (const [subject, corrs] of result.acks) nc.publish(subject, encodeAcks(corrs));
     for (const [subject, reply] of result.replies) nc.publish(subject, encodeJson(reply));
   }
