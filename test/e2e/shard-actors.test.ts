@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connectBus, type NatsConnection, ShadowClient, type ShadowEvent } from "@umbra/bus";
+import {
+  commandSubject,
+  connectBus,
+  encodeCommand,
+  type NatsConnection,
+  partitionOf,
+  ShadowClient,
+  type ShadowEvent,
+} from "@umbra/bus";
 import { defaultLimits, type ShadowDocument } from "@umbra/core";
 import { createLogger } from "@umbra/runtime";
 import { type BatchResult, ShadowActor, Shard } from "@umbra/shard";
@@ -105,6 +113,37 @@ describe("passivation", () => {
       assert.ok(second.ok);
       assert.equal(second.version, 2);
       assert.deepEqual(second.document?.reported, { a: 1, b: 2 });
+    } finally {
+      await shard.stop();
+    }
+  });
+});
+
+describe("routing", () => {
+  it("refuses a command sent on another partition's subject, and an unreadable frame", async () => {
+    const shard = new Shard(nc, new ShadowStore(redis), logger, {
+      partitions: 1024,
+      owned: Array.from({ length: 1024 }, (_, i) => i),
+      limits: defaultLimits,
+      actorIdleMs: 60_000,
+    });
+    shard.start();
+    try {
+      await nc.flush();
+      const wrong = (partitionOf("route/dev", 1024) + 1) % 1024;
+      const frame = encodeCommand(
+        { op: "update", device: "route/dev", dialect: "cloud", source: "cloud" },
+        update(1),
+      );
+      const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data));
+      const misrouted = decode((await nc.request(commandSubject(wrong), frame)).data);
+      assert.equal(misrouted.ok, false);
+      assert.equal(misrouted.error._tag, "InvalidParameter");
+      const garbage = decode((await nc.request(commandSubject(wrong), new Uint8Array([9]))).data);
+      assert.equal(garbage.ok, false);
+      assert.equal(shard.liveActors, 0);
+      // Nothing was written for the misrouted device.
+      assert.equal((await new ShadowStore(redis).load("route/dev")).rev, 0);
     } finally {
       await shard.stop();
     }

@@ -105,26 +105,27 @@ export class Shard {
       return;
     }
     const { header } = command;
-    const device = parseDeviceKey(header.device);
-    if (
-      device === undefined ||
-      partitionOf(header.device, this.#options.partitions) !== partition
-    ) {
-      this.#logger.warn(
-        { partition, device: header.device },
-        "command on the wrong partition dropped",
-      );
-      this.#answer(msg.reply, {
-        ok: false,
-        error: ShadowErrors.invalidParameter(
-          "/device",
-          "device key does not belong to this partition",
-        ),
-      });
-      return;
-    }
     let actor = this.#actors.get(header.device);
     if (actor === undefined) {
+      // The partition is a function of the key: checked once, when the actor is made.
+      const device = parseDeviceKey(header.device);
+      if (
+        device === undefined ||
+        partitionOf(header.device, this.#options.partitions) !== partition
+      ) {
+        this.#logger.warn(
+          { partition, device: header.device },
+          "command on the wrong partition dropped",
+        );
+        this.#answer(msg.reply, {
+          ok: false,
+          error: ShadowErrors.invalidParameter(
+            "/device",
+            "device key does not belong to this partition",
+          ),
+        });
+        return;
+      }
       actor = new ShadowActor(header.device, device, partition, this.#env);
       this.#actors.set(header.device, actor);
     }
