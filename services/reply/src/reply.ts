@@ -4,12 +4,13 @@ import {
   encodeDeliverText,
   type Msg,
   type NatsConnection,
+  type OutboundText,
   Outbox,
   REPLY_QUEUE,
   type ShadowEvent,
   type Subscription,
 } from "@umbra/bus";
-import { parseDeviceKey } from "@umbra/dialects";
+import { type DeviceId, parseDeviceKey } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
 import { renderOneNetEvent } from "./onenet.js";
 
@@ -51,9 +52,10 @@ export class Reply {
   }
 
   #handle(msg: Msg): void {
-    let event: ShadowEvent;
+    let events: ShadowEvent[];
     try {
-      event = JSON.parse(decoder.decode(msg.data)) as ShadowEvent;
+      const parsed = JSON.parse(decoder.decode(msg.data)) as ShadowEvent | ShadowEvent[];
+      events = Array.isArray(parsed) ? parsed : [parsed];
     } catch (e) {
       this.#logger.warn(
         { err: e instanceof Error ? e.message : String(e) },
@@ -61,17 +63,30 @@ export class Reply {
       );
       return;
     }
-    const device = parseDeviceKey(event.device);
-    if (device === undefined) {
-      this.#logger.warn({ device: event.device }, "event for an unreadable device key dropped");
-      return;
+    // A message holds one device's batch: its messages go out in one deliver frame.
+    let key: string | undefined;
+    let device: DeviceId | undefined;
+    let messages: OutboundText[] = [];
+    for (const event of events) {
+      if (event.device !== key) {
+        this.#deliver(device, messages);
+        messages = [];
+        key = event.device;
+        device = parseDeviceKey(key);
+        if (device === undefined)
+          this.#logger.warn({ device: key }, "event for an unreadable device key dropped");
+      }
+      // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
+      if (device !== undefined) for (const m of renderOneNetEvent(event, device)) messages.push(m);
     }
-    // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
-    const messages = renderOneNetEvent(event, device);
-    if (messages.length > 0)
-      this.#outbox.publish(
-        deviceSubject(device.productId, device.deviceName),
-        encodeDeliverText(messages),
-      );
+    this.#deliver(device, messages);
+  }
+
+  #deliver(device: DeviceId | undefined, messages: OutboundText[]): void {
+    if (device === undefined || messages.length === 0) return;
+    this.#outbox.publish(
+      deviceSubject(device.productId, device.deviceName),
+      encodeDeliverText(messages),
+    );
   }
 }
