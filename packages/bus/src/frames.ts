@@ -90,6 +90,40 @@ export const decodeCommand = (frame: Uint8Array): Command => {
   return { header, payload: frame.subarray(FIXED + deviceLength) };
 };
 
+/** First byte of a frame holding several command frames (a command starts with its op, 0–1). */
+export const COMMAND_BATCH = 0xff;
+
+/** `[0xff]` then per command `[u32 length][command frame]`, in order. */
+export const encodeCommandBatch = (frames: readonly Uint8Array[]): Uint8Array => {
+  let size = 1;
+  for (const frame of frames) size += 4 + frame.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = COMMAND_BATCH;
+  let at = 1;
+  for (const frame of frames) {
+    out.writeUInt32BE(frame.length, at);
+    out.set(frame, at + 4);
+    at += 4 + frame.length;
+  }
+  return out;
+};
+
+/** The commands of a single command frame or of a batch, in order. */
+export const decodeCommands = (frame: Uint8Array): Command[] => {
+  if (frame[0] !== COMMAND_BATCH) return [decodeCommand(frame)];
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const out: Command[] = [];
+  let at = 1;
+  while (at < frame.length) {
+    if (at + 4 > frame.length) throw new FrameError("command batch cut in a length");
+    const length = view.getUint32(at);
+    if (at + 4 + length > frame.length) throw new FrameError("command batch cut in a command");
+    out.push(decodeCommand(frame.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
+  return out;
+};
+
 /** What the shard publishes for every command it processed. */
 export type ShadowEvent = AcceptedEvent | RejectedEvent | DocumentEvent;
 

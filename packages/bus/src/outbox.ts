@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
+import { encodeCommandBatch } from "./frames.js";
 
 /**
  * Publishes at the end of the event-loop turn instead of at once. The NATS client
@@ -44,4 +45,67 @@ export class Outbox {
       else nc.publish(subjects[i] as string, payloads[i], { reply });
     }
   };
+}
+
+/** Past this many bytes a subject's batch is sent at once (NATS payloads max out at 1 MiB). */
+const MAX_BATCH_BYTES = 512 * 1024;
+
+interface CommandGroup {
+  frames: Uint8Array[];
+  bytes: number;
+  reply: string | undefined;
+}
+
+/**
+ * Commands collected over one event-loop turn and sent as one message per partition
+ * subject: a device with several requests in flight usually has several in one read,
+ * and each NATS message costs a publish, a routing and a parse. Order within a subject
+ * — and so per device — is kept. The reply subject (an edge's ack subject) is set when
+ * any command of the batch wants an ack; the shard acks only those carrying one.
+ */
+export class CommandOutbox {
+  readonly #nc: NatsConnection;
+  #groups = new Map<string, CommandGroup>();
+  #scheduled = false;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+  }
+
+  publish(subject: string, frame: Uint8Array, reply?: string): void {
+    let group = this.#groups.get(subject);
+    if (group === undefined) {
+      group = { frames: [], bytes: 0, reply: undefined };
+      this.#groups.set(subject, group);
+    } else if (group.bytes + frame.length > MAX_BATCH_BYTES) {
+      this.#send(subject, group);
+      group.frames = [];
+      group.bytes = 0;
+      group.reply = undefined;
+    }
+    group.frames.push(frame);
+    group.bytes += frame.length;
+    if (reply !== undefined) group.reply = reply;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    const groups = this.#groups;
+    if (groups.size === 0) return;
+    this.#groups = new Map();
+    for (const [subject, group] of groups) this.#send(subject, group);
+  };
+
+  #send(subject: string, group: CommandGroup): void {
+    const payload =
+      group.frames.length === 1
+        ? (group.frames[0] as Uint8Array)
+        : encodeCommandBatch(group.frames);
+    if (group.reply === undefined) this.#nc.publish(subject, payload);
+    else this.#nc.publish(subject, payload, { reply: group.reply });
+  }
 }

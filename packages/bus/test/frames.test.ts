@@ -4,10 +4,12 @@ import fc from "fast-check";
 import {
   decodeAcks,
   decodeCommand,
+  decodeCommands,
   decodeDeliver,
   decodeTakeover,
   encodeAcks,
   encodeCommand,
+  encodeCommandBatch,
   encodeDeliver,
   encodeDeliverText,
   encodeTakeover,
@@ -57,6 +59,39 @@ describe("command frames", () => {
     const unknownOp = new Uint8Array(frame);
     unknownOp[0] = 9;
     assert.throws(() => decodeCommand(unknownOp), FrameError);
+  });
+});
+
+describe("command batches", () => {
+  it("carry every command in order; a single frame reads as a batch of one", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ minLength: 1 }), fc.uint8Array({ maxLength: 100 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (items) => {
+          const frames = items.map(([device, payload]) =>
+            encodeCommand({ op: "update", device, dialect: "onenet", source: "device" }, payload),
+          );
+          const decoded = decodeCommands(encodeCommandBatch(frames));
+          assert.deepEqual(
+            decoded.map((c) => [c.header.device, [...c.payload]]),
+            items.map(([device, payload]) => [device, [...payload]]),
+          );
+          assert.equal(decodeCommands(frames[0] as Uint8Array).length, 1);
+        },
+      ),
+    );
+  });
+
+  it("refuse a batch cut in a command", () => {
+    const frame = encodeCommand(
+      { op: "get", device: "p/d", dialect: "onenet", source: "device" },
+      new Uint8Array(),
+    );
+    const batch = encodeCommandBatch([frame, frame]);
+    assert.throws(() => decodeCommands(batch.subarray(0, batch.length - 3)), FrameError);
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   ackSubject,
   type CommandHeader,
+  CommandOutbox,
   commandSubject,
   decodeAcks,
   decodeDeliver,
@@ -11,7 +12,6 @@ import {
   type NatsConnection,
   OUTBOUND_DELIVER,
   OUTBOUND_TAKEOVER,
-  Outbox,
   partitionOf,
   type Subscription,
 } from "@umbra/bus";
@@ -58,7 +58,7 @@ const SESSION_TAKEN_OVER = 0x8e;
  */
 export class NatsBackend implements EdgeBackend {
   readonly #nc: NatsConnection;
-  readonly #outbox: Outbox;
+  readonly #outbox: CommandOutbox;
   readonly #logger: Logger;
   readonly #options: NatsBackendOptions;
   readonly #now: () => number;
@@ -71,7 +71,7 @@ export class NatsBackend implements EdgeBackend {
 
   constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
     this.#nc = nc;
-    this.#outbox = new Outbox(nc);
+    this.#outbox = new CommandOutbox(nc);
     this.#logger = logger;
     this.#options = options;
     this.#now = options.now ?? Date.now;

@@ -1,7 +1,8 @@
 import {
+  type Command,
   type CommandReply,
   commandSubject,
-  decodeCommand,
+  decodeCommands,
   encodeAcks,
   eventSubject,
   type Msg,
@@ -90,9 +91,9 @@ export class Shard {
   }
 
   #dispatch(msg: Msg, partition: number): void {
-    let command: ReturnType<typeof decodeCommand>;
+    let commands: Command[];
     try {
-      command = decodeCommand(msg.data);
+      commands = decodeCommands(msg.data);
     } catch (e) {
       this.#logger.warn(
         { partition, err: e instanceof Error ? e.message : String(e) },
@@ -104,36 +105,34 @@ export class Shard {
       });
       return;
     }
-    const { header } = command;
-    let actor = this.#actors.get(header.device);
-    if (actor === undefined) {
-      // The partition is a function of the key: checked once, when the actor is made.
-      const device = parseDeviceKey(header.device);
-      if (
-        device === undefined ||
-        partitionOf(header.device, this.#options.partitions) !== partition
-      ) {
-        this.#logger.warn(
-          { partition, device: header.device },
-          "command on the wrong partition dropped",
-        );
-        this.#answer(msg.reply, {
-          ok: false,
-          error: ShadowErrors.invalidParameter(
-            "/device",
-            "device key does not belong to this partition",
-          ),
-        });
-        return;
+    const reply = msg.reply === "" ? undefined : msg.reply;
+    for (const { header, payload } of commands) {
+      let actor = this.#actors.get(header.device);
+      if (actor === undefined) {
+        // The partition is a function of the key: checked once, when the actor is made.
+        const device = parseDeviceKey(header.device);
+        if (
+          device === undefined ||
+          partitionOf(header.device, this.#options.partitions) !== partition
+        ) {
+          this.#logger.warn(
+            { partition, device: header.device },
+            "command on the wrong partition dropped",
+          );
+          this.#answer(reply, {
+            ok: false,
+            error: ShadowErrors.invalidParameter(
+              "/device",
+              "device key does not belong to this partition",
+            ),
+          });
+          continue;
+        }
+        actor = new ShadowActor(header.device, device, partition, this.#env);
+        this.#actors.set(header.device, actor);
       }
-      actor = new ShadowActor(header.device, device, partition, this.#env);
-      this.#actors.set(header.device, actor);
+      actor.enqueue({ header, payload, reply });
     }
-    actor.enqueue({
-      header,
-      payload: command.payload,
-      reply: msg.reply === "" ? undefined : msg.reply,
-    });
   }
 
   #answer(reply: string | undefined, answer: CommandReply): void {
