@@ -9,6 +9,7 @@ import {
   type MetadataTree,
   type Quality,
   type ShadowDocument,
+  type ShadowMetadata,
   type Source,
   type SyncMetadata,
 } from "./document.js";
@@ -228,7 +229,12 @@ export const finishWrite = (
         stamp,
       );
       draft.desired = desired;
-      draft.metadata = { ...draft.metadata, desired: metaDesired };
+      draft.metadata = metadataWith(
+        draft.metadata,
+        metaDesired,
+        draft.metadata.reported,
+        draft.metadata.sync,
+      );
     }
   }
   if (draft.desired !== previous.desired || draft.reported !== previous.reported) {
@@ -249,10 +255,31 @@ export const finishWrite = (
     now,
     ctx.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
   );
-  if (sync !== draft.metadata.sync) draft.metadata = { ...draft.metadata, sync };
+  if (sync !== draft.metadata.sync)
+    draft.metadata = metadataWith(
+      draft.metadata,
+      draft.metadata.desired,
+      draft.metadata.reported,
+      sync,
+    );
   draft.lastUpdated = isoSeconds(now);
   return ok({ doc: draft, previous, applied, delta, timestamp: now });
 };
+
+/**
+ * `metadata` with its sections replaced, keys in the canonical order. Spreading the
+ * old object and overriding a key was a hot line of the shard's profile (V8 clones the
+ * object generically, then transitions it).
+ */
+const metadataWith = (
+  metadata: ShadowMetadata,
+  desired: MetadataTree,
+  reported: MetadataTree,
+  sync: SyncMetadata,
+): ShadowMetadata =>
+  metadata.twin === undefined
+    ? { reported, desired, sync }
+    : { reported, desired, sync, twin: metadata.twin };
 
 const synced = (now: number, interval: number): SyncMetadata => ({
   lastSyncTime: now,
@@ -273,7 +300,13 @@ const nextSync = (
   if (delta === undefined) return synced(now, interval);
   // New desired from the cloud: deliver it as soon as possible (if not already due).
   if (desiredSetByCloud && sync.status !== "pending")
-    return { ...sync, status: "pending", nextSyncTime: now };
+    return {
+      lastSyncTime: sync.lastSyncTime,
+      status: "pending",
+      lastError: sync.lastError,
+      retryCount: sync.retryCount,
+      nextSyncTime: now,
+    };
   return sync;
 };
 
@@ -354,21 +387,23 @@ export const applyUpdate = (
   let metadata = doc.metadata;
   if (desired === null) {
     draft.desired = EMPTY;
-    metadata = { ...metadata, desired: EMPTY_META };
+    metadata = metadataWith(metadata, EMPTY_META, metadata.reported, metadata.sync);
   } else if (desired !== undefined) {
     const [state, meta] = mergeState(doc.desired, metadata.desired, desired, stamp);
     deriveSectionBound(doc.desired, state, jsonByteLength(desired));
     draft.desired = state;
-    if (meta !== metadata.desired) metadata = { ...metadata, desired: meta };
+    if (meta !== metadata.desired)
+      metadata = metadataWith(metadata, meta, metadata.reported, metadata.sync);
   }
   if (reported === null) {
     draft.reported = EMPTY;
-    metadata = { ...metadata, reported: EMPTY_META };
+    metadata = metadataWith(metadata, metadata.desired, EMPTY_META, metadata.sync);
   } else if (reported !== undefined) {
     const [state, meta] = mergeState(doc.reported, metadata.reported, reported, stamp);
     deriveSectionBound(doc.reported, state, jsonByteLength(reported));
     draft.reported = state;
-    if (meta !== metadata.reported) metadata = { ...metadata, reported: meta };
+    if (meta !== metadata.reported)
+      metadata = metadataWith(metadata, metadata.desired, meta, metadata.sync);
     const answer = reported[FUNCTION_RESULT_KEY];
     if (isObject(answer) && doc.functions !== undefined)
       draft.functions = settleFunctionResult(doc.functions, answer, ctx.now);
