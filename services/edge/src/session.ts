@@ -2,18 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { type DeviceId, deviceKey, topicMatches } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
-import {
-  parser as createParser,
-  generate,
-  type IPublishPacket,
-  type Packet,
-  type Parser,
-} from "mqtt-packet";
+import { parser as createParser, generate, type Packet, type Parser } from "mqtt-packet";
 import type { DeviceSession, EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { INCOMPLETE, MALFORMED, packetLength } from "./framing.js";
 import { handlePacket, screenConnect } from "./handlers/index.js";
+import { handlePublish } from "./handlers/publish.js";
 import type { EdgeLimits } from "./limits.js";
+import { readPublish, writePublishQos0 } from "./publishCodec.js";
 
 /** A DeviceSession of this edge, with what it knows about its own back-pressure. */
 export interface EdgeSession extends DeviceSession {
@@ -50,8 +46,6 @@ const NO_DEVICE: DeviceId = Object.freeze({ productId: "", deviceName: "" });
 /** How long a closing socket may take to flush before it is destroyed. */
 const LINGER_MS = 2_000;
 
-const EMPTY = Buffer.alloc(0);
-
 /** Warnings a session logs once: a misbehaving device must not flood the log. */
 export type OnceWarning = "slow-reader" | "denied-publish" | "denied-subscribe";
 
@@ -87,15 +81,6 @@ export class Session implements EdgeSession {
   private pumping = false;
 
   private generateOptions: { protocolVersion: ProtocolVersion } = { protocolVersion: 4 };
-  /** Reused for every delivery: one packet object per session, not per message. */
-  private readonly outboundPublish: IPublishPacket = {
-    cmd: "publish",
-    qos: 0,
-    dup: false,
-    retain: false,
-    topic: "",
-    payload: EMPTY,
-  };
   private corked = false;
 
   private keepAliveMs = 0;
@@ -137,13 +122,7 @@ export class Session implements EdgeSession {
       this.warnOnce("slow-reader", { topic }, "device reads too slowly, dropping deliveries");
       return false;
     }
-    const packet = this.outboundPublish;
-    packet.topic = topic;
-    packet.payload = Buffer.isBuffer(payload)
-      ? payload
-      : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    const bytes = generate(packet, this.generateOptions);
-    packet.payload = EMPTY; // do not keep the last payload alive
+    const bytes = writePublishQos0(topic, payload, this.protocolVersion);
     if (bytes.length > this.clientMaxPacketBytes) {
       this.droppedDeliveries++;
       this.log.debug({ topic, bytes: bytes.length }, "delivery exceeds the client's packet size");
@@ -331,7 +310,12 @@ export class Session implements EdgeSession {
       const packet = size === buffered.length ? buffered : buffered.subarray(0, size);
       if (this.state === "awaiting-connect" && !screenConnect(this, packet)) return;
       try {
-        this.parser.parse(packet); // emits at most this one packet, synchronously
+        const publish =
+          this.state === "open" && packet[0] !== undefined && packet[0] >> 4 === 3
+            ? readPublish(packet, this.protocolVersion)
+            : undefined;
+        if (publish !== undefined) handlePublish(this, publish);
+        else this.parser.parse(packet); // emits at most this one packet, synchronously
       } catch (error) {
         this.log.error({ err: error }, "packet handler failed");
         this.close(Reason.implementationSpecificError, "internal error");
