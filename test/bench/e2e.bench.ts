@@ -9,7 +9,8 @@
  *
  * Flags (or BENCH_* environment variables): --only=mosquitto|umbra, --devices=100,
  * --inflight=10, --seconds=10, --warmup=2, --qos=0|1, --workers=1 (load threads),
- * --separate (edge, shard and reply as three processes instead of `umbra all`).
+ * --separate (edge, shard and reply as three processes instead of `umbra all`),
+ * --rounds=N (alternate the two runs N times; the ratio is the median of the rounds').
  * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
@@ -38,10 +39,11 @@ interface Settings {
   readonly qos: 0 | 1;
   readonly workers: number;
   readonly separate: boolean;
+  readonly rounds: number;
 }
 
 const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
-       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate]`;
+       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate] [--rounds=N]`;
 
 class UsageError extends Error {}
 
@@ -57,6 +59,7 @@ const settingsFrom = (argv: string[]): Settings => {
       qos: { type: "string" },
       workers: { type: "string" },
       separate: { type: "boolean" },
+      rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -82,6 +85,7 @@ const settingsFrom = (argv: string[]): Settings => {
     qos: number("qos", 0, 0, 1) as 0 | 1,
     workers: number("workers", 1, 1, 64),
     separate: values.separate === true || process.env.BENCH_SEPARATE === "1",
+    rounds: number("rounds", 1, 1, 50),
   };
 };
 
@@ -403,18 +407,40 @@ const main = async (): Promise<number> => {
     return error instanceof UsageError && message === "" ? 0 : 2;
   }
 
-  const outcomes: Outcome[] = [];
-  for (const target of s.targets) {
-    try {
-      const measured = await (target === "mosquitto" ? runMosquitto(s) : runUmbra(s));
-      const failure = failureOf(measured);
-      outcomes.push(
-        failure === undefined ? { target, measured } : { target, measured, error: failure },
-      );
-    } catch (error) {
-      outcomes.push({ target, error: error instanceof Error ? error.message : String(error) });
+  // With --rounds=N the two runs alternate (M U, U M, …) and the ratio is the median of
+  // the rounds': the machine's speed drifts between one run and the next.
+  let outcomes: Outcome[] = [];
+  const roundRatios: number[] = [];
+  for (let r = 0; r < s.rounds; r++) {
+    outcomes = [];
+    const order = r % 2 === 0 ? s.targets : [...s.targets].reverse();
+    for (const target of order) {
+      try {
+        const measured = await (target === "mosquitto" ? runMosquitto(s) : runUmbra(s));
+        const failure = failureOf(measured);
+        outcomes.push(
+          failure === undefined ? { target, measured } : { target, measured, error: failure },
+        );
+      } catch (error) {
+        outcomes.push({ target, error: error instanceof Error ? error.message : String(error) });
+      }
     }
+    const m = outcomes.find((o) => o.target === "mosquitto" && o.error === undefined)?.measured;
+    const u = outcomes.find((o) => o.target === "umbra" && o.error === undefined)?.measured;
+    if (m !== undefined && u !== undefined) {
+      roundRatios.push(u.roundTripsPerSec / m.roundTripsPerSec);
+      if (s.rounds > 1)
+        progress(
+          `round ${r + 1}/${s.rounds}: mosquitto ${grouped(m.roundTripsPerSec)}/s, umbra ${grouped(u.roundTripsPerSec)}/s, ratio ${fixed(u.roundTripsPerSec / m.roundTripsPerSec, 3)}`,
+        );
+    }
+    if (outcomes.some((o) => o.error !== undefined)) break;
   }
+  outcomes.sort((a, b) => s.targets.indexOf(a.target) - s.targets.indexOf(b.target));
+  const medianRatio =
+    roundRatios.length === 0
+      ? null
+      : ([...roundRatios].sort((a, b) => a - b)[Math.floor(roundRatios.length / 2)] as number);
 
   const mosquitto = outcomes.find((o) => o.target === "mosquitto")?.measured;
   const umbra = outcomes.find((o) => o.target === "umbra")?.measured;
@@ -436,6 +462,10 @@ const main = async (): Promise<number> => {
       (s.targets.includes("umbra") ? `, umbra ${s.separate ? "as 3 processes" : "all"}` : ""),
   );
   console.log(table(outcomes, ratio));
+  if (s.rounds > 1 && medianRatio !== null)
+    console.log(
+      `umbra/mosquitto throughput over ${roundRatios.length} alternating rounds: median ${fixed(medianRatio, 3)}× (${roundRatios.map((x) => fixed(x, 3)).join(", ")}); the table shows the last round`,
+    );
   for (const o of outcomes)
     if (o.error !== undefined) console.log(`\n${o.target} FAILED: ${o.error}`);
   const round = (m: Measured) => ({
@@ -457,6 +487,9 @@ const main = async (): Promise<number> => {
       warmup: s.warmup,
       workers: s.workers,
       separate: s.separate,
+      rounds: s.rounds,
+      ratioRounds: roundRatios.map((x) => Number(fixed(x, 3))),
+      medianRatio: medianRatio === null ? null : Number(fixed(medianRatio, 3)),
       payloadBytes,
       cpus: cpus().length,
       ...Object.fromEntries(
