@@ -21,6 +21,8 @@ import {
 /** A device speaking MQTT 3.1.1 packet by packet, so a test can set DUP and packet ids. */
 class RawDevice {
   readonly packets: Packet[] = [];
+  /** Resolves when the edge (or the test) closes the connection. */
+  readonly closed: Promise<void>;
   #waiters: (() => void)[] = [];
 
   private constructor(readonly socket: Socket) {
@@ -30,6 +32,7 @@ class RawDevice {
       for (const wake of this.#waiters.splice(0)) wake();
     });
     socket.on("data", (chunk) => parser.parse(chunk));
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
   }
 
   static async connect(port: number, productId: string, deviceName: string): Promise<RawDevice> {
@@ -147,7 +150,7 @@ describe("QoS 1 retransmissions", () => {
     device.close();
   });
 
-  it("no PUBACK while no shard answers; the retransmission is applied exactly once", async () => {
+  it("no PUBACK while no shard answers; the session is closed; the retransmission after reconnecting is applied exactly once", async () => {
     const device = await RawDevice.connect(port, "p1", "dup-lost");
     const topic = "$sys/p1/dup-lost/image/update";
     device.publish(topic, update("x", 1), 11, false);
@@ -156,18 +159,21 @@ describe("QoS 1 retransmissions", () => {
     await shard?.stop();
     shard = undefined;
     device.publish(topic, update("y", 2), 12, false);
-    // The edge re-sends it marked DUP while waiting, then gives up: no PUBACK.
+    // The edge re-sends it marked DUP while waiting, then gives up: no PUBACK, and the
+    // session is closed so that the device reconnects and retransmits.
     await edge.waitForLog((line) => String(line.msg).startsWith("no shard answered"));
+    await withDeadline(device.closed, 10_000, () => "the edge did not close the session");
     assert.equal(device.pubacks(12), 0);
 
     shard = await startService(["shard"], env);
-    device.publish(topic, update("y", 2), 12, true);
-    await device.waitFor((p) => p.cmd === "puback" && p.messageId === 12);
-    device.publish(topic, update("y", 2), 12, true);
-    await device.waitFor(() => device.pubacks(12) === 2);
+    const again = await RawDevice.connect(port, "p1", "dup-lost");
+    again.publish(topic, update("y", 2), 12, true);
+    await again.waitFor((p) => p.cmd === "puback" && p.messageId === 12);
+    again.publish(topic, update("y", 2), 12, true);
+    await again.waitFor(() => again.pubacks(12) === 2);
     const doc = await stored("p1/dup-lost");
     assert.equal(doc.version, 2);
     assert.deepEqual(doc.reported, { x: 1, y: 2 });
-    device.close();
+    again.close();
   });
 });

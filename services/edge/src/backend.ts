@@ -52,7 +52,8 @@ export interface EdgeBackend {
   /**
    * A PUBLISH that passed the ACL. QoS 0: returns undefined. QoS 1: resolves true once
    * the cluster processed it durably (then, and only then, PUBACK), false when it gave
-   * up waiting (no PUBACK: the device retransmits with DUP).
+   * up waiting (no PUBACK, and the session is closed: the device reconnects and
+   * retransmits with DUP).
    */
   publish(
     session: DeviceSession,

@@ -216,7 +216,11 @@ export class Session implements EdgeSession {
           : { cmd: "puback", messageId },
       );
     } else {
+      // MQTT clients retransmit an unacknowledged QoS 1 publish only when they
+      // reconnect: closing the session is what makes the device send it again (DUP).
       this.log.debug({ messageId }, "backend gave up on a QoS 1 publish; no PUBACK");
+      this.close(Reason.serverBusy, "a QoS 1 publish could not be processed in time");
+      return;
     }
     // A paused 3.1.1 flood resumes as soon as there is room.
     if (this.socketPaused) this.pumpInbound();

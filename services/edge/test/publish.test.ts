@@ -60,24 +60,40 @@ describe("PUBLISH", () => {
     });
   }
 
-  it("sends no PUBACK when the backend resolves false; the retransmission carries DUP", async (t) => {
+  it("sends no PUBACK when the backend resolves false but closes the session; the retransmission after reconnecting carries DUP", async (t) => {
     const edge = await startEdge(t);
     edge.backend.autoAck = false;
     const client = await RawClient.connected(t, edge, "d1");
     client.send(publishPacket(UPDATE, 1, 9));
     await edge.backend.until(() => edge.backend.pending().length === 1, "the publish");
     edge.backend.pending()[0]?.settle(false);
-    await client.ping(); // only the PINGRESP: no PUBACK
+    // Clients retransmit only on reconnect: the edge hangs up, with no PUBACK before.
+    const before = await client.closedAfter();
+    assert.equal(before.filter((p) => p.cmd === "puback").length, 0);
 
-    client.send(publishPacket(UPDATE, 1, 9, { dup: true }));
+    const again = await RawClient.connected(t, edge, "d1");
+    again.send(publishPacket(UPDATE, 1, 9, { dup: true }));
     await edge.backend.until(() => edge.backend.pending().length === 1, "the retransmission");
     const retry = edge.backend.pending()[0];
     assert.equal(retry?.dup, true);
     assert.equal(retry?.packetId, 9);
     retry?.settle(true);
-    const puback = await client.next();
+    const puback = await again.next();
     assert.equal(puback.cmd, "puback");
     assert.equal(puback.messageId, 9);
+  });
+
+  it("tells an MQTT 5 client why when a QoS 1 publish could not be processed (0x89)", async (t) => {
+    const edge = await startEdge(t);
+    edge.backend.autoAck = false;
+    const client = await connectDevice(t, edge, "d1", { protocolVersion: 5 });
+    const disconnected = new Promise<number | undefined>((resolve) =>
+      client.once("disconnect", (packet) => resolve(packet.reasonCode)),
+    );
+    client.publish(UPDATE, "{}", { qos: 1 });
+    await edge.backend.until(() => edge.backend.pending().length === 1, "the publish");
+    edge.backend.pending()[0]?.settle(false);
+    assert.equal(await disconnected, 0x89);
   });
 
   it("completes an mqtt.js QoS 1 publish", async (t) => {
