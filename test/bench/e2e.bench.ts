@@ -397,6 +397,16 @@ const table = (outcomes: readonly Outcome[], ratio: Record<string, number> | nul
     .join("\n");
 };
 
+/** The middle value, or the mean of the two middle ones; null for none. */
+const median = (values: readonly number[]): number | null => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 const main = async (): Promise<number> => {
   let s: Settings;
   try {
@@ -437,10 +447,7 @@ const main = async (): Promise<number> => {
     if (outcomes.some((o) => o.error !== undefined)) break;
   }
   outcomes.sort((a, b) => s.targets.indexOf(a.target) - s.targets.indexOf(b.target));
-  const medianRatio =
-    roundRatios.length === 0
-      ? null
-      : ([...roundRatios].sort((a, b) => a - b)[Math.floor(roundRatios.length / 2)] as number);
+  const medianRatio = median(roundRatios);
 
   const mosquitto = outcomes.find((o) => o.target === "mosquitto")?.measured;
   const umbra = outcomes.find((o) => o.target === "umbra")?.measured;
