@@ -184,29 +184,6 @@ export interface OutboundMessage {
   readonly payload: Uint8Array;
 }
 
-/** `[1]` then per message `[u16 topic length][topic][u32 payload length][payload]`. */
-export const encodeDeliver = (messages: readonly OutboundMessage[]): Uint8Array => {
-  const topics = messages.map((m) => encoder.encode(m.topic));
-  let size = 1;
-  for (let i = 0; i < messages.length; i++)
-    size += 6 + (topics[i] as Uint8Array).length + (messages[i] as OutboundMessage).payload.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out[0] = OUTBOUND_DELIVER;
-  let at = 1;
-  for (let i = 0; i < messages.length; i++) {
-    const topic = topics[i] as Uint8Array;
-    const payload = (messages[i] as OutboundMessage).payload;
-    view.setUint16(at, topic.length);
-    out.set(topic, at + 2);
-    at += 2 + topic.length;
-    view.setUint32(at, payload.length);
-    out.set(payload, at + 4);
-    at += 4 + payload.length;
-  }
-  return out;
-};
-
 /** A message to deliver whose payload is still text (JSON the reply service rendered). */
 export interface OutboundText {
   readonly topic: string;
@@ -214,8 +191,9 @@ export interface OutboundText {
 }
 
 /**
- * `encodeDeliver` of messages whose payloads are strings, written as UTF-8 straight
- * into the frame: no intermediate `Uint8Array` per topic and payload, no second copy.
+ * A deliver frame, `[1]` then per message `[u16 topic length][topic][u32 payload length]
+ * [payload]`, with the payloads given as text and written as UTF-8 straight into the
+ * frame: no intermediate `Uint8Array` per topic and payload, no second copy.
  * The buffer is sized for the worst case (3 bytes per UTF-16 unit) and cut to fit,
  * because measuring a rendered payload first walks its string twice. Measured: 4.6 → 2.4 µs
  * to render and frame an update/accepted; the reply service's CPU per round trip −11 %.

@@ -10,7 +10,6 @@ import {
   encodeAcks,
   encodeCommand,
   encodeCommandBatch,
-  encodeDeliver,
   encodeDeliverText,
   encodeTakeover,
   FrameError,
@@ -96,23 +95,6 @@ describe("command batches", () => {
 });
 
 describe("outbound frames", () => {
-  it("carry every topic and payload in order", () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.record({ topic: fc.string(), payload: fc.uint8Array({ maxLength: 200 }) }), {
-          maxLength: 5,
-        }),
-        (messages) => {
-          const decoded = decodeDeliver(encodeDeliver(messages));
-          assert.deepEqual(
-            decoded.map((m) => [m.topic, [...m.payload]]),
-            messages.map((m) => [m.topic, [...m.payload]]),
-          );
-        },
-      ),
-    );
-  });
-
   it("carry text payloads as their UTF-8 bytes", () => {
     fc.assert(
       fc.property(
@@ -132,7 +114,7 @@ describe("outbound frames", () => {
   });
 
   it("refuse a deliver frame cut in a payload", () => {
-    const frame = encodeDeliver([{ topic: "t", payload: new Uint8Array([1, 2, 3]) }]);
+    const frame = encodeDeliverText([{ topic: "t", body: "abc" }]);
     assert.throws(() => decodeDeliver(frame.subarray(0, frame.length - 1)), FrameError);
   });
 

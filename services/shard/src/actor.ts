@@ -166,6 +166,13 @@ export class ShadowActor {
   }
 }
 
+/** Queues an edge's ack of command `corr`, batched per ack subject. */
+const ackTo = (result: BatchResult, subject: string, corr: number): void => {
+  const list = result.acks.get(subject);
+  if (list === undefined) result.acks.set(subject, [corr]);
+  else list.push(corr);
+};
+
 const acknowledge = (
   result: BatchResult,
   command: QueuedCommand,
@@ -175,9 +182,7 @@ const acknowledge = (
   const { reply, header } = command;
   if (reply === undefined) return;
   if (header.corr !== undefined) {
-    const list = result.acks.get(reply);
-    if (list === undefined) result.acks.set(reply, [header.corr]);
-    else list.push(header.corr);
+    ackTo(result, reply, header.corr);
     return;
   }
   if (event?.kind === "rejected") result.replies.push([reply, { ok: false, error: event.error }]);
@@ -201,11 +206,8 @@ const refuseAll = (batch: QueuedCommand[], detail: string, keepQos1 = false): Ba
       error,
     });
     if (reply === undefined) continue;
-    if (header.corr !== undefined) {
-      const list = result.acks.get(reply);
-      if (list === undefined) result.acks.set(reply, [header.corr]);
-      else list.push(header.corr);
-    } else result.replies.push([reply, { ok: false, error }]);
+    if (header.corr !== undefined) ackTo(result, reply, header.corr);
+    else result.replies.push([reply, { ok: false, error }]);
   }
   return result;
 };
