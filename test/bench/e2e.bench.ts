@@ -232,7 +232,15 @@ const runMosquitto = async (s: Settings): Promise<Measured> => {
   progress("mosquitto: starting a broker of its own");
   const broker = await startMosquitto();
   try {
-    return summarise(await drive("mosquitto", broker.url, s), s.seconds);
+    const before = [cpuSeconds(broker.pid), cpuSeconds(process.pid)];
+    const started = performance.now();
+    const measured = summarise(await drive("mosquitto", broker.url, s), s.seconds);
+    const trips = (measured.roundTripsPerSec * (performance.now() - started)) / 1000;
+    const perTrip = (cpu: number, i: number) => fixed(((cpu - (before[i] ?? 0)) * 1e6) / trips, 1);
+    progress(
+      `mosquitto: CPU per round trip (≈, whole drive): mosquitto ${perTrip(cpuSeconds(broker.pid), 0)} µs, load ${perTrip(cpuSeconds(process.pid), 1)} µs`,
+    );
+    return measured;
   } finally {
     await broker.stop();
   }
@@ -243,6 +251,8 @@ const SERVICE_READY_MS = 30_000;
 interface Cluster {
   readonly mqttPort: number;
   readonly services: readonly ServiceProcess[];
+  /** NATS and Redis, for their CPU per round trip (local processes only). */
+  readonly infra: readonly Server[];
   stop(): Promise<void>;
 }
 
@@ -292,7 +302,7 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
     const mqttPort = edge?.mqttPort;
     if (typeof mqttPort !== "number" || !Number.isInteger(mqttPort) || mqttPort <= 0)
       throw new Error(`the edge's ready line carries no mqttPort: ${JSON.stringify(edge)}`);
-    return { mqttPort, services, stop };
+    return { mqttPort, services, infra, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -313,19 +323,30 @@ const cpuSeconds = (pid: number | undefined): number => {
 const runUmbra = async (s: Settings): Promise<Measured> => {
   const cluster = await startCluster(s);
   try {
-    const before = cluster.services.map((svc) => cpuSeconds(svc.proc.pid));
+    // Every process on the path: the services, NATS, Redis and this load process itself.
+    const meters: [name: string, cpu: () => number][] = [
+      ...cluster.services.map((svc): [string, () => number] => [
+        svc.proc.spawnargs.slice(2).join(" "),
+        () => cpuSeconds(svc.proc.pid),
+      ]),
+      ...cluster.infra.map((server): [string, () => number] => [
+        server.url.startsWith("nats:") ? "nats-server" : "redis-server",
+        () => cpuSeconds(server.pid),
+      ]),
+      ["load", () => cpuSeconds(process.pid)],
+    ];
+    const before = meters.map(([, cpu]) => cpu());
     const started = performance.now();
     const measured = summarise(
       await drive("umbra", `mqtt://127.0.0.1:${cluster.mqttPort}`, s),
       s.seconds,
     );
     // CPU per round trip is steadier than throughput on a machine whose speed drifts:
-    // the services' CPU over the whole drive, over the round trips made in that time.
+    // each process's CPU over the whole drive, over the round trips made in that time.
     const elapsed = (performance.now() - started) / 1000;
     const trips = measured.roundTripsPerSec * elapsed;
-    const perTrip = cluster.services.map(
-      (svc, i) =>
-        `${svc.proc.spawnargs.slice(2).join(" ")} ${fixed(((cpuSeconds(svc.proc.pid) - (before[i] ?? 0)) * 1e6) / trips, 1)} µs`,
+    const perTrip = meters.map(
+      ([name, cpu], i) => `${name} ${fixed(((cpu() - (before[i] ?? 0)) * 1e6) / trips, 1)} µs`,
     );
     progress(`umbra: CPU per round trip (≈, whole drive): ${perTrip.join(", ")}`);
     const died = cluster.services.filter((svc) => svc.proc.exitCode !== null);

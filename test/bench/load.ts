@@ -122,13 +122,26 @@ export const closeDevices = (devices: readonly Device[]): void => {
   for (const device of devices) device.client.end(true);
 };
 
-const versionOf = (message: Buffer): number | undefined => {
-  try {
-    const { version } = JSON.parse(message.toString()) as { version?: unknown };
-    return typeof version === "number" ? version : undefined;
-  } catch {
-    return undefined;
+const VERSION_FIELD = Buffer.from(',"version":');
+
+/**
+ * The top-level `version` of an `update/accepted` answer. It is rendered after `state`
+ * and `metadata`, so the last `,"version":` is the top-level one; reading only that
+ * number keeps the load process's cost per answer close to the Mosquitto run's, where
+ * nothing is parsed. A missing or unreadable number counts as out of order.
+ */
+export const versionOf = (message: Buffer): number | undefined => {
+  const at = message.lastIndexOf(VERSION_FIELD);
+  if (at < 0) return undefined;
+  let version = 0;
+  let digits = 0;
+  for (let i = at + VERSION_FIELD.length; i < message.length; i++) {
+    const c = message[i] as number;
+    if (c < 0x30 || c > 0x39) break;
+    version = version * 10 + (c - 0x30);
+    digits++;
   }
+  return digits === 0 || digits > 15 ? undefined : version;
 };
 
 /** A growable array of doubles: a million samples without a million boxed numbers. */

@@ -11,6 +11,8 @@ export interface Server {
   /** nats://…, redis://… or mqtt://… */
   readonly url: string;
   readonly port: number;
+  /** The server's process id when it runs as a local process (not in a container). */
+  readonly pid?: number | undefined;
   /** Stops the server and waits until it is gone. */
   stop(): Promise<void>;
 }
@@ -81,6 +83,7 @@ const startLocal = async (spec: LocalSpec): Promise<Server> => {
     return {
       url: `${spec.scheme}://${HOST}:${port}`,
       port,
+      pid: child.proc.pid,
       stop: async () => {
         await child.stop();
         removeDir();
