@@ -93,6 +93,7 @@ describe("compare-and-set", () => {
 describe("passivation", () => {
   it("drops an idle actor and reloads it from Redis on its next command", async () => {
     const shard = new Shard(nc, new ShadowStore(redis), logger, {
+      shardId: "test-shard",
       partitions: 1024,
       owned: Array.from({ length: 1024 }, (_, i) => i),
       limits: defaultLimits,
@@ -122,6 +123,7 @@ describe("passivation", () => {
 describe("routing", () => {
   it("refuses a command sent on another partition's subject, and an unreadable frame", async () => {
     const shard = new Shard(nc, new ShadowStore(redis), logger, {
+      shardId: "test-shard",
       partitions: 1024,
       owned: Array.from({ length: 1024 }, (_, i) => i),
       limits: defaultLimits,

@@ -9,19 +9,30 @@ import { encodeCommandBatch } from "./frames.js";
  */
 export class Outbox {
   readonly #nc: NatsConnection;
+  readonly #beforeFlush: (() => void) | undefined;
   #subjects: string[] = [];
   #payloads: (Uint8Array | string)[] = [];
   #replies: (string | undefined)[] = [];
   #scheduled = false;
 
-  constructor(nc: NatsConnection) {
+  /**
+   * `beforeFlush` runs first at every flush: a user that merges a turn's output into
+   * fewer messages publishes them there, so they go out in the same write.
+   */
+  constructor(nc: NatsConnection, beforeFlush?: () => void) {
     this.#nc = nc;
+    this.#beforeFlush = beforeFlush;
   }
 
   publish(subject: string, payload: Uint8Array | string, reply?: string): void {
     this.#subjects.push(subject);
     this.#payloads.push(payload);
     this.#replies.push(reply);
+    this.schedule();
+  }
+
+  /** Makes sure a flush runs at the end of this turn. */
+  schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.flush);
@@ -31,6 +42,7 @@ export class Outbox {
   /** Hands everything collected to the client now (also called before a drain). */
   readonly flush = (): void => {
     this.#scheduled = false;
+    this.#beforeFlush?.();
     const subjects = this.#subjects;
     const payloads = this.#payloads;
     const replies = this.#replies;

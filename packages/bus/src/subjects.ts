@@ -5,15 +5,16 @@
  * | subject                  | from           | to                        | carries             |
  * |--------------------------|----------------|---------------------------|---------------------|
  * | `umbra.cmd.{partition}`  | edge, clients  | the shard owning it       | command frames      |
- * | `umbra.evt.{partition}`  | shard          | reply (queue group)       | result events       |
+ * | `umbra.evt.{shard}`      | shard          | reply (queue group)       | result events       |
  * | `umbra.ack.{edge}`       | shard          | that edge                 | QoS 1 command acks  |
  * | `umbra.dev.{pid}.{dn}`   | reply, edge    | the edge holding a session| outbound frames     |
  */
 const PREFIX = "umbra";
 
 export const commandSubject = (partition: number): string => `${PREFIX}.cmd.${partition}`;
-export const eventSubject = (partition: number): string => `${PREFIX}.evt.${partition}`;
-/** Every partition's events, for the reply service's queue subscription. */
+/** A shard's result events: all its actors' of one event-loop turn in one message. */
+export const eventSubject = (shardId: string): string => `${PREFIX}.evt.${subjectToken(shardId)}`;
+/** Every shard's events, for the reply service's queue subscription. */
 export const ALL_EVENTS = `${PREFIX}.evt.*`;
 export const REPLY_QUEUE = "reply";
 export const ackSubject = (edgeId: string): string => `${PREFIX}.ack.${subjectToken(edgeId)}`;

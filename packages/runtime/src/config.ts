@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Config, Data, Effect } from "effect";
 import { LOG_LEVELS } from "./logger.js";
 
@@ -40,3 +41,13 @@ export const partitionCount = intInRange("UMBRA_PARTITIONS", 1024, 1, 65_536);
 /** `on` / `off` switch. */
 export const onOff = (name: string, fallback: "on" | "off") =>
   Config.Literals(["on", "off"], name).pipe(Config.withDefault(fallback));
+
+/**
+ * A process's name in the cluster (`EDGE_ID`, `SHARD_ID`): it appears in subjects and
+ * logs. Unset, it is made unique from the host name, the process id and a random tail,
+ * so a restarted process never answers for the one before it.
+ */
+export const instanceId = (name: string) =>
+  Config.String(name).pipe(
+    Config.withDefault(`${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+  );

@@ -1,6 +1,6 @@
-import { hostname } from "node:os";
 import {
   createLogger,
+  instanceId,
   intInRange,
   logLevel,
   natsConnection,
@@ -35,9 +35,7 @@ export const edgeService = Effect.gen(function* () {
   const host = yield* Config.String("MQTT_HOST").pipe(Config.withDefault("0.0.0.0"));
   const auth = yield* onOff("UMBRA_AUTH", "on");
   const partitions = yield* partitionCount;
-  const edgeId = yield* Config.String("EDGE_ID").pipe(
-    Config.withDefault(`${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
-  );
+  const edgeId = yield* instanceId("EDGE_ID");
   const maxPacketBytes = yield* intInRange("MQTT_MAX_PACKET_BYTES", 65_536, 1_024, 268_435_455);
   const maxInflight = yield* intInRange("MQTT_MAX_INFLIGHT", 32, 1, 65_535);
   const retryAfterMs = yield* intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000);

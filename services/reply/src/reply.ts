@@ -63,7 +63,8 @@ export class Reply {
       );
       return;
     }
-    // A message holds one device's batch: its messages go out in one deliver frame.
+    // A message holds a shard's turn, each device's events together and in order: each
+    // run of one device's events goes out in one deliver frame.
     let key: string | undefined;
     let device: DeviceId | undefined;
     let messages: OutboundText[] = [];

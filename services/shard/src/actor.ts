@@ -28,8 +28,8 @@ export interface ActorEnvironment {
   readonly logger: Logger;
   /** Compare-and-set attempts of one batch before its writes are refused. */
   readonly maxCasAttempts: number;
-  /** Publishes a batch's results; `partition` is the actor's, for the event subject. */
-  readonly publish: (result: BatchResult, partition: number) => void;
+  /** Publishes a batch's results. */
+  readonly publish: (result: BatchResult) => void;
 }
 
 /**
@@ -139,17 +139,14 @@ export class ShadowActor {
               { device: this.key, attempts: attempt },
               "shadow kept changing under this shard; batch refused",
             );
-            env.publish(
-              refuseAll(batch, "concurrent writers kept changing the shadow"),
-              this.partition,
-            );
+            env.publish(refuseAll(batch, "concurrent writers kept changing the shadow"));
             return;
           }
           this.#doc = doc;
           this.#rev = cas.rev;
           this.#dedup = dedup;
         }
-        env.publish(result, this.partition);
+        env.publish(result);
         return;
       } catch (e) {
         // Storage unreachable or a corrupt record: nothing was applied. Device QoS 1
@@ -159,7 +156,7 @@ export class ShadowActor {
           { device: this.key, err: e instanceof Error ? e.message : String(e) },
           "shadow storage failed; commands not applied",
         );
-        env.publish(refuseAll(batch, "shadow storage unavailable", true), this.partition);
+        env.publish(refuseAll(batch, "shadow storage unavailable", true));
         return;
       }
     }

@@ -3,6 +3,7 @@ import { defaultLimits } from "@umbra/core";
 import {
   ConfigInvalid,
   createLogger,
+  instanceId,
   intInRange,
   logLevel,
   natsConnection,
@@ -30,9 +31,11 @@ export const shardService = Effect.gen(function* () {
       new ConfigInvalid({ variable: "SHARD_PARTITIONS", problem: owned.error }),
     );
   const actorIdleMs = yield* intInRange("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000);
+  const shardId = yield* instanceId("SHARD_ID");
   const nc = yield* natsConnection(yield* natsUrl, "umbra-shard");
   const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
   const shard = new Shard(nc, new ShadowStore(redis), logger, {
+    shardId,
     partitions,
     owned: owned.value,
     limits: defaultLimits,
@@ -42,5 +45,5 @@ export const shardService = Effect.gen(function* () {
     Effect.sync(() => shard.start()),
     () => Effect.promise(() => shard.stop()),
   );
-  logger.info({ partitions: owned.value.length, of: partitions }, "ready");
+  logger.info({ shardId, partitions: owned.value.length, of: partitions }, "ready");
 });

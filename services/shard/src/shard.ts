@@ -9,6 +9,7 @@ import {
   type NatsConnection,
   Outbox,
   partitionOf,
+  type ShadowEvent,
   type Subscription,
 } from "@umbra/bus";
 import { encodeJson, type Limits, ShadowErrors } from "@umbra/core";
@@ -18,6 +19,8 @@ import type { ShadowStore } from "@umbra/store";
 import { type ActorEnvironment, type BatchResult, ShadowActor } from "./actor.js";
 
 export interface ShardOptions {
+  /** This shard's name in the cluster: its events go out on its own subject. */
+  readonly shardId: string;
   /** P: partitions in the cluster. */
   readonly partitions: number;
   /** The partitions this shard serves. */
@@ -41,11 +44,15 @@ export class Shard {
   readonly #actors = new Map<string, ShadowActor>();
   readonly #subscriptions: Subscription[] = [];
   readonly #env: ActorEnvironment;
+  readonly #eventSubject: string;
+  /** Every actor's events of this turn, published as one message when the turn ends. */
+  #events: ShadowEvent[] = [];
   #sweep: NodeJS.Timeout | undefined;
 
   constructor(nc: NatsConnection, store: ShadowStore, logger: Logger, options: ShardOptions) {
     this.#nc = nc;
-    this.#outbox = new Outbox(nc);
+    this.#outbox = new Outbox(nc, () => this.#flushEvents());
+    this.#eventSubject = eventSubject(options.shardId);
     this.#options = options;
     this.#logger = logger;
     this.#env = {
@@ -54,7 +61,7 @@ export class Shard {
       now: options.now ?? Date.now,
       logger,
       maxCasAttempts: options.maxCasAttempts ?? 5,
-      publish: (result, partition) => this.#publish(result, partition),
+      publish: (result) => this.#publish(result),
     };
   }
 
@@ -139,13 +146,23 @@ export class Shard {
     if (reply !== undefined && reply !== "") this.#outbox.publish(reply, encodeJson(answer));
   }
 
-  #publish(result: BatchResult, partition: number): void {
+  #publish(result: BatchResult): void {
     const nc = this.#outbox;
-    // One message per batch: its events are one device's, in order, and each message
-    // costs a publish, a routing and a parse at every hop to the device.
-    if (result.events.length > 0) nc.publish(eventSubject(partition), encodeJson(result.events));
+    if (result.events.length > 0) {
+      // Each message costs a publish, a routing and a parse at every hop to the device:
+      // a turn's events, each device's in order, travel together.
+      for (const event of result.events) this.#events.push(event);
+      nc.schedule();
+    }
     for (const [subject, corrs] of result.acks) nc.publish(subject, encodeAcks(corrs));
     for (const [subject, reply] of result.replies) nc.publish(subject, encodeJson(reply));
+  }
+
+  #flushEvents(): void {
+    if (this.#events.length === 0) return;
+    const events = this.#events;
+    this.#events = [];
+    this.#outbox.publish(this.#eventSubject, encodeJson(events));
   }
 
   #passivate(): void {
