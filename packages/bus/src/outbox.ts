@@ -41,8 +41,9 @@ export class Outbox {
 
   /** Hands everything collected to the client now (also called before a drain). */
   readonly flush = (): void => {
-    this.#scheduled = false;
+    // Still marked scheduled while the hook publishes: its messages join this flush.
     this.#beforeFlush?.();
+    this.#scheduled = false;
     const subjects = this.#subjects;
     const payloads = this.#payloads;
     const replies = this.#replies;
@@ -72,8 +73,8 @@ interface CommandGroup {
  * Commands collected over one event-loop turn and sent as one message per partition
  * subject: a device with several requests in flight usually has several in one read,
  * and each NATS message costs a publish, a routing and a parse. Order within a subject
- * — and so per device — is kept. The reply subject (an edge's ack subject) is set when
- * any command of the batch wants an ack; the shard acks only those carrying one.
+ * — and so per device — is kept. The reply subject is the sending edge's inbox (the last
+ * one given for the subject in the turn); the shard acks only commands carrying a corr.
  */
 export class CommandOutbox {
   readonly #nc: NatsConnection;

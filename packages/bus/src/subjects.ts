@@ -6,7 +6,7 @@
  * |--------------------------|----------------|---------------------------|---------------------|
  * | `umbra.cmd.{partition}`  | edge, clients  | the shard owning it       | command frames      |
  * | `umbra.evt.{shard}`      | shard          | reply (queue group)       | result events       |
- * | `umbra.ack.{edge}`       | shard          | that edge                 | QoS 1 command acks  |
+ * | `umbra.edge.{edge}`      | shard, reply   | that edge                 | QoS 1 acks; answers |
  * | `umbra.dev.{pid}.{dn}`   | reply, edge    | the edge holding a session| outbound frames     |
  */
 const PREFIX = "umbra";
@@ -17,7 +17,11 @@ export const eventSubject = (shardId: string): string => `${PREFIX}.evt.${subjec
 /** Every shard's events, for the reply service's queue subscription. */
 export const ALL_EVENTS = `${PREFIX}.evt.*`;
 export const REPLY_QUEUE = "reply";
-export const ackSubject = (edgeId: string): string => `${PREFIX}.ack.${subjectToken(edgeId)}`;
+/**
+ * An edge's inbox: acks of its QoS 1 commands (from shards) and the answers to its
+ * devices' requests (from the reply service), so that one message carries many devices'.
+ */
+export const edgeSubject = (edgeId: string): string => `${PREFIX}.edge.${subjectToken(edgeId)}`;
 export const deviceSubject = (productId: string, deviceName: string): string =>
   `${PREFIX}.dev.${subjectToken(productId)}.${subjectToken(deviceName)}`;
 

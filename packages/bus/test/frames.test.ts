@@ -6,11 +6,13 @@ import {
   decodeCommand,
   decodeCommands,
   decodeDeliver,
+  decodeEdgeDeliver,
   decodeTakeover,
   encodeAcks,
   encodeCommand,
   encodeCommandBatch,
   encodeDeliverText,
+  encodeEdgeDeliver,
   encodeTakeover,
   FrameError,
 } from "../src/index.js";
@@ -111,6 +113,46 @@ describe("outbound frames", () => {
         },
       ),
     );
+  });
+
+  it("carry several devices' messages to an edge, each device's in order", () => {
+    const message = fc.record({ topic: fc.string(), body: fc.string({ unit: "binary" }) });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            device: fc.string({ unit: "binary" }),
+            messages: fc.array(message, { maxLength: 4 }),
+          }),
+          { maxLength: 5 },
+        ),
+        (devices) => {
+          const utf8 = new TextEncoder();
+          const decoded = decodeEdgeDeliver(encodeEdgeDeliver(devices));
+          assert.deepEqual(
+            decoded.map((d) => [d.device, d.messages.map((m) => [m.topic, [...m.payload]])]),
+            devices.map((d) => [
+              // Lone surrogates do not survive UTF-8; device keys are validated names.
+              new TextDecoder().decode(utf8.encode(d.device)),
+              d.messages.map((m) => [m.topic, [...utf8.encode(m.body)]]),
+            ]),
+          );
+        },
+      ),
+    );
+  });
+
+  it("refuse an edge deliver frame cut anywhere", () => {
+    const first = { device: "p/d", messages: [{ topic: "t", body: "abc" }] };
+    const frame = encodeEdgeDeliver([
+      first,
+      { device: "p/e", messages: [{ topic: "u", body: "xyz" }] },
+    ]);
+    // A cut right after the first device is a whole, shorter frame.
+    const boundary = encodeEdgeDeliver([first]).length;
+    for (let cut = 2; cut < frame.length; cut++)
+      if (cut !== boundary)
+        assert.throws(() => decodeEdgeDeliver(frame.subarray(0, cut)), FrameError, `cut at ${cut}`);
   });
 
   it("refuse a deliver frame cut in a payload", () => {

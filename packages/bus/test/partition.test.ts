@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  ackSubject,
   commandSubject,
   deviceSubject,
+  edgeSubject,
   fnv1a32,
   parsePartitionSet,
   partitionOf,
@@ -49,7 +49,7 @@ describe("subjects", () => {
   it("are built from safe tokens; other names are encoded so they cannot collide", () => {
     assert.equal(commandSubject(12), "umbra.cmd.12");
     assert.equal(deviceSubject("p1", "d-1"), "umbra.dev.p1.d-1");
-    assert.equal(ackSubject("edge_1"), "umbra.ack.edge_1");
+    assert.equal(edgeSubject("edge_1"), "umbra.edge.edge_1");
     const dotted = subjectToken("a.b");
     assert.match(dotted, /^~[A-Za-z0-9_-]+$/);
     assert.notEqual(subjectToken("a.b"), subjectToken("a*b"));

@@ -1,16 +1,18 @@
 import {
-  ackSubject,
   type CommandHeader,
   CommandOutbox,
   commandSubject,
   decodeAcks,
   decodeDeliver,
+  decodeEdgeDeliver,
   decodeTakeover,
   deviceSubject,
+  edgeSubject,
   encodeCommand,
   encodeTakeover,
   type NatsConnection,
   OUTBOUND_DELIVER,
+  OUTBOUND_EDGE_DELIVER,
   OUTBOUND_TAKEOVER,
   partitionOf,
   type Subscription,
@@ -62,10 +64,13 @@ export class NatsBackend implements EdgeBackend {
   readonly #logger: Logger;
   readonly #options: NatsBackendOptions;
   readonly #now: () => number;
-  readonly #ackSubject: string;
+  /** This edge's inbox: acks from shards, answers to its devices from the reply service. */
+  readonly #inbox: string;
   readonly #pending = new Map<number, Pending>();
   readonly #sessions = new Map<string, { session: DeviceSession; sub: Subscription }>();
-  #ackSub: Subscription | undefined;
+  /** The live session of each device key on this edge. */
+  readonly #byDevice = new Map<string, DeviceSession>();
+  #inboxSub: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #corr = 0;
 
@@ -75,14 +80,18 @@ export class NatsBackend implements EdgeBackend {
     this.#logger = logger;
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#ackSubject = ackSubject(options.edgeId);
+    this.#inbox = edgeSubject(options.edgeId);
   }
 
   start(): void {
-    this.#ackSub = this.#nc.subscribe(this.#ackSubject, {
+    this.#inboxSub = this.#nc.subscribe(this.#inbox, {
       callback: (error, msg) => {
         if (error !== null) {
-          this.#logger.error({ err: error.message }, "ack subscription failed");
+          this.#logger.error({ err: error.message }, "inbox subscription failed");
+          return;
+        }
+        if (msg.data[0] === OUTBOUND_EDGE_DELIVER) {
+          this.#deliverToDevices(msg.data);
           return;
         }
         let corrs: readonly number[];
@@ -110,9 +119,10 @@ export class NatsBackend implements EdgeBackend {
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
     for (const pending of this.#pending.values()) pending.resolve(false);
     this.#pending.clear();
-    this.#ackSub?.unsubscribe();
+    this.#inboxSub?.unsubscribe();
     for (const { sub } of this.#sessions.values()) sub.unsubscribe();
     this.#sessions.clear();
+    this.#byDevice.clear();
     this.#outbox.flush();
     // A connection already gone has nothing left to flush.
     await this.#nc.flush().catch(() => undefined);
@@ -179,6 +189,7 @@ export class NatsBackend implements EdgeBackend {
       },
     });
     this.#sessions.set(session.id, { session, sub });
+    this.#byDevice.set(session.deviceKey, session);
     // Any other edge holding this device closes its older session.
     this.#nc.publish(subject, encodeTakeover(session.id));
   }
@@ -188,6 +199,25 @@ export class NatsBackend implements EdgeBackend {
     if (entry === undefined) return;
     entry.sub.unsubscribe();
     this.#sessions.delete(session.id);
+    if (this.#byDevice.get(session.deviceKey) === session) this.#byDevice.delete(session.deviceKey);
+  }
+
+  /**
+   * Answers to requests this edge forwarded, several devices' in one frame. A device
+   * whose session is gone meanwhile has no one to read them: they are dropped.
+   */
+  #deliverToDevices(frame: Uint8Array): void {
+    let devices: ReturnType<typeof decodeEdgeDeliver>;
+    try {
+      devices = decodeEdgeDeliver(frame);
+    } catch {
+      this.#logger.warn("unreadable edge delivery dropped");
+      return;
+    }
+    for (const { device, messages } of devices) {
+      const session = this.#byDevice.get(device);
+      if (session !== undefined) for (const m of messages) session.deliver(m.topic, m.payload);
+    }
   }
 
   publish(
@@ -212,7 +242,8 @@ export class NatsBackend implements EdgeBackend {
     const subject = commandSubject(partitionOf(key, this.#options.partitions));
     if (qos === 0) {
       const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };
-      this.#outbox.publish(subject, encodeCommand(header, payload));
+      // The inbox as reply subject tells the reply service where the answers go.
+      this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
       return undefined;
     }
     const corr = ++this.#corr;
@@ -231,7 +262,7 @@ export class NatsBackend implements EdgeBackend {
         lastSentAt: now,
         resolve,
       });
-      this.#outbox.publish(subject, frame, this.#ackSubject);
+      this.#outbox.publish(subject, frame, this.#inbox);
     });
   }
 
@@ -259,11 +290,7 @@ export class NatsBackend implements EdgeBackend {
       }
       pending.lastSentAt = now;
       const header: CommandHeader = { ...pending.header, dup: true };
-      this.#outbox.publish(
-        pending.subject,
-        encodeCommand(header, pending.payload),
-        this.#ackSubject,
-      );
+      this.#outbox.publish(pending.subject, encodeCommand(header, pending.payload), this.#inbox);
     }
   }
 }

@@ -1,7 +1,9 @@
 import {
   ALL_EVENTS,
+  type DeviceMessages,
   deviceSubject,
   encodeDeliverText,
+  encodeEdgeDeliver,
   type Msg,
   type NatsConnection,
   type OutboundText,
@@ -17,20 +19,24 @@ import { renderOneNetEvent } from "./onenet.js";
 const decoder = new TextDecoder();
 
 /**
- * Fans result events out to devices: renders each event in the device-facing dialect
- * and publishes the messages on the device's subject, where the edge holding its
- * session delivers those the session subscribed to. Reply instances share the work
- * through a queue group.
+ * Fans result events out to devices: renders each event in the device-facing dialect.
+ * Answers to a device's own request go to the inbox of the edge the request came
+ * through, every device's of one turn in one frame per edge; the rest (changes made by
+ * the cloud) go on the device's subject, where whichever edge holds its session picks
+ * them up. Edges deliver only what a session subscribed to. Reply instances share the
+ * work through a queue group.
  */
 export class Reply {
   readonly #nc: NatsConnection;
   readonly #outbox: Outbox;
   readonly #logger: Logger;
   #subscription: Subscription | undefined;
+  /** This turn's answers per edge inbox, sent as one frame each when the turn ends. */
+  #toEdges = new Map<string, DeviceMessages<OutboundText>[]>();
 
   constructor(nc: NatsConnection, logger: Logger) {
     this.#nc = nc;
-    this.#outbox = new Outbox(nc);
+    this.#outbox = new Outbox(nc, () => this.#flushEdges());
     this.#logger = logger;
   }
 
@@ -65,29 +71,52 @@ export class Reply {
     }
     // A message holds a shard's turn, each device's events together and in order: each
     // run of one device's events goes out in one deliver frame.
-    let key: string | undefined;
+    let key = "";
+    let origin: string | undefined;
     let device: DeviceId | undefined;
     let messages: OutboundText[] = [];
     for (const event of events) {
-      if (event.device !== key) {
-        this.#deliver(device, messages);
+      if (event.device !== key || event.origin !== origin) {
+        this.#deliver(key, device, origin, messages);
         messages = [];
-        key = event.device;
-        device = parseDeviceKey(key);
-        if (device === undefined)
-          this.#logger.warn({ device: key }, "event for an unreadable device key dropped");
+        origin = typeof event.origin === "string" ? event.origin : undefined;
+        if (event.device !== key) {
+          key = event.device;
+          device = parseDeviceKey(key);
+          if (device === undefined)
+            this.#logger.warn({ device: key }, "event for an unreadable device key dropped");
+        }
       }
       // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
       if (device !== undefined) for (const m of renderOneNetEvent(event, device)) messages.push(m);
     }
-    this.#deliver(device, messages);
+    this.#deliver(key, device, origin, messages);
   }
 
-  #deliver(device: DeviceId | undefined, messages: OutboundText[]): void {
+  #deliver(
+    key: string,
+    device: DeviceId | undefined,
+    origin: string | undefined,
+    messages: OutboundText[],
+  ): void {
     if (device === undefined || messages.length === 0) return;
-    this.#outbox.publish(
-      deviceSubject(device.productId, device.deviceName),
-      encodeDeliverText(messages),
-    );
+    if (origin === undefined) {
+      this.#outbox.publish(
+        deviceSubject(device.productId, device.deviceName),
+        encodeDeliverText(messages),
+      );
+      return;
+    }
+    const waiting = this.#toEdges.get(origin);
+    if (waiting === undefined) this.#toEdges.set(origin, [{ device: key, messages }]);
+    else waiting.push({ device: key, messages });
+    this.#outbox.schedule();
+  }
+
+  #flushEdges(): void {
+    if (this.#toEdges.size === 0) return;
+    const toEdges = this.#toEdges;
+    this.#toEdges = new Map();
+    for (const [inbox, devices] of toEdges) this.#outbox.publish(inbox, encodeEdgeDeliver(devices));
   }
 }

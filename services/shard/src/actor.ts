@@ -9,7 +9,11 @@ import { DedupRing, dedupEntry } from "./dedup.js";
 export interface QueuedCommand {
   readonly header: CommandHeader;
   readonly payload: Uint8Array;
-  /** NATS reply subject: an edge's ack subject (header.corr set) or a client's inbox. */
+  /**
+   * NATS reply subject: for a device's command the inbox of its edge (acks when
+   * header.corr is set, and where the reply service sends the answers); for a cloud
+   * client's command its request inbox.
+   */
   readonly reply: string | undefined;
 }
 
@@ -114,7 +118,8 @@ export class ShadowActor {
             acknowledge(result, command, doc);
             continue;
           }
-          const outcome = runCommand(doc, this.device, header, payload, now, env.limits);
+          const origin = header.source === "device" ? command.reply : undefined;
+          const outcome = runCommand(doc, this.device, header, payload, now, env.limits, origin);
           if (outcome.changed) {
             doc = outcome.doc;
             changed = true;
@@ -178,8 +183,9 @@ const acknowledge = (
 ): void => {
   const { reply, header } = command;
   if (reply === undefined) return;
-  if (header.corr !== undefined) {
-    ackTo(result, reply, header.corr);
+  if (header.source === "device") {
+    // An edge: it waits for an ack of QoS 1 commands only; answers go as events.
+    if (header.corr !== undefined) ackTo(result, reply, header.corr);
     return;
   }
   if (event?.kind === "rejected") result.replies.push([reply, { ok: false, error: event.error }]);
@@ -194,17 +200,19 @@ const refuseAll = (batch: QueuedCommand[], detail: string, keepQos1 = false): Ba
   for (const command of batch) {
     const { header, reply } = command;
     if (keepQos1 && header.corr !== undefined) continue;
+    const fromDevice = header.source === "device";
     result.events.push({
       kind: "rejected",
       device: header.device,
       dialect: header.dialect,
       source: header.source,
       op: header.op,
+      origin: fromDevice ? reply : undefined,
       error,
     });
     if (reply === undefined) continue;
-    if (header.corr !== undefined) ackTo(result, reply, header.corr);
-    else result.replies.push([reply, { ok: false, error }]);
+    if (!fromDevice) result.replies.push([reply, { ok: false, error }]);
+    else if (header.corr !== undefined) ackTo(result, reply, header.corr);
   }
   return result;
 };

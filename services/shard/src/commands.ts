@@ -21,7 +21,8 @@ export interface CommandOutcome {
 /**
  * Runs one command against the document as it stands (pure: the clock is an argument,
  * nothing is written). `doc` undefined means the device has no shadow yet: a write
- * creates it, a read is refused with "device image not exists".
+ * creates it, a read is refused with "device image not exists". `origin` is the inbox
+ * of the edge a device's own request came through; its event carries it.
  */
 export const runCommand = (
   doc: ShadowDocument | undefined,
@@ -30,11 +31,16 @@ export const runCommand = (
   payload: Uint8Array,
   now: number,
   limits: Limits,
+  origin?: string,
 ): CommandOutcome => {
   switch (header.op) {
     case "get":
       if (doc === undefined)
-        return { doc, changed: false, event: rejected(header, ShadowErrors.shadowNotFound()) };
+        return {
+          doc,
+          changed: false,
+          event: rejected(header, ShadowErrors.shadowNotFound(), origin),
+        };
       return {
         doc,
         changed: false,
@@ -44,20 +50,21 @@ export const runCommand = (
           dialect: header.dialect,
           source: header.source,
           op: header.op,
+          origin,
           document: doc,
           timestamp: now,
         },
       };
     case "update": {
       const patch = parseUpdatePayload(payload, limits);
-      if (!patch.ok) return { doc, changed: false, event: rejected(header, patch.error) };
+      if (!patch.ok) return { doc, changed: false, event: rejected(header, patch.error, origin) };
       const current = doc ?? createShadow(device.productId, device.deviceName, now);
       const result = applyUpdate(
         current,
         { desired: patch.value.desired, reported: patch.value.reported, source: header.source },
         { now, limits },
       );
-      if (!result.ok) return { doc, changed: false, event: rejected(header, result.error) };
+      if (!result.ok) return { doc, changed: false, event: rejected(header, result.error, origin) };
       const { delta, applied, timestamp } = result.value;
       const written = result.value.doc;
       // One literal with every key (undefined when absent): building events by
@@ -71,6 +78,7 @@ export const runCommand = (
           dialect: header.dialect,
           source: header.source,
           op: header.op,
+          origin,
           version: written.version,
           timestamp,
           applied,
@@ -87,16 +95,22 @@ export const runCommand = (
         event: rejected(
           header,
           ShadowErrors.invalidParameter("/op", `unknown operation '${String(header.op)}'`),
+          origin,
         ),
       };
   }
 };
 
-const rejected = (header: CommandHeader, error: ShadowError): RejectedEvent => ({
+const rejected = (
+  header: CommandHeader,
+  error: ShadowError,
+  origin: string | undefined,
+): RejectedEvent => ({
   kind: "rejected",
   device: header.device,
   dialect: header.dialect,
   source: header.source,
   op: header.op,
+  origin,
   error,
 });
