@@ -7,8 +7,14 @@
  * | `umbra:{pid/dn}:shadow`     | hash | `rev` (write counter), `doc` (JSON), `dd`     |
  * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`     |
  * | `umbra:product:{pid}:devices` | set | device names of a product (listing)         |
+ * | `umbra:{cluster}:members`   | set  | ids of shard members that joined              |
+ * | `umbra:{cluster}:member:{id}` | string | a member's status (JSON), expiring with its lease |
+ *
+ * The cluster keys share the hash tag `{cluster}`: one slot, so one MGET reads them all.
  */
 export const shadowKey = (deviceKey: string): string => `umbra:{${deviceKey}}:shadow`;
 export const deviceRecordKey = (deviceKey: string): string => `umbra:{${deviceKey}}:device`;
 export const productDevicesKey = (productId: string): string =>
   `umbra:product:{${productId}}:devices`;
+export const clusterMembersKey = "umbra:{cluster}:members";
+export const clusterMemberKey = (memberId: string): string => `umbra:{cluster}:member:${memberId}`;

@@ -1,4 +1,5 @@
 import { parsePartitionSet } from "@umbra/bus";
+import { Membership } from "@umbra/cluster";
 import { defaultLimits } from "@umbra/core";
 import {
   ConfigInvalid,
@@ -14,36 +15,74 @@ import {
 } from "@umbra/runtime";
 import { ShadowStore } from "@umbra/store";
 import { Config, Effect } from "effect";
+import { ShardMember } from "./member.js";
 import { Shard } from "./shard.js";
 
 /**
- * The shard service: reads its configuration, connects to NATS and Redis, serves its
- * partitions; on release stops taking commands and drains every mailbox before the
- * connections close.
+ * The shard service: reads its configuration, connects to NATS and Redis and serves
+ * partitions — the ones rendezvous hashing gives it among the live members (the
+ * default), or a fixed set (`SHARD_PARTITIONS`). On release it hands its partitions
+ * off, lets every mailbox finish, and only then lets the connections close.
  */
 export const shardService = Effect.gen(function* () {
   const logger = createLogger("shard", yield* logLevel);
   const partitions = yield* partitionCount;
-  const ownedText = yield* Config.String("SHARD_PARTITIONS").pipe(Config.withDefault("all"));
-  const owned = parsePartitionSet(ownedText, partitions);
-  if (!owned.ok)
+  const ownedText = yield* Config.String("SHARD_PARTITIONS").pipe(Config.withDefault("auto"));
+  const fixed = ownedText === "auto" ? undefined : parsePartitionSet(ownedText, partitions);
+  if (fixed !== undefined && !fixed.ok)
     return yield* Effect.fail(
-      new ConfigInvalid({ variable: "SHARD_PARTITIONS", problem: owned.error }),
+      new ConfigInvalid({ variable: "SHARD_PARTITIONS", problem: fixed.error }),
     );
   const actorIdleMs = yield* intInRange("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000);
+  const maxActors = yield* intInRange("MAX_ACTORS", 100_000, 10, 100_000_000);
+  const heartbeatMs = yield* intInRange("MEMBER_HEARTBEAT_MS", 1_000, 50, 60_000);
+  const leaseMs = yield* intInRange("MEMBER_LEASE_MS", 5_000, 150, 600_000);
+  if (leaseMs < 3 * heartbeatMs)
+    return yield* Effect.fail(
+      new ConfigInvalid({
+        variable: "MEMBER_LEASE_MS",
+        problem: `must be at least three heartbeats (MEMBER_HEARTBEAT_MS × 3 = ${3 * heartbeatMs}), got ${leaseMs}`,
+      }),
+    );
+  const handoffTimeoutMs = yield* intInRange("HANDOFF_TIMEOUT_MS", 2 * leaseMs, 0, 3_600_000);
   const shardId = yield* instanceId("SHARD_ID");
   const nc = yield* natsConnection(yield* natsUrl, "umbra-shard");
   const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
   const shard = new Shard(nc, new ShadowStore(redis), logger, {
     shardId,
     partitions,
-    owned: owned.value,
+    owned: fixed?.value ?? [],
     limits: defaultLimits,
     actorIdleMs,
+    maxActors,
+  });
+  if (fixed !== undefined) {
+    yield* Effect.acquireRelease(
+      Effect.sync(() => shard.start()),
+      () => Effect.promise(() => shard.stop()),
+    );
+    logger.info(
+      { shardId, partitions: fixed.value.length, of: partitions, mode: "fixed" },
+      "ready",
+    );
+    return;
+  }
+  const member = new ShardMember(shard, new Membership(redis, leaseMs), logger, {
+    id: shardId,
+    partitions,
+    heartbeatMs,
+    leaseMs,
+    flushBus: () => nc.flush(),
   });
   yield* Effect.acquireRelease(
-    Effect.sync(() => shard.start()),
-    () => Effect.promise(() => shard.stop()),
+    Effect.promise(async () => {
+      shard.start();
+      await member.join();
+    }),
+    () => Effect.promise(() => member.leave(handoffTimeoutMs)),
   );
-  logger.info({ shardId, partitions: owned.value.length, of: partitions }, "ready");
+  logger.info(
+    { shardId, partitions: shard.ownedPartitions, of: partitions, mode: "cluster" },
+    "ready",
+  );
 });

@@ -23,14 +23,19 @@ export interface ShardOptions {
   readonly shardId: string;
   /** P: partitions in the cluster. */
   readonly partitions: number;
-  /** The partitions this shard serves. */
+  /** The partitions served from `start()`; membership changes them later with `own()`. */
   readonly owned: readonly number[];
   readonly limits: Limits;
   /** An actor with nothing to do for this long is passivated (dropped from memory). */
   readonly actorIdleMs: number;
+  /** At most this many actors in memory: past it, idle ones are passivated, oldest first. */
+  readonly maxActors?: number;
   readonly maxCasAttempts?: number;
   readonly now?: () => number;
 }
+
+/** Every shard subscribes to its partitions in this queue group (see `own`). */
+const SHARD_QUEUE = "shard";
 
 /**
  * Hosts one `ShadowActor` per device of the partitions it owns: takes commands off
@@ -42,7 +47,11 @@ export class Shard {
   readonly #options: ShardOptions;
   readonly #logger: Logger;
   readonly #actors = new Map<string, ShadowActor>();
-  readonly #subscriptions: Subscription[] = [];
+  /** Partition → its command subscription, for the partitions this shard serves. */
+  readonly #subscriptions = new Map<number, Subscription>();
+  /** Partitions given up whose actors are still finishing their mailboxes. */
+  readonly #handoffs = new Set<Promise<void>>();
+  #stopped = false;
   readonly #env: ActorEnvironment;
   readonly #eventSubject: string;
   /** Every actor's events of this turn, published as one message when the turn ends. */
@@ -69,28 +78,79 @@ export class Shard {
     return this.#actors.size;
   }
 
+  /** Partitions served now. */
+  get ownedPartitions(): number {
+    return this.#subscriptions.size;
+  }
+
+  /** Hand-offs in progress: partitions given up whose mailboxes are still finishing. */
+  get handoffs(): number {
+    return this.#handoffs.size;
+  }
+
   start(): void {
-    for (const partition of this.#options.owned) {
-      this.#subscriptions.push(
-        this.#nc.subscribe(commandSubject(partition), {
-          callback: (error, msg) => {
-            if (error === null) this.#dispatch(msg, partition);
-            else
-              this.#logger.error({ err: error.message, partition }, "command subscription failed");
-          },
-        }),
-      );
-    }
+    this.own(this.#options.owned);
     const every = Math.max(1_000, Math.floor(this.#options.actorIdleMs / 2));
     this.#sweep = setInterval(() => this.#passivate(), every);
     this.#sweep.unref();
   }
 
+  /**
+   * Serves exactly `partitions` from now on. New partitions are subscribed at once (in
+   * a queue group, so while an old owner still listens each command reaches one of
+   * the two, never both; the compare-and-set orders their writes). Partitions given up
+   * stop taking commands — the subscription is drained, so commands already on their
+   * way are still handled — then their actors finish their mailboxes and are dropped:
+   * the next owner loads each device from Redis when its first command comes.
+   */
+  own(partitions: Iterable<number>): void {
+    if (this.#stopped) return;
+    const wanted = new Set(partitions);
+    for (const partition of wanted) {
+      if (this.#subscriptions.has(partition)) continue;
+      const sub = this.#nc.subscribe(commandSubject(partition), {
+        queue: SHARD_QUEUE,
+        callback: (error, msg) => {
+          if (error === null) this.#dispatch(msg, partition);
+          else this.#logger.error({ err: error.message, partition }, "command subscription failed");
+        },
+      });
+      this.#subscriptions.set(partition, sub);
+    }
+    for (const [partition, sub] of this.#subscriptions) {
+      if (wanted.has(partition)) continue;
+      this.#subscriptions.delete(partition);
+      this.#handOff(partition, sub);
+    }
+  }
+
+  #handOff(partition: number, sub: Subscription): void {
+    const done = sub
+      .drain()
+      .catch(() => undefined)
+      .then(async () => {
+        const leaving = [...this.#actors.values()].filter((a) => a.partition === partition);
+        await Promise.all(leaving.map((actor) => actor.idle));
+        // Taken back meanwhile: its actors stay.
+        if (this.#subscriptions.has(partition)) return;
+        for (const actor of leaving)
+          if (!actor.busy && this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
+      })
+      .finally(() => this.#handoffs.delete(done));
+    this.#handoffs.add(done);
+  }
+
+  /** Resolves when every hand-off in progress has finished. */
+  async handoffsDone(): Promise<void> {
+    while (this.#handoffs.size > 0) await Promise.all([...this.#handoffs]);
+  }
+
   /** Stops taking commands, lets every mailbox finish, flushes what was published. */
   async stop(): Promise<void> {
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
-    for (const sub of this.#subscriptions) sub.unsubscribe();
-    this.#subscriptions.length = 0;
+    this.own([]);
+    this.#stopped = true;
+    await this.handoffsDone();
     await Promise.all([...this.#actors.values()].map((actor) => actor.idle));
     this.#outbox.flush();
     // A connection already gone has nothing left to flush.
@@ -136,6 +196,7 @@ export class Shard {
           continue;
         }
         actor = new ShadowActor(header.device, device, partition, this.#env);
+        if (this.#actors.size >= this.#maxActors) this.#evict();
         this.#actors.set(header.device, actor);
       }
       actor.enqueue({ header, payload, reply });
@@ -163,6 +224,23 @@ export class Shard {
     const events = this.#events;
     this.#events = [];
     this.#outbox.publish(this.#eventSubject, encodeJson(events));
+  }
+
+  get #maxActors(): number {
+    return this.#options.maxActors ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Over the memory bound: passivates idle actors in the order they were made until a
+   * tenth of the bound is free, so that a burst of new devices does not scan the map on
+   * every command. Busy actors stay; the bound may be exceeded while all are busy.
+   */
+  #evict(): void {
+    const target = Math.floor(this.#maxActors * 0.9);
+    for (const [key, actor] of this.#actors) {
+      if (this.#actors.size <= target) break;
+      if (!actor.busy) this.#actors.delete(key);
+    }
   }
 
   #passivate(): void {

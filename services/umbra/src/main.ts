@@ -8,6 +8,7 @@ import { replyService } from "@umbra/reply";
 import { createLogger, LOG_LEVELS, type LogLevel, logLevel, runMain } from "@umbra/runtime";
 import { shardService } from "@umbra/shard";
 import { Config, Effect } from "effect";
+import { clusterCommand } from "./cluster.js";
 import { deviceCommand } from "./device.js";
 import { embeddedServers } from "./embedded.js";
 
@@ -22,6 +23,7 @@ Commands:
   reply      run the reply fan-out
   api        run the HTTP API (not in this build yet)
   device     register devices and issue tokens (umbra device help)
+  cluster    show the shard members and their partitions (umbra cluster status)
   version    print the version
   help       print this help
 
@@ -82,6 +84,8 @@ const main = async (argv: readonly string[]): Promise<number | undefined> => {
       return 0;
     case "device":
       return deviceCommand(rest);
+    case "cluster":
+      return clusterCommand(rest);
     case "api":
       console.error("umbra: the api service is not in this build yet");
       return 1;

@@ -1,0 +1,3 @@
+export * from "./assignment.js";
+export * from "./membership.js";
+export * from "./status.js";
