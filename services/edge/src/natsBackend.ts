@@ -91,7 +91,10 @@ export class NatsBackend implements EdgeBackend {
           return;
         }
         if (msg.data[0] === OUTBOUND_EDGE_DELIVER) {
-          this.#deliverToDevices(msg.data);
+          // After the acks of this read: a QoS 1 request's PUBACK (sent when its ack's
+          // promise settles, one microtask on) goes out before the answer to it.
+          const frame = msg.data;
+          queueMicrotask(() => this.#deliverToDevices(frame));
           return;
         }
         let corrs: readonly number[];
