@@ -278,6 +278,7 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
       MQTT_HOST: "127.0.0.1",
       UMBRA_AUTH: "off",
       LOG_LEVEL: "info",
+      HTTP_PORT: "0",
     };
     const profile = process.env.BENCH_PROFILE_DIR;
     const options = {

@@ -46,7 +46,12 @@ const env = () => ({
 });
 
 const startShard = async (id: string): Promise<ServiceProcess> => {
-  const shard = await startService(["shard"], { ...env(), SHARD_ID: id });
+  const shard = await startService(["shard"], {
+    ...env(),
+    SHARD_ID: id,
+    OPS_PORT: "0",
+    OPS_HOST: "127.0.0.1",
+  });
   shards.add(shard);
   return shard;
 };
@@ -230,6 +235,12 @@ describe("elastic shards under load", () => {
 
       const [second, third] = await Promise.all([startShard("shard-2"), startShard("shard-3")]);
       await settledOn(["shard-1", "shard-2", "shard-3"]);
+      // The same picture over HTTP, from any member's ops port.
+      const ops = `http://127.0.0.1:${first.ready.shard?.opsPort}`;
+      const overHttp = (await (await fetch(`${ops}/cluster`)).json()) as Status;
+      assert.deepEqual(overHttp.members.map((m) => m.id).sort(), ["shard-1", "shard-2", "shard-3"]);
+      assert.equal(overHttp.assigned, 1024);
+      assert.equal((await fetch(`${ops}/readyz`)).status, 200);
       await load.everyDeviceProgresses(5, "updates flow through three shards");
 
       await stopShard(third);

@@ -51,3 +51,16 @@ export const instanceId = (name: string) =>
   Config.String(name).pipe(
     Config.withDefault(`${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
   );
+
+/** A TCP port that is off unless set: `undefined` when the variable is unset or empty. */
+export const optionalPort = (name: string) =>
+  Effect.gen(function* () {
+    const text = yield* Config.String(name).pipe(Config.withDefault(""));
+    if (text.trim() === "") return undefined;
+    const port = Number(text);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535)
+      return yield* Effect.fail(
+        new ConfigInvalid({ variable: name, problem: `must be a port (0-65535), got '${text}'` }),
+      );
+    return port;
+  });

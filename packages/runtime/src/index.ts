@@ -1,4 +1,5 @@
 export * from "./config.js";
 export * from "./logger.js";
 export * from "./main.js";
+export * from "./ops.js";
 export * from "./resources.js";

@@ -4,7 +4,7 @@
  *
  * | key                         | type | holds                                         |
  * |-----------------------------|------|-----------------------------------------------|
- * | `umbra:{pid/dn}:shadow`     | hash | `rev` (write counter), `doc` (JSON), `dd`     |
+ * | `umbra:{pid/dn}:shadow`     | hash | `rev` (write counter), `doc` (JSON), `dd`, `bt` |
  * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`     |
  * | `umbra:product:{pid}:devices` | set | device names of a product (listing)         |
  * | `umbra:{cluster}:members`   | set  | ids of shard members that joined              |

@@ -72,7 +72,11 @@ export class NatsBackend implements EdgeBackend {
   readonly #byDevice = new Map<string, DeviceSession>();
   #inboxSub: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
-  #corr = 0;
+  /**
+   * Correlation ids start at random: shards remember them (with the packet id) to spot a
+   * re-sent command, so a restarted edge with the same EDGE_ID must not reuse them.
+   */
+  #corr = Math.floor(Math.random() * 0x1_0000_0000);
 
   constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
     this.#nc = nc;
@@ -249,7 +253,8 @@ export class NatsBackend implements EdgeBackend {
       this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
       return undefined;
     }
-    const corr = ++this.#corr;
+    this.#corr = (this.#corr + 1) >>> 0;
+    const corr = this.#corr;
     const header: CommandHeader =
       packetId === undefined
         ? { op, device: key, dialect: "onenet", source: "device", corr }

@@ -111,10 +111,10 @@ export class ShadowActor {
           const { header, payload } = command;
           const entry =
             header.packetId !== undefined && header.op === "update"
-              ? dedupEntry(header.packetId, payload)
+              ? dedupEntry(header.packetId, payload, header.corr)
               : undefined;
-          if (entry !== undefined && header.dup === true && ring.has(entry)) {
-            // Applied before; its ack was lost. Acknowledge again, apply nothing.
+          if (entry !== undefined && ring.seen(entry, header.dup === true)) {
+            // A copy was applied before; its ack was lost. Acknowledge, apply nothing.
             acknowledge(result, command, doc);
             continue;
           }

@@ -1,9 +1,14 @@
 /**
- * Remembers the QoS 1 publishes a device had applied most recently, so that a
- * retransmission (DUP set: the device or the edge did not see the ack) is answered
- * without being applied twice. An entry is `{packetId}:{hash of the payload}`: a packet
- * id alone is reused by the device as soon as the original was acknowledged, so a DUP
- * with the same id but another payload is a new message that never arrived before.
+ * Remembers the QoS 1 publishes a device had applied most recently, so that a copy of
+ * one is answered without being applied twice. Copies come two ways: the device
+ * retransmits (DUP set) after it lost the PUBACK, possibly through another edge; or an
+ * edge re-sends a command whose ack it did not see (DUP set, same correlation id) —
+ * and while partitions move between shards, the original may then arrive *after* its
+ * copy was applied. An entry is `{packetId}:{hash of the payload}:{correlation id}`:
+ * - a DUP matches any entry with its packet id and payload;
+ * - a command without DUP matches only its own correlation id (its edge's copy was
+ *   applied first), because a device reuses a packet id — often with the same
+ *   payload — as soon as the original was acknowledged, and that is a new message.
  * The ring is stored with the shadow (same compare-and-set), so it survives a restart
  * or a move of the device to another shard.
  */
@@ -16,8 +21,15 @@ export const payloadHash = (payload: Uint8Array): string => {
   return (hash >>> 0).toString(36);
 };
 
-export const dedupEntry = (packetId: number, payload: Uint8Array): string =>
-  `${packetId}:${payloadHash(payload)}`;
+export const dedupEntry = (
+  packetId: number,
+  payload: Uint8Array,
+  corr: number | undefined,
+): string => `${packetId}:${payloadHash(payload)}:${corr === undefined ? "" : corr.toString(36)}`;
+
+/** `{packetId}:{hash}:` — what every copy of one publish shares. */
+const messagePart = (entry: string): string =>
+  entry.slice(0, entry.indexOf(":", entry.indexOf(":") + 1) + 1);
 
 export class DedupRing {
   #entries: string[];
@@ -26,8 +38,13 @@ export class DedupRing {
     this.#entries = serialized === "" ? [] : serialized.split(",");
   }
 
-  has(entry: string): boolean {
-    return this.#entries.includes(entry);
+  /** Whether a copy of this publish was applied (see the module comment for the rule). */
+  seen(entry: string, dup: boolean): boolean {
+    if (!dup) return !entry.endsWith(":") && this.#entries.includes(entry);
+    const message = messagePart(entry);
+    // Entries written before correlation ids were recorded have no third part.
+    const legacy = message.slice(0, -1);
+    return this.#entries.some((e) => e.startsWith(message) || e === legacy);
   }
 
   add(entry: string): void {

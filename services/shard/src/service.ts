@@ -1,5 +1,5 @@
 import { parsePartitionSet } from "@umbra/bus";
-import { Membership } from "@umbra/cluster";
+import { Membership, readClusterStatus } from "@umbra/cluster";
 import { defaultLimits } from "@umbra/core";
 import {
   ConfigInvalid,
@@ -9,6 +9,8 @@ import {
   logLevel,
   natsConnection,
   natsUrl,
+  opsServer,
+  optionalPort,
   partitionCount,
   redisConnection,
   redisUrl,
@@ -46,8 +48,40 @@ export const shardService = Effect.gen(function* () {
     );
   const handoffTimeoutMs = yield* intInRange("HANDOFF_TIMEOUT_MS", 2 * leaseMs, 0, 3_600_000);
   const shardId = yield* instanceId("SHARD_ID");
+  const opsPort = yield* optionalPort("OPS_PORT");
+  const opsHost = yield* Config.String("OPS_HOST").pipe(Config.withDefault("0.0.0.0"));
   const nc = yield* natsConnection(yield* natsUrl, "umbra-shard");
   const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
+  const membership = new Membership(redis, leaseMs);
+  // Ready while connected and serving; not while starting or draining.
+  let serving = false;
+  const ops =
+    opsPort === undefined
+      ? undefined
+      : yield* opsServer(
+          opsPort,
+          opsHost,
+          {
+            "/healthz": () => ({ status: 200, body: { status: "ok" } }),
+            "/readyz": () => {
+              const ready = serving && !nc.isClosed() && redis.status === "ready";
+              return {
+                status: ready ? 200 : 503,
+                body: {
+                  ready,
+                  nats: !nc.isClosed(),
+                  redis: redis.status,
+                  partitions: shard.ownedPartitions,
+                },
+              };
+            },
+            "/cluster": async () => ({
+              status: 200,
+              body: await readClusterStatus(membership, partitions),
+            }),
+          },
+          logger,
+        );
   const shard = new Shard(nc, new ShadowStore(redis), logger, {
     shardId,
     partitions,
@@ -58,16 +92,23 @@ export const shardService = Effect.gen(function* () {
   });
   if (fixed !== undefined) {
     yield* Effect.acquireRelease(
-      Effect.sync(() => shard.start()),
-      () => Effect.promise(() => shard.stop()),
+      Effect.sync(() => {
+        shard.start();
+        serving = true;
+      }),
+      () =>
+        Effect.promise(() => {
+          serving = false;
+          return shard.stop();
+        }),
     );
     logger.info(
-      { shardId, partitions: fixed.value.length, of: partitions, mode: "fixed" },
+      { shardId, partitions: fixed.value.length, of: partitions, mode: "fixed", opsPort: ops },
       "ready",
     );
     return;
   }
-  const member = new ShardMember(shard, new Membership(redis, leaseMs), logger, {
+  const member = new ShardMember(shard, membership, logger, {
     id: shardId,
     partitions,
     heartbeatMs,
@@ -78,11 +119,16 @@ export const shardService = Effect.gen(function* () {
     Effect.promise(async () => {
       shard.start();
       await member.join();
+      serving = true;
     }),
-    () => Effect.promise(() => member.leave(handoffTimeoutMs)),
+    () =>
+      Effect.promise(() => {
+        serving = false;
+        return member.leave(handoffTimeoutMs);
+      }),
   );
   logger.info(
-    { shardId, partitions: shard.ownedPartitions, of: partitions, mode: "cluster" },
+    { shardId, partitions: shard.ownedPartitions, of: partitions, mode: "cluster", opsPort: ops },
     "ready",
   );
 });

@@ -61,23 +61,38 @@ describe("runCommand", () => {
 });
 
 describe("DedupRing", () => {
-  it("knows an applied packet id with the same payload, not with another payload", () => {
+  it("knows a DUP of an applied publish (same packet id and payload), from any edge", () => {
     const ring = new DedupRing();
-    ring.add(dedupEntry(1, bytes("a")));
-    assert.ok(ring.has(dedupEntry(1, bytes("a"))));
-    assert.ok(!ring.has(dedupEntry(1, bytes("b"))));
-    assert.ok(!ring.has(dedupEntry(2, bytes("a"))));
+    ring.add(dedupEntry(1, bytes("a"), 7));
+    assert.ok(ring.seen(dedupEntry(1, bytes("a"), 7), true));
+    assert.ok(ring.seen(dedupEntry(1, bytes("a"), 99), true), "the device resent it elsewhere");
+    assert.ok(!ring.seen(dedupEntry(1, bytes("b"), 7), true));
+    assert.ok(!ring.seen(dedupEntry(2, bytes("a"), 7), true));
+  });
+
+  it("knows an original whose edge's copy was applied first, not a reused packet id", () => {
+    const ring = new DedupRing();
+    ring.add(dedupEntry(1, bytes("a"), 7));
+    assert.ok(ring.seen(dedupEntry(1, bytes("a"), 7), false), "same correlation id");
+    assert.ok(!ring.seen(dedupEntry(1, bytes("a"), 8), false), "a new publish reusing id 1");
+    assert.ok(!ring.seen(dedupEntry(1, bytes("a"), undefined), false));
+  });
+
+  it("still reads entries stored before correlation ids were recorded", () => {
+    const ring = new DedupRing("1:abc");
+    assert.ok(ring.seen("1:abc:7", true));
+    assert.ok(!ring.seen("1:abc:7", false));
   });
 
   it("keeps one entry per packet id, the newest, and at most its capacity", () => {
     const ring = new DedupRing();
-    ring.add(dedupEntry(1, bytes("a")));
-    ring.add(dedupEntry(1, bytes("b")));
-    assert.ok(!ring.has(dedupEntry(1, bytes("a"))));
-    for (let id = 2; id < DEDUP_CAPACITY + 10; id++) ring.add(dedupEntry(id, bytes("x")));
+    ring.add(dedupEntry(1, bytes("a"), 1));
+    ring.add(dedupEntry(1, bytes("b"), 2));
+    assert.ok(!ring.seen(dedupEntry(1, bytes("a"), 1), true));
+    for (let id = 2; id < DEDUP_CAPACITY + 10; id++) ring.add(dedupEntry(id, bytes("x"), id));
     const restored = new DedupRing(ring.serialize());
     assert.equal(ring.serialize().split(",").length, DEDUP_CAPACITY);
-    assert.ok(restored.has(dedupEntry(DEDUP_CAPACITY + 9, bytes("x"))));
-    assert.ok(!restored.has(dedupEntry(1, bytes("b"))));
+    assert.ok(restored.seen(dedupEntry(DEDUP_CAPACITY + 9, bytes("x"), 0), true));
+    assert.ok(!restored.seen(dedupEntry(1, bytes("b"), 2), true));
   });
 });
