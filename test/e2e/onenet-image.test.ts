@@ -49,6 +49,7 @@ before(async () => {
     NATS_URL: nats.url,
     REDIS_URL: redis.url,
     MQTT_PORT: "0",
+    HTTP_PORT: "0",
     MQTT_HOST: "127.0.0.1",
     UMBRA_AUTH: "on",
   });

@@ -7,6 +7,7 @@
 export * from "./cli.js";
 export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
 export { dockerAvailable, serverRuntime } from "./docker.js";
+export { type HttpAnswer, type HttpOptions, httpClient } from "./http.js";
 export { freePort } from "./ports.js";
 export { findBinary } from "./processes.js";
 export {

@@ -6,7 +6,12 @@ import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umb
  * length-prefixed so the edge never parses a payload it only forwards.
  */
 
-export type CommandOp = "update" | "get";
+/**
+ * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow)
+ * and `twin` (a digital twin JSON Patch, seed 004) only from cloud callers. A cloud
+ * caller's payload may carry `"version"`: the version the shadow must be at (If-Match).
+ */
+export type CommandOp = "update" | "get" | "delete" | "twin";
 /** Which dialect a command came in through, so results are rendered the same way. */
 export type Dialect = "onenet" | "cloud";
 
@@ -31,7 +36,7 @@ export interface Command {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const OPS: readonly CommandOp[] = ["update", "get"];
+const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin"];
 const DIALECTS: readonly Dialect[] = ["onenet", "cloud"];
 const SOURCES: readonly ("device" | "cloud")[] = ["device", "cloud"];
 const HAS_CORR = 1;
@@ -90,7 +95,7 @@ export const decodeCommand = (frame: Uint8Array): Command => {
   return { header, payload: frame.subarray(FIXED + deviceLength) };
 };
 
-/** First byte of a frame holding several command frames (a command starts with its op, 0–1). */
+/** First byte of a frame holding several command frames (a command starts with its op, 0–3). */
 export const COMMAND_BATCH = 0xff;
 
 /** `[0xff]` then per command `[u32 length][command frame]`, in order. */

@@ -18,3 +18,5 @@ export const productDevicesKey = (productId: string): string =>
   `umbra:product:{${productId}}:devices`;
 export const clusterMembersKey = "umbra:{cluster}:members";
 export const clusterMemberKey = (memberId: string): string => `umbra:{cluster}:member:${memberId}`;
+export const productRecordKey = (productId: string): string => `umbra:product:{${productId}}:info`;
+export const PRODUCTS_KEY = "umbra:products";

@@ -96,3 +96,111 @@ describe("DedupRing", () => {
     assert.ok(!restored.seen(dedupEntry(1, bytes("b"), 2), true));
   });
 });
+
+describe("runCommand: cloud callers' delete, twin patch and expected version", () => {
+  const cloud = (op: "update" | "get" | "delete" | "twin"): CommandHeader => ({
+    op,
+    device: "p/d",
+    dialect: "cloud",
+    source: "cloud",
+  });
+  const write = (doc: Parameters<typeof runCommand>[0], body: object, now = 1) =>
+    runCommand(doc, device, cloud("update"), bytes(JSON.stringify(body)), now, defaultLimits);
+
+  it("applies an update only at the expected version", () => {
+    const first = write(undefined, { state: { desired: { a: 1 } }, version: 0 });
+    assert.equal(first.doc?.version, 1);
+    const stale = write(first.doc, { state: { desired: { a: 2 } }, version: 0 });
+    assert.equal(stale.changed, false);
+    assert.equal(stale.event.kind === "rejected" && stale.event.error._tag, "VersionConflict");
+    const bad = write(first.doc, { state: { desired: { a: 2 } }, version: "1" });
+    assert.equal(bad.event.kind === "rejected" && bad.event.error._tag, "InvalidVersion");
+    assert.equal(write(first.doc, { state: { desired: { a: 2 } }, version: 1 }).doc?.version, 2);
+  });
+
+  it("ignores a version field in a device's update (OneNET has none)", () => {
+    const out = runCommand(
+      undefined,
+      device,
+      header("update"),
+      bytes('{"state":{"reported":{"a":1}},"version":9}'),
+      1,
+      defaultLimits,
+    );
+    assert.equal(out.doc?.version, 1);
+  });
+
+  it("deletes: reads find no shadow, a stale version is refused, writes go on from the next version", () => {
+    const made = write(undefined, { state: { desired: { a: 1 } } });
+    const stale = runCommand(
+      made.doc,
+      device,
+      cloud("delete"),
+      bytes('{"version":0}'),
+      2,
+      defaultLimits,
+    );
+    assert.equal(stale.changed, false);
+    const deleted = runCommand(
+      made.doc,
+      device,
+      cloud("delete"),
+      bytes('{"version":1}'),
+      2,
+      defaultLimits,
+    );
+    assert.equal(deleted.changed, true);
+    assert.equal(deleted.event.kind, "accepted");
+    const read = runCommand(deleted.doc, device, cloud("get"), new Uint8Array(), 3, defaultLimits);
+    assert.equal(read.event.kind === "rejected" && read.event.error._tag, "ShadowNotFound");
+    const again = runCommand(
+      deleted.doc,
+      device,
+      cloud("delete"),
+      new Uint8Array(),
+      3,
+      defaultLimits,
+    );
+    assert.equal(again.event.kind === "rejected" && again.event.error._tag, "ShadowNotFound");
+    const after = write(deleted.doc, { state: { desired: { b: 2 } } }, 4);
+    assert.deepEqual(after.doc?.desired, { b: 2 });
+    assert.equal(after.doc?.version, 3);
+    assert.equal((after.doc as { deleted?: boolean }).deleted, undefined);
+  });
+
+  it("applies a twin patch as a cloud write, and refuses a non-conformant one", () => {
+    const twin = (doc: Parameters<typeof runCommand>[0], patch: unknown) =>
+      runCommand(doc, device, cloud("twin"), bytes(JSON.stringify({ patch })), 5, defaultLimits);
+    const added = twin(undefined, [{ op: "add", path: "/c1/target", value: 21 }]);
+    assert.deepEqual(added.doc?.desired, { c1: { target: 21 } });
+    assert.equal(added.event.kind === "accepted" && added.event.delta !== undefined, true);
+    const bad = twin(added.doc, [{ op: "add", path: "/c1/_x", value: 1 }]);
+    assert.equal(bad.changed, false);
+    assert.equal(bad.event.kind === "rejected" && bad.event.error._tag, "TwinNotConformant");
+  });
+
+  it("takes a device's writable-property ack into the twin once the shadow has one", () => {
+    const added = runCommand(
+      undefined,
+      device,
+      cloud("twin"),
+      bytes(JSON.stringify({ patch: [{ op: "add", path: "/c1/target", value: 21 }] })),
+      5,
+      defaultLimits,
+    );
+    const ack = runCommand(
+      added.doc,
+      device,
+      header("update"),
+      bytes('{"state":{"reported":{"c1":{"target":{"value":21,"ac":200,"av":1}}}}}'),
+      6,
+      defaultLimits,
+    );
+    assert.deepEqual(ack.doc?.reported, { c1: { target: 21 } });
+    assert.deepEqual(ack.doc?.metadata.twin?.acks?.["/c1/target"], {
+      code: 200,
+      version: 1,
+      timestamp: 6,
+    });
+  });
+});

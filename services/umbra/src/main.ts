@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `umbra <all|edge|shard|reply|device …>`: the one entry point of every deployable
+ * `umbra <all|edge|shard|reply|api|device …>`: the one entry point of every deployable
  * process. `npm start` runs `umbra all`, every service in one process, for local use.
  */
+import { apiService } from "@umbra/api";
 import { edgeService } from "@umbra/edge";
 import { replyService } from "@umbra/reply";
 import { createLogger, LOG_LEVELS, type LogLevel, logLevel, runMain } from "@umbra/runtime";
@@ -21,14 +22,15 @@ Commands:
   edge       run the MQTT edge
   shard      run a shard (device actors)
   reply      run the reply fan-out
-  api        run the HTTP API (not in this build yet)
+  api        run the HTTP API for applications
   device     register devices and issue tokens (umbra device help)
   cluster    show the shard members and their partitions (umbra cluster status)
   version    print the version
   help       print this help
 
 Configuration is read from the environment: NATS_URL, REDIS_URL, MQTT_PORT, MQTT_HOST,
-UMBRA_AUTH (on|off), UMBRA_PARTITIONS, SHARD_PARTITIONS, EDGE_ID, LOG_LEVEL, … (README).`;
+HTTP_PORT, UMBRA_AUTH (on|off), API_KEYS, UMBRA_PARTITIONS, SHARD_PARTITIONS, EDGE_ID,
+LOG_LEVEL, … (README).`;
 
 /**
  * All services in one process. Shard and reply start before the edge so the first
@@ -41,9 +43,11 @@ const allServices = Effect.gen(function* () {
   yield* shardService;
   yield* replyService;
   const edge = yield* edgeService;
+  const api = yield* apiService;
   logger.info(
     {
       mqtt: `mqtt://${edge.host}:${edge.mqttPort}`,
+      http: `http://${api.host}:${api.httpPort}`,
       auth: edge.auth,
       firstDevice: "npm run umbra -- device add <product-id> <device-name>",
     },
@@ -51,7 +55,8 @@ const allServices = Effect.gen(function* () {
   );
   if (process.stdout.isTTY)
     console.log(`
-Umbra ${VERSION} is running: MQTT on ${edge.host}:${edge.mqttPort}, device authentication ${edge.auth}.
+Umbra ${VERSION} is running: MQTT on ${edge.host}:${edge.mqttPort}, device authentication ${edge.auth};
+HTTP API on http://${api.host}:${api.httpPort}/v1 (docs: /docs), API authentication ${api.auth}.
 Register a first device and get its token:  npm run umbra -- device add demo sensor-1
 Stop with Ctrl-C.
 `);
@@ -68,6 +73,7 @@ const SERVICES = {
   edge: edgeService,
   shard: shardService,
   reply: replyService,
+  api: apiService,
 } as const;
 
 const main = async (argv: readonly string[]): Promise<number | undefined> => {
@@ -86,9 +92,6 @@ const main = async (argv: readonly string[]): Promise<number | undefined> => {
       return deviceCommand(rest);
     case "cluster":
       return clusterCommand(rest);
-    case "api":
-      console.error("umbra: the api service is not in this build yet");
-      return 1;
     default:
       break;
   }

@@ -11,7 +11,7 @@ describe("umbra launcher", () => {
   it("prints the usage for help, naming every service", () => {
     const run = umbra("help");
     assert.equal(run.status, 0);
-    for (const name of ["all", "edge", "shard", "reply", "device"])
+    for (const name of ["all", "edge", "shard", "reply", "api", "device"])
       assert.match(run.stdout, new RegExp(`\\n  ${name} `));
   });
 
@@ -28,10 +28,14 @@ describe("umbra launcher", () => {
     assert.match(run.stderr, /Usage: umbra <command>/);
   });
 
-  it("says plainly that the api is not in this build yet, and fails", () => {
-    const run = umbra("api");
+  it("stops the api on a bad API_KEYS with one line naming the variable", () => {
+    const run = spawnSync(process.execPath, [main, "api"], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: { ...process.env, API_KEYS: "short=p1", LOG_LEVEL: "silent" },
+    });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /api service is not in this build yet/);
+    assert.match(run.stderr, /umbra api: bad configuration: API_KEYS: .*16 characters/);
   });
 
   it("stops a service on a bad configuration value with one line naming the variable", () => {

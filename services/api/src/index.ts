@@ -1,0 +1,10 @@
+export * from "./api.js";
+export * from "./keys.js";
+export * from "./metrics.js";
+export * from "./openapi.js";
+export * from "./problems.js";
+export * from "./readiness.js";
+export * from "./routing.js";
+export * as schemas from "./schemas.js";
+export * from "./server.js";
+export * from "./service.js";

@@ -1,0 +1,190 @@
+import type { Server } from "node:http";
+import { ShadowClient } from "@umbra/bus";
+import {
+  ConfigInvalid,
+  createLogger,
+  intInRange,
+  logLevel,
+  natsConnection,
+  natsUrl,
+  onOff,
+  partitionCount,
+  redisConnection,
+  redisUrl,
+  StartupError,
+} from "@umbra/runtime";
+import { DeviceRegistry } from "@umbra/store";
+import { Config, Effect } from "effect";
+import { apiRoutes } from "./api.js";
+import { DOCS_PAGE } from "./docs.js";
+import { type ApiKey, parseApiKeys, RateLimiter } from "./keys.js";
+import { Metrics } from "./metrics.js";
+import { openApiDocument } from "./openapi.js";
+import { Readiness } from "./readiness.js";
+import type { Route } from "./routing.js";
+import * as S from "./schemas.js";
+import { createApiServer } from "./server.js";
+
+export const API_VERSION = "0.1.0";
+
+const listenProblem = (e: unknown, host: string, port: number): string => {
+  const code = (e as { code?: string }).code;
+  if (code === "EADDRINUSE")
+    return `HTTP port ${port} on ${host} is already in use: stop what holds it or set HTTP_PORT`;
+  if (code === "EACCES") return `not allowed to listen on HTTP port ${port}: set HTTP_PORT`;
+  return `cannot listen on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`;
+};
+
+const listen = (server: Server, port: number, host: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.removeListener("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
+
+const close = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve());
+    // Keep-alive connections would hold close() open: idle ones go now, busy ones
+    // after their answer.
+    server.closeIdleConnections();
+  });
+
+/** The routes every API process serves besides the application API. */
+export const operationRoutes = (
+  readiness: Readiness,
+  metrics: Metrics,
+  document: () => unknown,
+): Route[] => [
+  {
+    method: "GET",
+    path: "/healthz",
+    operationId: "health",
+    summary: "The process is up",
+    tag: "operations",
+    public: true,
+    responses: { 200: { description: "up", schema: S.Health } },
+    handle: () => ({ status: 200, body: { status: "ok" } }),
+  },
+  {
+    method: "GET",
+    path: "/readyz",
+    operationId: "readiness",
+    summary: "NATS and Redis reachable, every partition served by a shard",
+    tag: "operations",
+    public: true,
+    responses: {
+      200: { description: "ready", schema: S.Readiness },
+      503: { description: "not ready", schema: S.Readiness },
+    },
+    handle: async () => {
+      const report = await readiness.check(Date.now());
+      return {
+        status: report.ready ? 200 : 503,
+        body: { status: report.ready ? "ready" : "not ready", checks: report.checks },
+      };
+    },
+  },
+  {
+    method: "GET",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics",
+    tag: "operations",
+    public: true,
+    responses: { 200: { description: "text exposition format", contentType: "text/plain" } },
+    handle: () => ({
+      status: 200,
+      text: metrics.render(),
+      contentType: "text/plain; version=0.0.4; charset=utf-8",
+    }),
+  },
+  {
+    method: "GET",
+    path: "/openapi.json",
+    operationId: "openapi",
+    summary: "This API's OpenAPI 3.1 document",
+    tag: "operations",
+    public: true,
+    responses: { 200: { description: "the document", contentType: "application/json" } },
+    handle: () => ({ status: 200, body: document() }),
+  },
+  {
+    method: "GET",
+    path: "/docs",
+    operationId: "docs",
+    summary: "A browsable page of the OpenAPI document",
+    tag: "operations",
+    public: true,
+    responses: { 200: { description: "HTML", contentType: "text/html" } },
+    handle: () => ({ status: 200, text: DOCS_PAGE, contentType: "text/html; charset=utf-8" }),
+  },
+];
+
+/**
+ * The API service: HTTP for applications, talking to shard actors over NATS exactly as
+ * the edge does (never to shadows in Redis) and to the device registry in Redis. On
+ * release it stops accepting, lets answers in flight finish, then closes connections.
+ */
+export const apiService = Effect.gen(function* () {
+  const logger = createLogger("api", yield* logLevel);
+  const port = yield* intInRange("HTTP_PORT", 8080, 0, 65_535);
+  const host = yield* Config.String("HTTP_HOST").pipe(Config.withDefault("0.0.0.0"));
+  // API_AUTH defaults to UMBRA_AUTH, so `UMBRA_AUTH=off npm start` opens both for trials.
+  const umbraAuth = yield* onOff("UMBRA_AUTH", "on");
+  const auth = yield* onOff("API_AUTH", umbraAuth);
+  const keysText = yield* Config.String("API_KEYS").pipe(Config.withDefault(""));
+  const parsedKeys = parseApiKeys(keysText);
+  if (typeof parsedKeys === "string")
+    return yield* Effect.fail(new ConfigInvalid({ variable: "API_KEYS", problem: parsedKeys }));
+  const keys: Map<string, ApiKey> | undefined = auth === "on" ? parsedKeys : undefined;
+  const rate = yield* intInRange("API_RATE_LIMIT", 60_000, 0, 60_000_000);
+  const burst = yield* intInRange(
+    "API_RATE_BURST",
+    Math.max(1, Math.ceil(rate / 30)),
+    1,
+    60_000_000,
+  );
+  const maxBodyBytes = yield* intInRange("API_MAX_BODY_BYTES", 16_384, 64, 16_777_216);
+  const timeoutMs = yield* intInRange("API_COMMAND_TIMEOUT_MS", 5_000, 100, 600_000);
+  const partitions = yield* partitionCount;
+
+  const nc = yield* natsConnection(yield* natsUrl, "umbra-api");
+  const redis = yield* redisConnection(yield* redisUrl, "umbra-api", logger);
+  const metrics = new Metrics();
+  const readiness = new Readiness(nc, redis, partitions, { timeoutMs: 2_000, cacheMs: 5_000 });
+  const routes: Route[] = apiRoutes({
+    shadows: new ShadowClient(nc, partitions, timeoutMs),
+    registry: new DeviceRegistry(redis),
+    nc,
+    now: Date.now,
+  });
+  let document: unknown;
+  routes.push(...operationRoutes(readiness, metrics, () => document));
+  document = openApiDocument(routes, API_VERSION);
+
+  const server = createApiServer({
+    routes,
+    logger,
+    metrics,
+    keys,
+    limiter: new RateLimiter(rate, burst),
+    maxBodyBytes,
+  });
+  const httpPort = yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => listen(server, port, host),
+      catch: (e) => new StartupError(listenProblem(e, host, port)),
+    }),
+    () => Effect.promise(() => close(server)),
+  );
+  if (auth === "off")
+    logger.warn("API authentication is off (API_AUTH=off): any caller may use the API");
+  else if (parsedKeys.size === 0)
+    logger.warn("no API keys configured (API_KEYS): every application request is refused (401)");
+  logger.info({ httpPort, host, auth, keys: parsedKeys.size }, "ready");
+  return { httpPort, host, auth };
+});

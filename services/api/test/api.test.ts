@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { NatsConnection, ShadowClient } from "@umbra/bus";
+import { ShadowErrors } from "@umbra/core";
+import type { Redis } from "@umbra/store";
+import { DeviceRegistry } from "@umbra/store";
+import {
+  apiRoutes,
+  covers,
+  findKey,
+  Metrics,
+  openApiDocument,
+  operationRoutes,
+  ProblemError,
+  parseApiKeys,
+  parseIfMatch,
+  RateLimiter,
+  Readiness,
+  Router,
+  shadowProblem,
+} from "../src/index.js";
+
+describe("If-Match", () => {
+  it("reads the ETags the API issues, strong or weak; * and absent mean any version", () => {
+    assert.equal(parseIfMatch('"7"'), 7);
+    assert.equal(parseIfMatch('W/"0"'), 0);
+    assert.equal(parseIfMatch(undefined), undefined);
+    assert.equal(parseIfMatch("*"), undefined);
+    for (const bad of ["7", '"x"', '"1", "2"', '"-1"', ""])
+      assert.throws(() => parseIfMatch(bad), ProblemError, bad);
+  });
+});
+
+describe("API keys", () => {
+  it("parses secrets and their product scopes; finds a key by its secret", () => {
+    const keys = parseApiKeys("k3y-for-app-one-xx=p1|p2, admin-s3cret-key-xx=*");
+    assert.ok(keys instanceof Map);
+    const app = findKey(keys, "k3y-for-app-one-xx");
+    assert.ok(app !== undefined);
+    assert.equal(covers(app, "p1"), true);
+    assert.equal(covers(app, "p3"), false);
+    const admin = findKey(keys, "admin-s3cret-key-xx");
+    assert.ok(admin !== undefined && covers(admin, "anything"));
+    assert.equal(findKey(keys, "k3y-for-app-one-xy"), undefined);
+    assert.deepEqual(parseApiKeys(""), new Map());
+  });
+
+  it("refuses short secrets, missing scopes and entries without '='", () => {
+    assert.match(String(parseApiKeys("short=p1")), /16 characters/);
+    assert.match(String(parseApiKeys("long-enough-secret-x=")), /no products/);
+    assert.match(String(parseApiKeys("no-equals-sign-at-all")), /not <secret>=/);
+  });
+
+  it("limits requests per key with a token bucket", () => {
+    const limiter = new RateLimiter(60, 2); // one a second, bursts of two
+    assert.equal(limiter.take("a", 0), 0);
+    assert.equal(limiter.take("a", 0), 0);
+    assert.equal(limiter.take("a", 0), 1);
+    assert.equal(limiter.take("b", 0), 0, "keys have their own buckets");
+    assert.equal(limiter.take("a", 1_000), 0, "a token a second comes back");
+    assert.equal(new RateLimiter(0, 1).take("a", 0), 0, "0 turns limiting off");
+  });
+});
+
+describe("Router", () => {
+  const handle = () => ({ status: 200 });
+  const base = { operationId: "x", summary: "", tag: "t", responses: {}, handle } as const;
+  const router = new Router([
+    { ...base, method: "GET", path: "/v1/products/{pid}" },
+    { ...base, method: "GET", path: "/v1/products/{pid}/devices/{dn}/shadow" },
+    { ...base, method: "PATCH", path: "/v1/products/{pid}/devices/{dn}/shadow" },
+  ]);
+
+  it("matches templates and decodes parameters", () => {
+    const m = router.match("GET", "/v1/products/p%201/devices/d.1/shadow");
+    assert.equal(m.kind, "found");
+    if (m.kind === "found") assert.deepEqual(m.params, { pid: "p 1", dn: "d.1" });
+  });
+
+  it("tells a wrong method (with what is allowed), an unknown path and a bad escape apart", () => {
+    assert.deepEqual(router.match("PUT", "/v1/products/p/devices/d/shadow"), {
+      kind: "method",
+      allowed: ["GET", "PATCH"],
+    });
+    assert.equal(router.match("GET", "/v1/products/p/devices").kind, "none");
+    assert.equal(router.match("GET", "/v1/products/").kind, "none", "empty parameter");
+    assert.equal(router.match("GET", "/v1/products/%E0%A4%A").kind, "bad-path");
+  });
+});
+
+describe("problem documents", () => {
+  it("map engine errors to statuses", () => {
+    assert.equal(shadowProblem(ShadowErrors.versionConflict(1, 2)).status, 412);
+    assert.equal(shadowProblem(ShadowErrors.versionConflict(1, 2)).currentVersion, 2);
+    assert.equal(shadowProblem(ShadowErrors.shadowNotFound()).status, 404);
+    assert.equal(shadowProblem(ShadowErrors.documentTooLarge(20_000, 16_384)).status, 413);
+    assert.equal(shadowProblem(ShadowErrors.depthExceeded("/a", 8)).status, 400);
+    assert.equal(shadowProblem(ShadowErrors.unspecified("storage")).status, 503);
+    const twin = shadowProblem(ShadowErrors.twinNotConformant("p_", "ends with _"));
+    assert.equal(twin.status, 400);
+    assert.match(twin.detail, /^ErrorCode:ArgumentInvalid;'p_' exists within the device twin/);
+  });
+});
+
+describe("OpenAPI document", () => {
+  const nothing = {} as unknown;
+  const routes = [
+    ...apiRoutes({
+      shadows: nothing as ShadowClient,
+      registry: new DeviceRegistry(nothing as Redis),
+      nc: nothing as NatsConnection,
+      now: () => 0,
+    }),
+    ...operationRoutes(
+      new Readiness({} as NatsConnection, nothing as Redis, 4, { timeoutMs: 1, cacheMs: 1 }),
+      new Metrics(),
+      () => ({}),
+    ),
+  ];
+  const doc = openApiDocument(routes, "0.0.0") as {
+    paths: Record<string, Record<string, { operationId: string; requestBody?: unknown }>>;
+    components: { schemas: Record<string, unknown> };
+  };
+
+  it("has every route, once, with its operation id", () => {
+    const ids = new Set<string>();
+    for (const route of routes) {
+      const op = doc.paths[route.path]?.[route.method.toLowerCase()];
+      assert.ok(op !== undefined, `${route.method} ${route.path}`);
+      assert.equal(op.operationId, route.operationId);
+      assert.equal(ids.has(route.operationId), false, `${route.operationId} twice`);
+      ids.add(route.operationId);
+      assert.equal(op.requestBody !== undefined, route.body !== undefined);
+    }
+  });
+
+  it("names its schemas and points every reference at them", () => {
+    for (const name of ["Problem", "ShadowDocument", "ShadowPatch", "TwinPatch", "DeviceKey"])
+      assert.ok(name in doc.components.schemas, name);
+    const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
+    assert.ok(refs.length > 0);
+    for (const ref of refs) {
+      const name = /#\/components\/schemas\/([^"]+)"/.exec(ref)?.[1];
+      assert.ok(name !== undefined && name in doc.components.schemas, ref);
+    }
+  });
+});
