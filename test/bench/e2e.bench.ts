@@ -10,24 +10,36 @@
  * Flags (or BENCH_* environment variables): --only=mosquitto|umbra, --devices=100,
  * --inflight=10, --seconds=10, --warmup=2, --qos=0|1, --workers=1 (load threads),
  * --separate (edge, shard and reply as three processes instead of `umbra all`),
- * --rounds=N (alternate the two runs N times; the ratio is the median of the rounds').
+ * --shards=N (that many shard processes forming a cluster; implies --separate),
+ * --rebalance (half-way through the window one more shard joins: prints the throughput
+ * dip and how long it lasted), --rounds=N (alternate the two runs N times; the ratio is
+ * the median of the rounds').
  * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import {
+  pollUntil,
   type Server,
   type ServiceProcess,
   startMosquitto,
   startNats,
   startRedis,
   startService,
+  UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
-import { type LoadResult, type LoadSpec, payload, type Target } from "./load.js";
+import {
+  type LoadResult,
+  type LoadSpec,
+  payload,
+  type Target,
+  TIMELINE_BUCKET_MS,
+} from "./load.js";
 import type { WorkerReport } from "./load.worker.js";
 
 interface Settings {
@@ -39,11 +51,14 @@ interface Settings {
   readonly qos: 0 | 1;
   readonly workers: number;
   readonly separate: boolean;
+  readonly shards: number;
+  readonly rebalance: boolean;
   readonly rounds: number;
 }
 
 const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
-       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate] [--rounds=N]`;
+       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate] [--shards=N]
+       [--rebalance] [--rounds=N]`;
 
 class UsageError extends Error {}
 
@@ -59,6 +74,8 @@ const settingsFrom = (argv: string[]): Settings => {
       qos: { type: "string" },
       workers: { type: "string" },
       separate: { type: "boolean" },
+      shards: { type: "string" },
+      rebalance: { type: "boolean" },
       rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -84,7 +101,13 @@ const settingsFrom = (argv: string[]): Settings => {
     warmup: number("warmup", 2, 0, 600),
     qos: number("qos", 0, 0, 1) as 0 | 1,
     workers: number("workers", 1, 1, 64),
-    separate: values.separate === true || process.env.BENCH_SEPARATE === "1",
+    separate:
+      values.separate === true ||
+      process.env.BENCH_SEPARATE === "1" ||
+      number("shards", 1, 1, 16) > 1 ||
+      values.rebalance === true,
+    shards: number("shards", 1, 1, 16),
+    rebalance: values.rebalance === true || process.env.BENCH_REBALANCE === "1",
     rounds: number("rounds", 1, 1, 50),
   };
 };
@@ -120,7 +143,12 @@ const nextReport = (worker: Worker): Promise<WorkerReport> =>
   });
 
 /** Runs the devices, spread over the load threads, against one MQTT endpoint. */
-const drive = async (target: Target, url: string, s: Settings): Promise<LoadResult[]> => {
+const drive = async (
+  target: Target,
+  url: string,
+  s: Settings,
+  onGo?: () => void,
+): Promise<LoadResult[]> => {
   const threads = Math.min(s.workers, s.devices);
   const workers: Worker[] = [];
   try {
@@ -153,6 +181,7 @@ const drive = async (target: Target, url: string, s: Settings): Promise<LoadResu
     progress(`${target}: ${s.warmup} s warm-up, then ${s.seconds} s measured`);
     const results = workers.map((worker) => nextReport(worker));
     for (const worker of workers) worker.postMessage("go");
+    onGo?.();
     const reports = await withDeadline(
       Promise.all(results),
       (s.warmup + s.seconds + 5) * 1000 + 30_000,
@@ -167,7 +196,9 @@ const drive = async (target: Target, url: string, s: Settings): Promise<LoadResu
 // ── Statistics ──────────────────────────────────────────────────────────────────────────
 
 /** A load run's counts, with its latency samples reduced to throughput and percentiles. */
-interface Measured extends Omit<LoadResult, "samples"> {
+interface Measured extends Omit<LoadResult, "samples" | "timeline"> {
+  /** Round trips per TIMELINE_BUCKET_MS of the window, all load threads together. */
+  readonly timeline: readonly number[];
   readonly roundTripsPerSec: number;
   readonly p50Ms: number;
   readonly p90Ms: number;
@@ -187,7 +218,12 @@ const summarise = (results: readonly LoadResult[], seconds: number): Measured =>
   // Nearest rank: the smallest sample with at least p of them at or below it.
   const pct = (p: number) => (total === 0 ? Number.NaN : (all[Math.ceil(p * total) - 1] ?? 0));
   const sum = (pick: (r: LoadResult) => number) => results.reduce((n, r) => n + pick(r), 0);
+  const buckets = Math.max(0, ...results.map((r) => r.timeline.length));
+  const timeline = Array.from({ length: buckets }, (_, b) =>
+    results.reduce((n, r) => n + (r.timeline[b] ?? 0), 0),
+  );
   return {
+    timeline,
     roundTripsPerSec: total / seconds,
     p50Ms: pct(0.5),
     p90Ms: pct(0.9),
@@ -205,12 +241,15 @@ const summarise = (results: readonly LoadResult[], seconds: number): Measured =>
 };
 
 /** Why a finished run does not count, if it does not. */
-const failureOf = (m: Measured): string | undefined => {
+const failureOf = (m: Measured, s?: Settings): string | undefined => {
+  // While two shards serve a partition during a hand-off, a device's requests in flight
+  // can be answered out of order: a --rebalance run reports that, it does not fail on it.
+  const outOfOrder = s?.rebalance === true ? 0 : m.outOfOrder;
   const problems = [
     m.rejected > 0 ? `${m.rejected} rejected (first: ${m.firstRejection})` : "",
     m.lost > 0 ? `${m.lost} requests never answered` : "",
     m.unexpected > 0 ? `${m.unexpected} answers nobody asked for` : "",
-    m.outOfOrder > 0 ? `${m.outOfOrder} accepted answers without a growing version` : "",
+    outOfOrder > 0 ? `${outOfOrder} accepted answers without a growing version` : "",
     m.errors.length > 0
       ? `${m.errors.length} connection errors (first: ${m.errors[0]})`
       : m.completed === 0
@@ -250,7 +289,9 @@ const SERVICE_READY_MS = 30_000;
 
 interface Cluster {
   readonly mqttPort: number;
-  readonly services: readonly ServiceProcess[];
+  readonly services: ServiceProcess[];
+  /** Starts one more shard process (cluster mode), for --rebalance. */
+  addShard(): Promise<ServiceProcess>;
   /** NATS and Redis, for their CPU per round trip (local processes only). */
   readonly infra: readonly Server[];
   stop(): Promise<void>;
@@ -286,9 +327,21 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
       // BENCH_PROFILE_DIR=dir: every Umbra process writes a V8 CPU profile there on exit.
       nodeArgs: profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`],
     };
+    // One shard owns every partition itself; several form a cluster (membership).
+    const shardEnv = (k: number) =>
+      s.shards === 1 && !s.rebalance
+        ? { ...env, SHARD_PARTITIONS: "all" }
+        : {
+            ...env,
+            SHARD_ID: `bench-shard-${k}`,
+            MEMBER_HEARTBEAT_MS: "250",
+            MEMBER_LEASE_MS: "1500",
+          };
     const starting = s.separate
       ? [
-          startService(["shard"], { ...env, SHARD_PARTITIONS: "all" }, options),
+          ...Array.from({ length: s.shards }, (_, k) =>
+            startService(["shard"], shardEnv(k + 1), options),
+          ),
           startService(["reply"], env, options),
           startService(["edge"], { ...env, EDGE_ID: "bench-edge" }, options),
         ]
@@ -303,11 +356,62 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
     const mqttPort = edge?.mqttPort;
     if (typeof mqttPort !== "number" || !Number.isInteger(mqttPort) || mqttPort <= 0)
       throw new Error(`the edge's ready line carries no mqttPort: ${JSON.stringify(edge)}`);
-    return { mqttPort, services, infra, stop };
+    if (s.shards > 1 || s.rebalance) await clusterSettled(redis.value.url, s.shards);
+    const addShard = async () => {
+      const shard = await startService(["shard"], shardEnv(services.length + 1), options);
+      services.push(shard);
+      return shard;
+    };
+    return { mqttPort, services, infra, addShard, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+};
+
+/** Resolves once `members` shards serve every partition and no hand-off is left. */
+const clusterSettled = (redisUrl: string, members: number): Promise<void> =>
+  pollUntil(
+    async () => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [UMBRA_MAIN, "cluster", "status", "--json"],
+        { env: { ...process.env, REDIS_URL: redisUrl }, timeout: 10_000 },
+      );
+      const status = JSON.parse(stdout) as {
+        members: { leaving: boolean; partitions: number; handoffs: number }[];
+      };
+      const serving = status.members.filter((m) => !m.leaving);
+      return (
+        serving.length === members &&
+        serving.reduce((n, m) => n + m.partitions, 0) === 1024 &&
+        status.members.every((m) => m.handoffs === 0)
+      );
+    },
+    { timeoutMs: 30_000, what: `${members} shard(s) to settle`, intervalMs: 50 },
+  );
+
+/**
+ * The dip a rebalance caused in a run's timeline: throughput before it (median of the
+ * buckets from the window start to the event), the lowest bucket after it, and how long
+ * after it until three buckets in a row were back at 90 % of before.
+ */
+const dipOf = (timeline: readonly number[], eventMs: number) => {
+  const at = Math.floor(eventMs / TIMELINE_BUCKET_MS);
+  const perSec = 1000 / TIMELINE_BUCKET_MS;
+  const before = median(timeline.slice(0, at)) ?? 0;
+  const after = timeline.slice(at, -1);
+  let recoveredAfterMs: number | null = null;
+  for (let b = 0; b + 2 < after.length; b++)
+    if ([0, 1, 2].every((k) => (after[b + k] ?? 0) >= 0.9 * before)) {
+      recoveredAfterMs = b * TIMELINE_BUCKET_MS;
+      break;
+    }
+  return {
+    beforePerSec: Math.round(before * perSec),
+    lowestPerSec: Math.round(Math.min(...after) * perSec),
+    recoveredAfterMs,
+  };
 };
 
 /** CPU seconds a process has used so far (Linux /proc; 0 elsewhere). */
@@ -338,10 +442,46 @@ const runUmbra = async (s: Settings): Promise<Measured> => {
     ];
     const before = meters.map(([, cpu]) => cpu());
     const started = performance.now();
+    // --rebalance: one more shard joins half-way through the measured window.
+    let rebalance: Promise<{ eventMs: number; settledMs: number }> | undefined;
+    const onGo = () => {
+      if (!s.rebalance) return;
+      const eventMs = (s.seconds * 1000) / 2;
+      rebalance = new Promise((resolve, reject) =>
+        setTimeout(
+          () => {
+            const started = performance.now();
+            progress(`umbra: shard ${s.shards + 1} joins`);
+            cluster
+              .addShard()
+              .then(() =>
+                clusterSettled(
+                  cluster.infra.find((i) => i.url.startsWith("redis:"))?.url ?? "",
+                  s.shards + 1,
+                ),
+              )
+              .then(() => resolve({ eventMs, settledMs: performance.now() - started }), reject);
+          },
+          s.warmup * 1000 + eventMs,
+        ),
+      );
+    };
     const measured = summarise(
-      await drive("umbra", `mqtt://127.0.0.1:${cluster.mqttPort}`, s),
+      await drive("umbra", `mqtt://127.0.0.1:${cluster.mqttPort}`, s, onGo),
       s.seconds,
     );
+    if (rebalance !== undefined) {
+      const { eventMs, settledMs } = await rebalance;
+      const dip = dipOf(measured.timeline, eventMs);
+      progress(
+        `umbra: rebalance ${s.shards} → ${s.shards + 1} shards: settled in ${Math.round(settledMs)} ms; ` +
+          `throughput ${grouped(dip.beforePerSec)}/s before, lowest ${grouped(dip.lowestPerSec)}/s after, ` +
+          (dip.recoveredAfterMs === null
+            ? "not back to 90 % before the window ended"
+            : `back to 90 % after ${dip.recoveredAfterMs} ms`) +
+          `; ${measured.outOfOrder} answers out of order`,
+      );
+    }
     // CPU per round trip is steadier than throughput on a machine whose speed drifts:
     // each process's CPU over the whole drive, over the round trips made in that time.
     const elapsed = (performance.now() - started) / 1000;
@@ -351,7 +491,7 @@ const runUmbra = async (s: Settings): Promise<Measured> => {
     );
     progress(`umbra: CPU per round trip (≈, whole drive): ${perTrip.join(", ")}`);
     const died = cluster.services.filter((svc) => svc.proc.exitCode !== null);
-    if (died.length > 0 || failureOf(measured) !== undefined)
+    if (died.length > 0 || failureOf(measured, s) !== undefined)
       // The services' own words are what explains a failed run.
       for (const svc of cluster.services)
         progress(
@@ -449,7 +589,7 @@ const main = async (): Promise<number> => {
     for (const target of order) {
       try {
         const measured = await (target === "mosquitto" ? runMosquitto(s) : runUmbra(s));
-        const failure = failureOf(measured);
+        const failure = failureOf(measured, s);
         outcomes.push(
           failure === undefined ? { target, measured } : { target, measured, error: failure },
         );
@@ -488,7 +628,9 @@ const main = async (): Promise<number> => {
     `\nend-to-end round trips: ${s.devices} devices × ${s.inflight} in flight, QoS ${s.qos}, ` +
       `${s.seconds} s measured after ${s.warmup} s warm-up, ${payloadBytes}-byte payload, ` +
       `${s.workers} load thread(s), ${cpus().length} CPUs` +
-      (s.targets.includes("umbra") ? `, umbra ${s.separate ? "as 3 processes" : "all"}` : ""),
+      (s.targets.includes("umbra")
+        ? `, umbra ${s.separate ? `as edge, reply and ${s.shards} shard process(es)` : "all"}`
+        : ""),
   );
   console.log(table(outcomes, ratio));
   if (s.rounds > 1 && medianRatio !== null)
@@ -497,7 +639,7 @@ const main = async (): Promise<number> => {
     );
   for (const o of outcomes)
     if (o.error !== undefined) console.log(`\n${o.target} FAILED: ${o.error}`);
-  const round = (m: Measured) => ({
+  const round = ({ timeline: _timeline, ...m }: Measured) => ({
     ...m,
     roundTripsPerSec: Math.round(m.roundTripsPerSec),
     p50Ms: Number(fixed(m.p50Ms, 3)),
@@ -516,6 +658,8 @@ const main = async (): Promise<number> => {
       warmup: s.warmup,
       workers: s.workers,
       separate: s.separate,
+      shards: s.shards,
+      rebalance: s.rebalance,
       rounds: s.rounds,
       ratioRounds: roundRatios.map((x) => Number(fixed(x, 3))),
       medianRatio: medianRatio === null ? null : Number(fixed(medianRatio, 3)),

@@ -40,7 +40,12 @@ export interface LoadResult {
   readonly firstRejection: string | null;
   /** Round-trip latencies (ms) of the window's round trips, in completion order. */
   readonly samples: Float64Array;
+  /** Round trips completed in each TIMELINE_BUCKET_MS of the window, from its start. */
+  readonly timeline: Uint32Array;
 }
+
+/** The resolution of `LoadResult.timeline`. */
+export const TIMELINE_BUCKET_MS = 100;
 
 /** The update every device sends, its values changing so each write changes the shadow. */
 export const payload = (seq: number): string =>
@@ -170,6 +175,7 @@ class Samples {
 export const runLoad = (spec: LoadSpec, devices: readonly Device[]): Promise<LoadResult> =>
   new Promise((resolve) => {
     const samples = new Samples();
+    const timeline = new Uint32Array(Math.ceil(spec.measureMs / TIMELINE_BUCKET_MS) + 1);
     const errors: string[] = [];
     let sent = 0;
     let rejected = 0;
@@ -207,6 +213,7 @@ export const runLoad = (spec: LoadSpec, devices: readonly Device[]): Promise<Loa
         errors,
         firstRejection,
         samples: samples.take(),
+        timeline,
       });
     };
 
@@ -236,7 +243,11 @@ export const runLoad = (spec: LoadSpec, devices: readonly Device[]): Promise<Loa
             if (version === undefined || version <= device.lastVersion) outOfOrder++;
             else device.lastVersion = version;
           }
-          if (now >= windowStart && now <= windowEnd) samples.push(now - sentAt);
+          if (now >= windowStart && now <= windowEnd) {
+            samples.push(now - sentAt);
+            const bucket = Math.floor((now - windowStart) / TIMELINE_BUCKET_MS);
+            timeline[bucket] = (timeline[bucket] ?? 0) + 1;
+          }
         }
         if (sending) send(device);
         else if (inFlight === 0) finish();

@@ -21,7 +21,10 @@ try {
   await new Promise<void>((resolve) => port.once("message", () => resolve()));
   const result = await runLoad(spec, devices);
   closeDevices(devices);
-  report({ type: "result", result }, [result.samples.buffer as ArrayBuffer]);
+  report({ type: "result", result }, [
+    result.samples.buffer as ArrayBuffer,
+    result.timeline.buffer as ArrayBuffer,
+  ]);
 } catch (error) {
   report({ type: "error", message: error instanceof Error ? error.message : String(error) });
 }

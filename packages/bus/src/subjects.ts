@@ -8,6 +8,7 @@
  * | `umbra.evt.{shard}`      | shard          | reply (queue group)       | result events       |
  * | `umbra.edge.{edge}`      | shard, reply   | that edge                 | QoS 1 acks; answers |
  * | `umbra.dev.{pid}.{dn}`   | reply, edge    | the edge holding a session| outbound frames     |
+ * | `umbra.cluster.changed`  | shards         | shards                    | membership nudges   |
  */
 const PREFIX = "umbra";
 
@@ -24,6 +25,13 @@ export const REPLY_QUEUE = "reply";
 export const edgeSubject = (edgeId: string): string => `${PREFIX}.edge.${subjectToken(edgeId)}`;
 export const deviceSubject = (productId: string, deviceName: string): string =>
   `${PREFIX}.dev.${subjectToken(productId)}.${subjectToken(deviceName)}`;
+
+/**
+ * A shard announced a new view of the membership (joined, leaving): the others read
+ * the membership now instead of at their next heartbeat, which keeps the time two
+ * shards serve one partition short. Empty payload.
+ */
+export const CLUSTER_CHANGED = `${PREFIX}.cluster.changed`;
 
 const SAFE_TOKEN = /^[A-Za-z0-9_-]+$/;
 

@@ -12,6 +12,8 @@ export interface MemberOptions {
   readonly leaseMs: number;
   /** Waits until the bus has registered new subscriptions (NATS flush). */
   readonly flushBus: () => Promise<void>;
+  /** Tells the other members to read the membership now (after a change we made). */
+  readonly nudgeOthers?: () => void;
   readonly now?: () => number;
 }
 
@@ -34,6 +36,7 @@ export class ShardMember {
   #view: string[] = [];
   #others: MemberStatus[] = [];
   #storeDown = false;
+  #nudgePending = false;
 
   constructor(shard: Shard, membership: Membership, logger: Logger, options: MemberOptions) {
     this.#shard = shard;
@@ -50,10 +53,21 @@ export class ShardMember {
   /** Joins: the first assignment is in place (subscribed and announced) when this resolves. */
   async join(): Promise<void> {
     await this.#tick();
+    this.#options.nudgeOthers?.();
     this.#timer = setInterval(() => {
       this.#ticking = this.#ticking.then(() => this.#tick());
     }, this.#options.heartbeatMs);
     this.#timer.unref();
+  }
+
+  /** Another member changed the membership: re-read it now (coalesced with a running tick). */
+  nudged(): void {
+    if (this.#leaving || this.#timer === undefined || this.#nudgePending) return;
+    this.#nudgePending = true;
+    this.#ticking = this.#ticking.then(() => {
+      this.#nudgePending = false;
+      return this.#tick();
+    });
   }
 
   /**
@@ -67,8 +81,9 @@ export class ShardMember {
     await this.#ticking;
     const id = this.#options.id;
     const deadline = this.#now() + timeoutMs;
-    for (;;) {
+    for (let round = 0; ; round++) {
       await this.#announce();
+      if (round === 0) this.#options.nudgeOthers?.();
       const others = await this.#readOthers();
       const waiting = others.filter((m) => !m.leaving && m.view.includes(id));
       if (waiting.length === 0 && others.some((m) => !m.leaving)) break;

@@ -1,4 +1,4 @@
-import { parsePartitionSet } from "@umbra/bus";
+import { CLUSTER_CHANGED, parsePartitionSet } from "@umbra/bus";
 import { Membership, readClusterStatus } from "@umbra/cluster";
 import { defaultLimits } from "@umbra/core";
 import {
@@ -114,7 +114,9 @@ export const shardService = Effect.gen(function* () {
     heartbeatMs,
     leaseMs,
     flushBus: () => nc.flush(),
+    nudgeOthers: () => nc.publish(CLUSTER_CHANGED),
   });
+  const nudges = nc.subscribe(CLUSTER_CHANGED, { callback: () => member.nudged() });
   yield* Effect.acquireRelease(
     Effect.promise(async () => {
       shard.start();
@@ -122,9 +124,10 @@ export const shardService = Effect.gen(function* () {
       serving = true;
     }),
     () =>
-      Effect.promise(() => {
+      Effect.promise(async () => {
         serving = false;
-        return member.leave(handoffTimeoutMs);
+        await member.leave(handoffTimeoutMs);
+        nudges.unsubscribe();
       }),
   );
   logger.info(
