@@ -52,6 +52,16 @@ describe("compare-and-set", () => {
     assert.equal((await store.compareAndSet("cas/one", 0, "{}", "")).rev, 1);
   });
 
+  it("answers 'written' when the same call arrives again (a reply lost on a dropped connection)", async () => {
+    new ShadowStore(redis);
+    const cas = (redis as unknown as { umbraShadowCas: (...args: unknown[]) => Promise<number[]> })
+      .umbraShadowCas;
+    const call = (token: string) => cas.call(redis, "cas/token", 0, '{"a":1}', "", token);
+    assert.deepEqual(await call("t1"), [1, 1]);
+    assert.deepEqual(await call("t1"), [1, 1], "the same call, sent again");
+    assert.deepEqual(await call("t2"), [0, 1], "another writer at the same revision");
+  });
+
   it("two actors owning one device (a hand-off) both serve it and lose no update", async () => {
     const store = new ShadowStore(redis);
     const published: ShadowEvent[] = [];
@@ -114,6 +124,35 @@ describe("passivation", () => {
       assert.ok(second.ok);
       assert.equal(second.version, 2);
       assert.deepEqual(second.document?.reported, { a: 1, b: 2 });
+    } finally {
+      await shard.stop();
+    }
+  });
+});
+
+describe("memory bound", () => {
+  it("keeps at most MAX_ACTORS actors; a passivated one comes back from Redis", async () => {
+    const shard = new Shard(nc, new ShadowStore(redis), logger, {
+      shardId: "test-shard",
+      partitions: 1024,
+      owned: Array.from({ length: 1024 }, (_, i) => i),
+      limits: defaultLimits,
+      actorIdleMs: 60_000,
+      maxActors: 10,
+    });
+    shard.start();
+    try {
+      await nc.flush();
+      const client = new ShadowClient(nc, 1024);
+      for (let i = 0; i < 30; i++) {
+        const reply = await client.update(`bound/d${i}`, { reported: { first: i } });
+        assert.ok(reply.ok);
+        assert.ok(shard.liveActors <= 10, `${shard.liveActors} actors after ${i + 1} devices`);
+      }
+      const again = await client.update("bound/d0", { reported: { second: true } });
+      assert.ok(again.ok);
+      assert.equal(again.version, 2);
+      assert.deepEqual(again.document?.reported, { first: 0, second: true });
     } finally {
       await shard.stop();
     }
