@@ -13,7 +13,8 @@
  * --shards=N (that many shard processes forming a cluster; implies --separate),
  * --rebalance (half-way through the window one more shard joins: prints the throughput
  * dip and how long it lasted), --rounds=N (alternate the two runs N times; the ratio is
- * the median of the rounds').
+ * the median of the rounds'), --api (instead: applications PATCH desired state over the
+ * HTTP API and each device waits for its delta; --inflight is per device, default 2).
  * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
@@ -33,6 +34,7 @@ import {
   UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
+import { runApiLoad } from "./api-load.js";
 import {
   type LoadResult,
   type LoadSpec,
@@ -53,12 +55,13 @@ interface Settings {
   readonly separate: boolean;
   readonly shards: number;
   readonly rebalance: boolean;
+  readonly api: boolean;
   readonly rounds: number;
 }
 
 const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
        [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate] [--shards=N]
-       [--rebalance] [--rounds=N]`;
+       [--rebalance] [--rounds=N] [--api]`;
 
 class UsageError extends Error {}
 
@@ -76,6 +79,7 @@ const settingsFrom = (argv: string[]): Settings => {
       separate: { type: "boolean" },
       shards: { type: "string" },
       rebalance: { type: "boolean" },
+      api: { type: "boolean" },
       rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -96,7 +100,7 @@ const settingsFrom = (argv: string[]): Settings => {
   return {
     targets: only === undefined ? ["mosquitto", "umbra"] : [only],
     devices: number("devices", 100, 1, 100_000),
-    inflight: number("inflight", 10, 1, 10_000),
+    inflight: number("inflight", values.api === true ? 2 : 10, 1, 10_000),
     seconds: number("seconds", 10, 1, 3600),
     warmup: number("warmup", 2, 0, 600),
     qos: number("qos", 0, 0, 1) as 0 | 1,
@@ -108,6 +112,7 @@ const settingsFrom = (argv: string[]): Settings => {
       values.rebalance === true,
     shards: number("shards", 1, 1, 16),
     rebalance: values.rebalance === true || process.env.BENCH_REBALANCE === "1",
+    api: values.api === true || process.env.BENCH_API === "1",
     rounds: number("rounds", 1, 1, 50),
   };
 };
@@ -289,6 +294,8 @@ const SERVICE_READY_MS = 30_000;
 
 interface Cluster {
   readonly mqttPort: number;
+  /** The API's port when started with --api. */
+  readonly httpPort: number | undefined;
   readonly services: ServiceProcess[];
   /** Starts one more shard process (cluster mode), for --rebalance. */
   addShard(): Promise<ServiceProcess>;
@@ -320,6 +327,8 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
       UMBRA_AUTH: "off",
       LOG_LEVEL: "info",
       HTTP_PORT: "0",
+      // The bench measures the API, not its rate limit.
+      API_RATE_LIMIT: "0",
     };
     const profile = process.env.BENCH_PROFILE_DIR;
     const options = {
@@ -343,9 +352,15 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
             startService(["shard"], shardEnv(k + 1), options),
           ),
           startService(["reply"], env, options),
+          ...(s.api ? [startService(["api"], env, options)] : []),
           startService(["edge"], { ...env, EDGE_ID: "bench-edge" }, options),
         ]
-      : [startService(["all"], env, { ...options, ready: ["edge", "umbra"] })];
+      : [
+          startService(["all"], env, {
+            ...options,
+            ready: s.api ? ["edge", "api", "umbra"] : ["edge", "umbra"],
+          }),
+        ];
     progress(`umbra: starting ${s.separate ? "edge, shard and reply" : "umbra all"}`);
     const settled = await Promise.allSettled(starting);
     for (const started of settled) if (started.status === "fulfilled") services.push(started.value);
@@ -362,7 +377,15 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
       services.push(shard);
       return shard;
     };
-    return { mqttPort, services, infra, addShard, stop };
+    const httpPort = services.find((svc) => svc.ready.api !== undefined)?.ready.api?.httpPort;
+    return {
+      mqttPort,
+      httpPort: typeof httpPort === "number" ? httpPort : undefined,
+      services,
+      infra,
+      addShard,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -569,6 +592,74 @@ const median = (values: readonly number[]): number | null => {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
+/** --api: desired writes through the HTTP API until each device's delta, on Umbra alone. */
+const runApi = async (s: Settings): Promise<number> => {
+  const cluster = await startCluster(s);
+  try {
+    if (cluster.httpPort === undefined) throw new Error("the api's ready line carries no httpPort");
+    progress(
+      `api: ${s.devices} devices × ${s.inflight} writes in flight, ${s.warmup} s warm-up, then ${s.seconds} s measured`,
+    );
+    const before = [
+      ...cluster.services.map((svc) => cpuSeconds(svc.proc.pid)),
+      cpuSeconds(process.pid),
+    ];
+    const started = performance.now();
+    const r = await runApiLoad({
+      apiUrl: `http://127.0.0.1:${cluster.httpPort}`,
+      mqttUrl: `mqtt://127.0.0.1:${cluster.mqttPort}`,
+      devices: s.devices,
+      inflight: s.inflight,
+      warmupMs: s.warmup * 1000,
+      measureMs: s.seconds * 1000,
+    });
+    // CPU per delivered update, each process over the whole drive (see runUmbra).
+    const trips = (r.roundTrips.length / s.seconds) * ((performance.now() - started) / 1000);
+    const names = [...cluster.services.map((svc) => svc.proc.spawnargs.slice(2).join(" ")), "load"];
+    const pids = [...cluster.services.map((svc) => svc.proc.pid), process.pid];
+    progress(
+      `api: CPU per update (≈, whole drive, registration included): ${names
+        .map(
+          (name, i) =>
+            `${name} ${fixed(((cpuSeconds(pids[i]) - (before[i] ?? 0)) * 1e6) / trips, 1)} µs`,
+        )
+        .join(", ")}`,
+    );
+    const pct = (values: Float64Array, p: number) => {
+      const sorted = Float64Array.from(values).sort();
+      return sorted.length === 0 ? Number.NaN : (sorted[Math.ceil(p * sorted.length) - 1] ?? 0);
+    };
+    console.log(
+      `\nHTTP API → device delta: ${s.devices} devices × ${s.inflight} in flight, ${s.seconds} s measured after ${s.warmup} s warm-up, ${cpus().length} CPUs, umbra ${s.separate ? "as separate processes" : "all"}`,
+    );
+    console.log(
+      `desired updates/s (delta delivered) ${grouped(r.roundTrips.length / s.seconds)}; ` +
+        `PATCH → delta p50 ${fixed(pct(r.roundTrips, 0.5), 2)} ms, p99 ${fixed(pct(r.roundTrips, 0.99), 2)} ms; ` +
+        `PATCH → 200 p50 ${fixed(pct(r.answers, 0.5), 2)} ms, p99 ${fixed(pct(r.answers, 0.99), 2)} ms; ` +
+        `failed ${r.failed}${r.firstFailure === null ? "" : ` (first: ${r.firstFailure})`}; lost ${r.lost}`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: "e2e-api",
+        devices: s.devices,
+        inflight: s.inflight,
+        seconds: s.seconds,
+        separate: s.separate,
+        updatesPerSec: Math.round(r.roundTrips.length / s.seconds),
+        p50Ms: Number(fixed(pct(r.roundTrips, 0.5), 3)),
+        p99Ms: Number(fixed(pct(r.roundTrips, 0.99), 3)),
+        httpP50Ms: Number(fixed(pct(r.answers, 0.5), 3)),
+        httpP99Ms: Number(fixed(pct(r.answers, 0.99), 3)),
+        failed: r.failed,
+        lost: r.lost,
+      }),
+    );
+    return r.failed === 0 && r.lost === 0 && r.roundTrips.length > 0 ? 0 : 1;
+  } finally {
+    await cluster.stop();
+  }
+};
+
 const main = async (): Promise<number> => {
   let s: Settings;
   try {
@@ -578,6 +669,7 @@ const main = async (): Promise<number> => {
     console.error(message === "" ? USAGE : `${message}\n${USAGE}`);
     return error instanceof UsageError && message === "" ? 0 : 2;
   }
+  if (s.api) return runApi(s);
 
   // With --rounds=N the two runs alternate (M U, U M, …) and the ratio is the median of
   // the rounds': the machine's speed drifts between one run and the next.
