@@ -130,6 +130,31 @@ describe("passivation", () => {
   });
 });
 
+describe("a partition nobody serves yet", () => {
+  it("gets the cloud's command once a shard starts serving it, within the deadline", async () => {
+    const client = new ShadowClient(nc, 1024, 10_000);
+    const answer = client.update("late/dev", { reported: { early: true } });
+    // The command is out and nobody took it (the server says so) before a shard starts.
+    await nc.flush();
+    const shard = new Shard(nc, new ShadowStore(redis), logger, {
+      shardId: "late-shard",
+      partitions: 1024,
+      owned: Array.from({ length: 1024 }, (_, i) => i),
+      limits: defaultLimits,
+      actorIdleMs: 60_000,
+    });
+    shard.start();
+    try {
+      const reply = await answer;
+      assert.ok(reply.ok, JSON.stringify(reply));
+      assert.equal(reply.version, 1);
+    } finally {
+      await shard.stop();
+      client.close();
+    }
+  });
+});
+
 describe("memory bound", () => {
   it("keeps at most MAX_ACTORS actors; a passivated one comes back from Redis", async () => {
     const shard = new Shard(nc, new ShadowStore(redis), logger, {

@@ -1,4 +1,9 @@
-import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  createInbox,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/transport-node";
 import { type CommandOp, type CommandReply, encodeCommand } from "./frames.js";
 import { partitionOf } from "./partition.js";
 import { commandSubject } from "./subjects.js";
@@ -20,19 +25,56 @@ export class ClusterUnavailableError extends Error {
 const withVersion = (body: Record<string, unknown>, version: number | undefined): Uint8Array =>
   encoder.encode(JSON.stringify(version === undefined ? body : { ...body, version }));
 
+interface Waiting {
+  readonly subject: string;
+  readonly frame: Uint8Array;
+  readonly deadline: number;
+  /** When to send again after "no responders"; 0 while the command is out. */
+  retryAt: number;
+  readonly resolve: (data: Uint8Array) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** How soon a command nobody took (no shard serves its partition) is sent again. */
+const NO_RESPONDERS_RETRY_MS = 100;
+const SWEEP_MS = 50;
+
 /**
  * A cloud-side caller of the shard actors (the API service, the CLI, tests): sends a
  * command to the device's partition and waits for the actor's answer.
+ *
+ * Answers come back on one inbox subscription per client (`{inbox}.{n}`) rather than
+ * through `request()`, which builds two errors with stack traces per call (measured:
+ * 9 % of a busy API process). A command the server reports as having no responders —
+ * no shard serves the partition, e.g. between a crash and the takeover — was not
+ * delivered, so it is sent again every 100 ms until the deadline; a command that got
+ * no answer in time may or may not have been applied and is not repeated.
  */
 export class ShadowClient {
   readonly #nc: NatsConnection;
   readonly #partitions: number;
   readonly #timeoutMs: number;
+  readonly #inbox = createInbox();
+  readonly #waiting = new Map<number, Waiting>();
+  #subscription: Subscription | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #next = 0;
 
   constructor(nc: NatsConnection, partitions: number, timeoutMs = 5_000) {
     this.#nc = nc;
     this.#partitions = partitions;
     this.#timeoutMs = timeoutMs;
+  }
+
+  /** Stops listening; commands still waiting fail. (Closing the connection does too.) */
+  close(): void {
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    for (const waiting of this.#waiting.values())
+      waiting.reject(new ClusterUnavailableError("the client was closed"));
+    this.#waiting.clear();
   }
 
   /** `state` as in an update request: `{ desired?: {...}, reported?: {...} }`. */
@@ -64,19 +106,71 @@ export class ShadowClient {
       { op, device: deviceKey, dialect: "cloud", source: "cloud" },
       payload,
     );
-    let data: Uint8Array;
-    try {
-      const msg = await this.#nc.request(
-        commandSubject(partitionOf(deviceKey, this.#partitions)),
+    const subject = commandSubject(partitionOf(deviceKey, this.#partitions));
+    const data = await new Promise<Uint8Array>((resolve, reject) => {
+      if (this.#nc.isClosed()) {
+        reject(
+          new ClusterUnavailableError(`no shard answered for ${deviceKey}: connection closed`),
+        );
+        return;
+      }
+      this.#listen();
+      const n = ++this.#next;
+      const waiting: Waiting = {
+        subject,
         frame,
-        { timeout: this.#timeoutMs },
-      );
-      data = msg.data;
-    } catch (e) {
-      throw new ClusterUnavailableError(
-        `no shard answered for ${deviceKey}: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
+        deadline: Date.now() + this.#timeoutMs,
+        retryAt: 0,
+        resolve,
+        reject: (error) =>
+          reject(
+            new ClusterUnavailableError(`no shard answered for ${deviceKey}: ${error.message}`),
+          ),
+      };
+      this.#waiting.set(n, waiting);
+      this.#nc.publish(subject, frame, { reply: `${this.#inbox}.${n}` });
+    });
     return JSON.parse(decoder.decode(data)) as CommandReply;
+  }
+
+  #listen(): void {
+    if (this.#subscription !== undefined) return;
+    this.#subscription = this.#nc.subscribe(`${this.#inbox}.*`, {
+      callback: (error, msg) => {
+        if (error === null) this.#answer(msg);
+      },
+    });
+    this.#sweep = setInterval(() => this.#expire(), SWEEP_MS);
+    this.#sweep.unref();
+  }
+
+  #answer(msg: Msg): void {
+    const n = Number(msg.subject.slice(this.#inbox.length + 1));
+    const waiting = this.#waiting.get(n);
+    if (waiting === undefined) return; // timed out already
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      // No responders: nobody took it, so it is safe to send again shortly.
+      waiting.retryAt = Date.now() + NO_RESPONDERS_RETRY_MS;
+      return;
+    }
+    this.#waiting.delete(n);
+    waiting.resolve(msg.data);
+  }
+
+  /** Times out what waited too long; re-sends what nobody took, while time remains. */
+  #expire(): void {
+    const now = Date.now();
+    for (const [n, waiting] of this.#waiting) {
+      if (now >= waiting.deadline) {
+        this.#waiting.delete(n);
+        waiting.reject(
+          new Error(waiting.retryAt > 0 ? "no shard serves its partition" : "timed out"),
+        );
+      } else if (waiting.retryAt > 0 && now >= waiting.retryAt) {
+        waiting.retryAt = 0;
+        this.#nc.publish(waiting.subject, waiting.frame, { reply: `${this.#inbox}.${n}` });
+      }
+    }
+    if (this.#nc.isClosed()) this.close();
   }
 }
