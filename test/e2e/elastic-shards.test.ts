@@ -76,9 +76,9 @@ const clusterStatus = async (): Promise<Status> => {
   return JSON.parse(stdout) as Status;
 };
 
-/** Waits until exactly `ids` serve, every partition once, no hand-off left. */
-const settledOn = (ids: string[]) =>
-  pollUntil(
+/** Waits until exactly `ids` serve, every partition once, no hand-off left; prints how long. */
+const settledOn = async (ids: string[], since = performance.now()) => {
+  await pollUntil(
     async () => {
       const status = await clusterStatus();
       const serving = status.members.filter((m) => !m.leaving);
@@ -93,6 +93,8 @@ const settledOn = (ids: string[]) =>
     },
     { timeoutMs: 20_000, what: `the cluster settles on ${ids.join(", ")}` },
   );
+  console.log(`# settled on ${ids.join(", ")} in ${Math.round(performance.now() - since)} ms`);
+};
 
 before(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis({ appendOnly: true })]);
@@ -233,8 +235,9 @@ describe("elastic shards under load", () => {
     try {
       await load.everyDeviceProgresses(5, "updates flow through one shard");
 
+      let since = performance.now();
       const [second, third] = await Promise.all([startShard("shard-2"), startShard("shard-3")]);
-      await settledOn(["shard-1", "shard-2", "shard-3"]);
+      await settledOn(["shard-1", "shard-2", "shard-3"], since);
       // The same picture over HTTP, from any member's ops port.
       const ops = `http://127.0.0.1:${first.ready.shard?.opsPort}`;
       const overHttp = (await (await fetch(`${ops}/cluster`)).json()) as Status;
@@ -243,12 +246,14 @@ describe("elastic shards under load", () => {
       assert.equal((await fetch(`${ops}/readyz`)).status, 200);
       await load.everyDeviceProgresses(5, "updates flow through three shards");
 
+      since = performance.now();
       await stopShard(third);
-      await settledOn(["shard-1", "shard-2"]);
+      await settledOn(["shard-1", "shard-2"], since);
       await load.everyDeviceProgresses(5, "updates flow after a shard left");
 
+      since = performance.now();
       await stopShard(second);
-      await settledOn(["shard-1"]);
+      await settledOn(["shard-1"], since);
       await load.everyDeviceProgresses(5, "updates flow after scaling back to one");
 
       // A crash: no hand-off, the lease runs out, the others take over.
