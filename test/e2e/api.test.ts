@@ -8,8 +8,10 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import {
   type HttpAnswer,
   httpClient,
+  openEventStream,
   type Server,
   type ServiceProcess,
+  SseStream,
   startNats,
   startRedis,
   startService,
@@ -25,6 +27,7 @@ const processes: ServiceProcess[] = [];
 let api: ServiceProcess;
 let mqttUrl: string;
 let http: ReturnType<typeof httpClient>;
+let base: string;
 
 interface Problem {
   type: string;
@@ -91,7 +94,8 @@ before(async () => {
   });
   processes.push(api);
   mqttUrl = `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`;
-  http = httpClient(`http://127.0.0.1:${api.ready.api?.httpPort}`);
+  base = `http://127.0.0.1:${api.ready.api?.httpPort}`;
+  http = httpClient(base);
   for (const pid of ["p1", "p2"]) {
     const made = await http("POST", "/v1/products", { key: ADMIN, body: { id: pid } });
     assert.equal(made.status, 201, JSON.stringify(made.body));
@@ -362,7 +366,17 @@ describe("HTTP API: operations", () => {
       for (const method of Object.keys(item)) {
         operations++;
         const concrete = path.replace("{pid}", "p1").replace("{dn}", "nobody");
-        const got = await http(method.toUpperCase(), concrete, { key: ADMIN });
+        const operation = item[method] as { responses?: Record<string, { content?: object }> };
+        let got: HttpAnswer;
+        if ("text/event-stream" in (operation.responses?.["200"]?.content ?? {})) {
+          // An event stream stays open: that it opens is enough.
+          const opened = await openEventStream(base, concrete, { key: ADMIN });
+          if (opened instanceof SseStream) {
+            opened.close();
+            continue;
+          }
+          got = opened;
+        } else got = await http(method.toUpperCase(), concrete, { key: ADMIN });
         const p = got.body as Partial<Problem>;
         assert.notEqual(p.type, "urn:umbra:problem:not-found", `${method} ${path}`);
         assert.notEqual(got.status, 405, `${method} ${path}`);

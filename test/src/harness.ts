@@ -7,10 +7,18 @@
 export * from "./cli.js";
 export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
 export { dockerAvailable, serverRuntime } from "./docker.js";
-export { type HttpAnswer, type HttpOptions, httpClient } from "./http.js";
+export {
+  type HttpAnswer,
+  type HttpOptions,
+  httpClient,
+  openEventStream,
+  type SseEvent,
+  SseStream,
+} from "./http.js";
 export { freePort } from "./ports.js";
 export { findBinary } from "./processes.js";
 export {
+  type NatsOptions,
   type RedisOptions,
   type Server,
   startMosquitto,

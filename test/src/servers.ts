@@ -163,13 +163,23 @@ const startContainer = async (spec: ContainerSpec): Promise<Server> => {
   };
 };
 
-/** A NATS server of its own (core NATS, no JetStream). */
-export const startNats = async (): Promise<Server> =>
-  (await dockerAvailable())
+export interface NatsOptions {
+  /** Off: a plain NATS without JetStream, as some users run (default on). */
+  readonly jetstream?: boolean;
+}
+
+/**
+ * A NATS server of its own, with JetStream (stored in its temp dir, so a restart keeps
+ * it) as Umbra's API keeps application events there.
+ */
+export const startNats = async (options: NatsOptions = {}): Promise<Server> => {
+  const jetstream = options.jetstream !== false;
+  return (await dockerAvailable())
     ? startContainer({
         image: "nats:2",
         port: 4222,
         scheme: "nats",
+        ...(jetstream ? { command: ["-js"] } : {}),
         readyLog: /Server is ready/,
         answers: natsAnswers,
       })
@@ -178,9 +188,16 @@ export const startNats = async (): Promise<Server> =>
         binary: "nats-server",
         debianPackage: "nats-server",
         scheme: "nats",
-        args: (port) => ["-a", HOST, "-p", String(port)],
+        args: (port, dir) => [
+          "-a",
+          HOST,
+          "-p",
+          String(port),
+          ...(jetstream ? ["-js", "-sd", dir] : []),
+        ],
         answers: natsAnswers,
       });
+};
 
 export interface RedisOptions {
   /** Append-only file on (in the server's temp dir), for tests that restart Redis. */

@@ -4,7 +4,12 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/transport-node";
-import { type CommandOp, type CommandReply, encodeCommand } from "./frames.js";
+import {
+  type CommandOp,
+  type CommandReply,
+  encodeCommand,
+  type FunctionCommand,
+} from "./frames.js";
 import { partitionOf } from "./partition.js";
 import { commandSubject } from "./subjects.js";
 
@@ -98,6 +103,14 @@ export class ShadowClient {
   /** A digital twin JSON Patch (seed 004): an array of add / replace / remove operations. */
   twinPatch(deviceKey: string, patch: unknown, expectedVersion?: number): Promise<CommandReply> {
     return this.#send("twin", deviceKey, withVersion({ patch }, expectedVersion));
+  }
+
+  /**
+   * Queues a function call (seed 001) or checks calls' deadlines and retention. A queued
+   * call is the last of the reply document's `functions`.
+   */
+  functionCall(deviceKey: string, command: FunctionCommand): Promise<CommandReply> {
+    return this.#send("function", deviceKey, encoder.encode(JSON.stringify(command)));
   }
 
   /** Sends one command; a missing answer is a `ClusterUnavailableError`. */

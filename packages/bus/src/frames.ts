@@ -7,11 +7,31 @@ import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umb
  */
 
 /**
- * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow)
- * and `twin` (a digital twin JSON Patch, seed 004) only from cloud callers. A cloud
- * caller's payload may carry `"version"`: the version the shadow must be at (If-Match).
+ * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow),
+ * `twin` (a digital twin JSON Patch, seed 004) and `function` (queue a function call or
+ * check calls' deadlines, seed 001; see `FunctionCommand`) only from cloud callers. A
+ * cloud caller's payload may carry `"version"`: the version the shadow must be at (If-Match).
  */
-export type CommandOp = "update" | "get" | "delete" | "twin";
+export type CommandOp = "update" | "get" | "delete" | "twin" | "function";
+
+/**
+ * The payload of a `function` command: `queue` a call (seed 001: it becomes
+ * `desired._function` once the calls before it have finished), or `check` the calls'
+ * deadlines and retention now — every call, or the one `requestId` names, which must
+ * exist. Either writes only if a call timed out or was cleaned up, or one was queued.
+ */
+export type FunctionCommand =
+  | {
+      readonly queue: {
+        readonly funcKey: string;
+        readonly params?: JsonObject;
+        readonly timeoutMs?: number;
+        readonly retentionMs?: number;
+        /** Whether the device had a live session when the call was made (`isOnline`). */
+        readonly online?: boolean;
+      };
+    }
+  | { readonly check: { readonly requestId?: string } };
 /** Which dialect a command came in through, so results are rendered the same way. */
 export type Dialect = "onenet" | "cloud";
 
@@ -36,7 +56,7 @@ export interface Command {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin"];
+const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin", "function"];
 const DIALECTS: readonly Dialect[] = ["onenet", "cloud"];
 const SOURCES: readonly ("device" | "cloud")[] = ["device", "cloud"];
 const HAS_CORR = 1;
@@ -95,7 +115,7 @@ export const decodeCommand = (frame: Uint8Array): Command => {
   return { header, payload: frame.subarray(FIXED + deviceLength) };
 };
 
-/** First byte of a frame holding several command frames (a command starts with its op, 0–3). */
+/** First byte of a frame holding several command frames (a command starts with its op, 0–4). */
 export const COMMAND_BATCH = 0xff;
 
 /** `[0xff]` then per command `[u32 length][command frame]`, in order. */

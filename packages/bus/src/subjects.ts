@@ -9,6 +9,7 @@
  * | `umbra.edge.{edge}`      | shard, reply   | that edge                 | QoS 1 acks; answers |
  * | `umbra.dev.{pid}.{dn}`   | reply, edge    | the edge holding a session| outbound frames     |
  * | `umbra.cluster.changed`  | shards         | shards                    | membership nudges   |
+ * | `umbra.app.{pid}`        | reply          | api (via JetStream)       | application events  |
  */
 const PREFIX = "umbra";
 
@@ -25,6 +26,14 @@ export const REPLY_QUEUE = "reply";
 export const edgeSubject = (edgeId: string): string => `${PREFIX}.edge.${subjectToken(edgeId)}`;
 export const deviceSubject = (productId: string, deviceName: string): string =>
   `${PREFIX}.dev.${subjectToken(productId)}.${subjectToken(deviceName)}`;
+
+/**
+ * A product's application events: the accepted changes of one reply turn (JSON array),
+ * kept by the JetStream stream the API creates and served as Server-Sent Events.
+ */
+export const appSubject = (productId: string): string => `${PREFIX}.app.${subjectToken(productId)}`;
+/** Every product's application events: the subjects of the API's JetStream stream. */
+export const ALL_APP = `${PREFIX}.app.>`;
 
 /**
  * A shard announced a new view of the membership (joined, leaving): the others read

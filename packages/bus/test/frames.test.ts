@@ -18,6 +18,17 @@ import {
 } from "../src/index.js";
 
 describe("command frames", () => {
+  it("carry every op, the cloud's function calls included", () => {
+    for (const op of ["update", "get", "delete", "twin", "function"] as const) {
+      const header = { op, device: "p/d", dialect: "cloud", source: "cloud" } as const;
+      const payload = new TextEncoder().encode('{"check":{}}');
+      const decoded = decodeCommands(encodeCommand(header, payload));
+      assert.equal(decoded.length, 1);
+      assert.equal(decoded[0]?.header.op, op);
+      assert.deepEqual(new Uint8Array(decoded[0]?.payload ?? []), payload);
+    }
+  });
+
   it("carry the header and the payload bytes unchanged", () => {
     fc.assert(
       fc.property(

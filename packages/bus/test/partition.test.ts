@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  ALL_APP,
+  appSubject,
   commandSubject,
   deviceSubject,
   edgeSubject,
@@ -50,6 +52,9 @@ describe("subjects", () => {
     assert.equal(commandSubject(12), "umbra.cmd.12");
     assert.equal(deviceSubject("p1", "d-1"), "umbra.dev.p1.d-1");
     assert.equal(edgeSubject("edge_1"), "umbra.edge.edge_1");
+    assert.equal(appSubject("p1"), "umbra.app.p1");
+    assert.equal(appSubject("a.b"), `umbra.app.${subjectToken("a.b")}`);
+    assert.ok(appSubject("设备").startsWith(ALL_APP.slice(0, -1)));
     const dotted = subjectToken("a.b");
     assert.match(dotted, /^~[A-Za-z0-9_-]+$/);
     assert.notEqual(subjectToken("a.b"), subjectToken("a*b"));

@@ -77,6 +77,11 @@ export interface FunctionCall {
   readonly finishedAt?: number;
   /** The device's `result` (completed or failed). */
   readonly result?: JsonValue;
+  /**
+   * How long the call stays after it finished, ms: the retention in force where it was
+   * made. Absent: the clean-up's own (`DEFAULT_FUNCTION_RETENTION_MS` unless given).
+   */
+  readonly retentionMs?: number;
 }
 
 /** The canonical shadow document (seed 001). Every dialect's format is a view of it. */

@@ -27,6 +27,8 @@ export interface FunctionCallRequest {
   readonly params?: JsonObject;
   /** ms until a pending call turns into `timeout`; `DEFAULT_FUNCTION_TIMEOUT_MS` if absent. */
   readonly timeoutMs?: number;
+  /** ms a finished call stays before it is cleaned up; kept with the call. */
+  readonly retentionMs?: number;
 }
 
 export interface QueueContext extends WriteContext {
@@ -67,6 +69,17 @@ export const queueFunctionCall = (
         `must be a whole number of ms between 1 and ${MAX_FUNCTION_TIMEOUT_MS}`,
       ),
     );
+  const retention = request.retentionMs;
+  if (
+    retention !== undefined &&
+    (!Number.isSafeInteger(retention) || retention < 0 || retention > MAX_FUNCTION_TIMEOUT_MS)
+  )
+    return err(
+      ShadowErrors.invalidParameter(
+        "/retentionMs",
+        `must be a whole number of ms between 0 and ${MAX_FUNCTION_TIMEOUT_MS}`,
+      ),
+    );
   const calls = doc.functions ?? [];
   const pending = calls.filter((c) => c.status === "pending").length;
   if (pending >= limits.maxPendingCalls)
@@ -85,6 +98,7 @@ export const queueFunctionCall = (
     queuedAt: ctx.now,
     isOnline: ctx.online,
     deadline: ctx.now + timeout,
+    ...(retention === undefined ? {} : { retentionMs: retention }),
   };
   const draft = draftOf(doc, doc.version + 1);
   draft.functions = [...keepRecentFinished(calls, limits.maxPendingCalls), call];
@@ -128,7 +142,7 @@ export const expireFunctionCalls = (
         kept.push({ ...call, status: "timeout", finishedAt: now });
         changed = true;
       } else kept.push(call);
-    } else if ((call.finishedAt ?? call.queuedAt) + retention <= now) {
+    } else if ((call.finishedAt ?? call.queuedAt) + (call.retentionMs ?? retention) <= now) {
       dropped.add(call.requestId);
       changed = true;
     } else kept.push(call);
@@ -160,10 +174,23 @@ export const nextFunctionExpiry = (
   let next: number | undefined;
   for (const call of doc.functions ?? []) {
     const at =
-      call.status === "pending" ? call.deadline : (call.finishedAt ?? call.queuedAt) + retentionMs;
+      call.status === "pending"
+        ? call.deadline
+        : (call.finishedAt ?? call.queuedAt) + (call.retentionMs ?? retentionMs);
     if (next === undefined || at < next) next = at;
   }
   return next;
+};
+
+/**
+ * The document with `expireFunctionCalls` done as part of the write that follows, not
+ * as a write of its own: the version stays, the next write takes it one on. The same
+ * document when nothing is due.
+ */
+export const expireBeforeWrite = (doc: ShadowDocument, ctx: ExpireContext): ShadowDocument => {
+  const expired = expireFunctionCalls(doc, ctx);
+  if (!expired.ok || expired.value === undefined) return doc;
+  return { ...expired.value.doc, version: doc.version };
 };
 
 export const getFunctionCall = (doc: ShadowDocument, requestId: string): FunctionCall | undefined =>

@@ -6,6 +6,7 @@ import {
   createShadow,
   DEFAULT_FUNCTION_TIMEOUT_MS,
   defaultLimits,
+  expireBeforeWrite,
   expireFunctionCalls,
   type FunctionCall,
   getFunctionCall,
@@ -212,5 +213,47 @@ describe("function calls (seed 001)", () => {
       applyUpdate(write.doc, { desired: null, source: "cloud" }, { now: 200 }),
     );
     assert.equal(current(cleared.doc)?.status, "pending");
+  });
+
+  it("keeps a call's own retention period, which wins over the clean-up's", () => {
+    const { call, write } = unwrap(
+      queueFunctionCall(
+        createShadow("p", "d", 0),
+        { funcKey: "a", retentionMs: 500 },
+        { now: 1000, online: false },
+      ),
+    );
+    assert.equal(call.retentionMs, 500);
+    const done = answer(write.doc, call, "failed", 2000);
+    assert.equal(nextFunctionExpiry(done.doc, 10_000), 2500);
+    assert.equal(unwrap(expireFunctionCalls(done.doc, { now: 2499, retentionMs: 1 })), undefined);
+    assert.equal(unwrap(expireFunctionCalls(done.doc, { now: 2500 }))?.doc.functions, undefined);
+    const bad = failure(
+      queueFunctionCall(
+        createShadow("p", "d", 0),
+        { funcKey: "a", retentionMs: -1 },
+        { now: 1, online: false },
+      ),
+    );
+    assert.equal(bad._tag, "InvalidParameter");
+  });
+
+  it("folds expiry into the next write without a version of its own", () => {
+    const first = queue(createShadow("p", "d", 0), "a", 1000, 100);
+    const second = queue(first.write.doc, "b", 1001);
+    const doc = deepFreeze(second.write.doc);
+    assert.equal(expireBeforeWrite(doc, { now: 1099 }), doc);
+    const folded = expireBeforeWrite(doc, { now: 1100 });
+    assert.equal(folded.version, doc.version);
+    assert.equal(getFunctionCall(folded, first.call.requestId)?.status, "timeout");
+    assert.equal(current(folded)?.requestId, second.call.requestId);
+    const next = unwrap(
+      applyUpdate(folded, { reported: { t: 1 }, source: "device" }, { now: 1100 }),
+    );
+    assert.equal(next.doc.version, doc.version + 1);
+    assert.equal(
+      (next.delta?._function as { requestId?: string } | undefined)?.requestId,
+      second.call.requestId,
+    );
   });
 });

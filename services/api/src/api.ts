@@ -10,7 +10,9 @@ import {
   type ShadowClient,
 } from "@umbra/bus";
 import {
+  DEFAULT_FUNCTION_RETENTION_MS,
   type ShadowDocument as Doc,
+  type FunctionCall,
   renderAliyunDocument,
   renderAwsGetAccepted,
   renderOneNetGetAccepted,
@@ -18,6 +20,8 @@ import {
 } from "@umbra/core";
 import { nameProblem, newDeviceKey, signOneNetToken, type TokenMethod } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
+import { type EventId, type EventStreams, parseEventId } from "./events.js";
+import * as F from "./function-schemas.js";
 import { covers } from "./keys.js";
 import { fail, ProblemError, shadowProblem } from "./problems.js";
 import type { Reply, RequestContext, Route } from "./routing.js";
@@ -27,7 +31,14 @@ export interface ApiDependencies {
   readonly shadows: ShadowClient;
   readonly registry: DeviceRegistry;
   readonly nc: NatsConnection;
+  /** Serves the event streams (Server-Sent Events). */
+  readonly events: EventStreams;
   readonly now: () => number;
+  /**
+   * How long a finished function call stays readable, ms (`FUNCTION_RETENTION_S`);
+   * kept with each call. Default `DEFAULT_FUNCTION_RETENTION_MS`.
+   */
+  readonly functionRetentionMs?: number;
 }
 
 export const VIEWS = ["canonical", "onenet", "aliyun", "aws", "twin"] as const;
@@ -39,6 +50,18 @@ const JSON_TYPE = "application/json";
 const DEFAULT_TOKEN_SECONDS = 365 * 86_400;
 
 const DEVICE = "/v1/products/{pid}/devices/{dn}";
+
+/** A function call as the API shows it: the stored call, and its place in the queue. */
+const callView = (doc: Doc, call: FunctionCall): typeof F.FunctionCall.Type => {
+  const { retentionMs: _kept, ...shown } = call;
+  if (call.status !== "pending") return shown;
+  let position = 0;
+  for (const c of doc.functions ?? []) {
+    if (c === call) break;
+    if (c.status === "pending") position++;
+  }
+  return { ...shown, position };
+};
 
 /** `ETag: "7"` for version 7. */
 export const etag = (version: number): string => `"${version}"`;
@@ -107,6 +130,47 @@ const ifMatchHeader = [
   },
 ] as const;
 
+/**
+ * The last event a client saw: `Last-Event-ID` (sent by EventSource on reconnecting), else
+ * `?after=` (for a client that kept the id across page loads, as EventSource cannot set
+ * headers). `undefined`: start with new events.
+ */
+export const lastEventIdOf = (ctx: RequestContext): EventId | undefined => {
+  const header = ctx.headers["last-event-id"];
+  const text = (Array.isArray(header) ? header[0] : header) ?? ctx.query.get("after") ?? undefined;
+  if (text === undefined || text.trim() === "") return undefined;
+  const id = parseEventId(text);
+  if (id === undefined)
+    return fail(
+      "bad-request",
+      "Last-Event-ID (or after) must be an event id this API sent, like 12.3",
+    );
+  return id;
+};
+
+const eventStreamQuery = [
+  {
+    name: "after",
+    description: "resume after this event id when no Last-Event-ID header is sent",
+    schema: { type: "string", pattern: "^[0-9]+\\.[0-9]+$" },
+  },
+] as const;
+
+const lastEventIdHeader = [
+  {
+    name: "Last-Event-ID",
+    description:
+      "the id of the last event received: the stream resumes right after it (within the retention window)",
+    schema: { type: "string" },
+  },
+] as const;
+
+const eventStreamResponse = (what: string) => ({
+  description: `Server-Sent Events: a \`change\` event (id \`{sequence}.{index}\`) per accepted write of ${what}, a \`missed\` event first when events after Last-Event-ID are no longer kept, a comment every 15 s`,
+  contentType: "text/event-stream",
+  events: { change: S.AppEvent, missed: S.MissedEvents },
+});
+
 const pidOf = (ctx: RequestContext): string => {
   const pid = ctx.params.pid as string;
   if (nameProblem("product id", pid) !== undefined)
@@ -116,7 +180,8 @@ const pidOf = (ctx: RequestContext): string => {
 
 /** Builds the API's routes over its dependencies. */
 export const apiRoutes = (deps: ApiDependencies): Route[] => {
-  const { shadows, registry, nc, now } = deps;
+  const { shadows, registry, nc, events, now } = deps;
+  const retentionMs = deps.functionRetentionMs ?? DEFAULT_FUNCTION_RETENTION_MS;
 
   /** The device of the path, which must be registered: its key `pid/dn`. */
   const registeredDevice = async (ctx: RequestContext): Promise<string> => {
@@ -458,6 +523,51 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         return { status: 204 };
       },
     },
+    // Event streams
+    {
+      method: "GET",
+      path: "/v1/products/{pid}/events",
+      operationId: "streamProductEvents",
+      summary: "The product's accepted changes and deltas as they happen (Server-Sent Events)",
+      tag: "events",
+      query: eventStreamQuery,
+      requestHeaders: lastEventIdHeader,
+      responses: {
+        200: eventStreamResponse("any of the product's devices"),
+        ...problemResponses([400, 404, 503]),
+      },
+      handle: async (ctx) => {
+        const pid = pidOf(ctx);
+        const after = lastEventIdOf(ctx);
+        await productMustExist(pid);
+        return { status: 200, stream: await events.prepare({ productId: pid, after }) };
+      },
+    },
+    {
+      method: "GET",
+      path: `${DEVICE}/events`,
+      operationId: "streamDeviceEvents",
+      summary: "The device's accepted changes and deltas as they happen (Server-Sent Events)",
+      tag: "events",
+      query: eventStreamQuery,
+      requestHeaders: lastEventIdHeader,
+      responses: {
+        200: eventStreamResponse("the device"),
+        ...problemResponses([400, 404, 503]),
+      },
+      handle: async (ctx) => {
+        const after = lastEventIdOf(ctx);
+        await registeredDevice(ctx);
+        return {
+          status: 200,
+          stream: await events.prepare({
+            productId: ctx.params.pid as string,
+            deviceName: ctx.params.dn as string,
+            after,
+          }),
+        };
+      },
+    },
     // Digital twin
     {
       method: "GET",
@@ -499,6 +609,87 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         const key = await registeredDevice(ctx);
         const doc = documentOf(await shadows.twinPatch(key, ctx.body, expected));
         return withEtag(doc, renderTwin(doc));
+      },
+    },
+    // Function calls (seed 001)
+    {
+      method: "POST",
+      path: `${DEVICE}/functions`,
+      operationId: "callFunction",
+      summary:
+        "Call a function on the device: queued as desired._function, delivered now or when the device next connects",
+      tag: "functions",
+      body: { contentType: JSON_TYPE, schema: F.FunctionCallRequest },
+      responses: {
+        202: {
+          description: "queued (pending); Location is the call's URL",
+          schema: F.FunctionCall,
+          headers: { Location: "the call's URL" },
+        },
+        ...problemResponses([400, 404, 413, 415, 429, 503]),
+      },
+      handle: async (ctx) => {
+        const key = await registeredDevice(ctx);
+        const request = ctx.body as typeof F.FunctionCallRequest.Type;
+        const doc = documentOf(
+          await shadows.functionCall(key, {
+            queue: {
+              funcKey: request.funcKey,
+              ...(request.params === undefined ? {} : { params: request.params }),
+              ...(request.timeout === undefined ? {} : { timeoutMs: request.timeout * 1000 }),
+              retentionMs,
+              // Unknown until the edge publishes presence: recorded as not online.
+              online: false,
+            },
+          }),
+        );
+        const call = doc.functions?.at(-1);
+        if (call === undefined) return fail("internal", "the shard queued no call");
+        const location = `/v1/products/${encodeURIComponent(ctx.params.pid as string)}/devices/${encodeURIComponent(ctx.params.dn as string)}/functions/${encodeURIComponent(call.requestId)}`;
+        return { status: 202, body: callView(doc, call), headers: { location } };
+      },
+    },
+    {
+      method: "GET",
+      path: `${DEVICE}/functions`,
+      operationId: "listFunctions",
+      summary: "The device's function calls, oldest first (deadlines checked now)",
+      tag: "functions",
+      responses: {
+        200: { description: "the calls", schema: F.FunctionCallList },
+        ...problemResponses([404, 503]),
+      },
+      handle: async (ctx) => {
+        const reply = await shadows.functionCall(await registeredDevice(ctx), { check: {} });
+        if (!reply.ok && reply.error._tag === "ShadowNotFound")
+          return { status: 200, body: { functions: [] } };
+        const doc = documentOf(reply);
+        return {
+          status: 200,
+          body: { functions: (doc.functions ?? []).map((c) => callView(doc, c)) },
+        };
+      },
+    },
+    {
+      method: "GET",
+      path: `${DEVICE}/functions/{requestId}`,
+      operationId: "getFunction",
+      summary:
+        "A function call's state: pending, completed, failed or timeout (its deadline checked now)",
+      tag: "functions",
+      responses: {
+        200: { description: "the call", schema: F.FunctionCall },
+        ...problemResponses([404, 503]),
+      },
+      handle: async (ctx) => {
+        const key = await registeredDevice(ctx);
+        const requestId = ctx.params.requestId as string;
+        const doc = documentOf(await shadows.functionCall(key, { check: { requestId } }));
+        const call = doc.functions?.find((c) => c.requestId === requestId);
+        // Cleaned up by this very check: its retention had passed.
+        if (call === undefined)
+          return fail("function-not-found", `no function call '${requestId}'`);
+        return { status: 200, body: callView(doc, call) };
       },
     },
   ];

@@ -1,4 +1,5 @@
 export * from "./api.js";
+export * from "./events.js";
 export * from "./keys.js";
 export * from "./metrics.js";
 export * from "./openapi.js";

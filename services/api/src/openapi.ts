@@ -4,6 +4,12 @@ import * as S from "./schemas.js";
 
 type Json = Record<string, unknown>;
 
+const PATH_PARAMETERS: Readonly<Record<string, string>> = {
+  pid: "product id",
+  dn: "device name",
+  requestId: "a function call's request id",
+};
+
 /** `#/$defs/X` (what Effect emits) → `#/components/schemas/X`, everywhere in a tree. */
 const relocate = (node: unknown): unknown => {
   if (Array.isArray(node)) return node.map(relocate);
@@ -44,7 +50,7 @@ export const openApiDocument = (routes: readonly Route[], version: string): Json
         name: match[1],
         in: "path",
         required: true,
-        description: match[1] === "pid" ? "product id" : "device name",
+        description: PATH_PARAMETERS[match[1] as string] ?? (match[1] as string),
         schema: { type: "string" },
       });
     for (const q of route.query ?? [])
@@ -60,7 +66,15 @@ export const openApiDocument = (routes: readonly Route[], version: string): Json
           (spec.schema === S.Problem ? "application/problem+json" : "application/json");
         response.content = { [type]: { schema: schemaOf(spec.schema, false) } };
       } else if (spec.contentType !== undefined) {
-        response.content = { [spec.contentType]: { schema: { type: "string" } } };
+        const media: Json = { schema: { type: "string" } };
+        // OpenAPI 3.1 has no place for the events of a stream: an extension names them.
+        if (spec.events !== undefined) {
+          const events: Json = {};
+          for (const [name, schema] of Object.entries(spec.events))
+            events[name] = schemaOf(schema, false);
+          media["x-umbra-events"] = events;
+        }
+        response.content = { [spec.contentType]: media };
       }
       if (spec.headers !== undefined) {
         const headers: Json = {};
@@ -106,7 +120,13 @@ export const openApiDocument = (routes: readonly Route[], version: string): Json
     tags: [
       { name: "shadow", description: "device shadows (seed 001) and their views" },
       { name: "twin", description: "digital twins (seed 004)" },
+      { name: "functions", description: "remote function calls with offline caching (seed 001)" },
       { name: "registry", description: "products, devices, keys and tokens" },
+      {
+        name: "events",
+        description:
+          "live changes as Server-Sent Events, resumable with Last-Event-ID within the retention window",
+      },
       { name: "operations", description: "health, readiness, metrics, this document" },
     ],
     paths,

@@ -21,6 +21,7 @@ export const PROBLEMS = {
   "unknown-product": [404, "No such product"],
   "unknown-device": [404, "No such device"],
   "shadow-not-found": [404, "The device has no shadow"],
+  "function-not-found": [404, "No such function call"],
   "method-not-allowed": [405, "Method not allowed"],
   conflict: [409, "Conflict"],
   "version-mismatch": [412, "The shadow is not at the expected version"],
@@ -88,7 +89,7 @@ export const shadowProblem = (error: ShadowError): Problem => {
     case "QueueFull":
       return problem("rate-limited", detail);
     case "FunctionNotFound":
-      return problem("not-found", detail);
+      return problem("function-not-found", detail);
     case "Unspecified":
       // The shard could not read or write storage, or writers kept racing.
       return problem("cluster-unavailable", detail);

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Schema } from "effect";
 import type { ApiKey } from "./keys.js";
 
@@ -22,6 +22,11 @@ export interface Reply {
   readonly text?: string;
   readonly contentType?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Instead of a body: a Server-Sent Events stream. The status and headers (with
+   * `text/event-stream`) are sent, then this writes the events until either side ends.
+   */
+  readonly stream?: (res: ServerResponse) => void;
 }
 
 export interface QueryParameter {
@@ -36,6 +41,8 @@ export interface ResponseSpec {
   /** Default `application/json` when a schema is given. */
   readonly contentType?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** An event stream's event types and the schema of each one's data (for the document). */
+  readonly events?: Readonly<Record<string, Schema.Top>>;
 }
 
 /** One operation of the API: what the router, the validator and the OpenAPI document read. */

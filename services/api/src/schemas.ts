@@ -132,3 +132,41 @@ export const Readiness = Schema.Struct({
   status: Schema.Literals(["ready", "not ready"]),
   checks: Schema.Record(Schema.String, Schema.String),
 }).annotate({ identifier: "Readiness" });
+
+export const AppEvent = Schema.Struct({
+  device: Schema.String.annotate({ description: "the device name" }),
+  source: Schema.Literals(["device", "cloud"]),
+  op: Schema.String.annotate({
+    description: "update, delete (applied is {desired: null, reported: null}), twin or function",
+  }),
+  version: Schema.Int.annotate({ description: "the shadow's version after the write" }),
+  timestamp: Millis,
+  applied: Schema.Struct({
+    desired: Schema.optionalKey(Schema.NullOr(JsonObject)),
+    reported: Schema.optionalKey(Schema.NullOr(JsonObject)),
+  }).annotate({ description: "what the write applied; null: the section was deleted" }),
+  delta: Schema.optionalKey(
+    Schema.Struct({
+      state: JsonObject,
+      metadata: JsonObject,
+      version: Schema.Int,
+      timestamp: Schema.Int.annotate({ description: "seconds since the epoch" }),
+    }).annotate({
+      description:
+        "when desired ≠ reported after the write: the OneNET update/delta message the device was sent",
+    }),
+  ),
+}).annotate({
+  identifier: "AppEvent",
+  description:
+    "The data of a `change` event on an event stream: one accepted write of a device's shadow",
+});
+
+export const MissedEvents = Schema.Struct({
+  reason: Schema.Literals(["expired", "reset", "no-history"]),
+  detail: Schema.String,
+}).annotate({
+  identifier: "MissedEvents",
+  description:
+    "The data of a `missed` event: events after the Last-Event-ID could not all be delivered",
+});

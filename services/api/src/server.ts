@@ -78,6 +78,15 @@ export const createApiServer = (options: ServerOptions): Server => {
 
   const send = (res: ServerResponse, reply: Reply): void => {
     const headers: Record<string, string> = { ...reply.headers };
+    if (reply.stream !== undefined) {
+      headers["content-type"] = "text/event-stream; charset=utf-8";
+      headers["cache-control"] = "no-cache";
+      // Proxies such as nginx would otherwise hold events back in their buffers.
+      headers["x-accel-buffering"] = "no";
+      res.writeHead(reply.status, headers);
+      reply.stream(res);
+      return;
+    }
     let text: string | undefined;
     if (reply.text !== undefined) {
       text = reply.text;

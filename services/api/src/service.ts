@@ -17,6 +17,7 @@ import { DeviceRegistry } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { apiRoutes } from "./api.js";
 import { DOCS_PAGE } from "./docs.js";
+import { EventStreams, openEventStore } from "./events.js";
 import { type ApiKey, parseApiKeys, RateLimiter } from "./keys.js";
 import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
@@ -151,16 +152,34 @@ export const apiService = Effect.gen(function* () {
   const maxBodyBytes = yield* intInRange("API_MAX_BODY_BYTES", 16_384, 64, 16_777_216);
   const timeoutMs = yield* intInRange("API_COMMAND_TIMEOUT_MS", 5_000, 100, 600_000);
   const partitions = yield* partitionCount;
+  const retentionSeconds = yield* intInRange("API_EVENTS_RETENTION_S", 3_600, 1, 31_536_000);
+  const maxEventBytes = yield* intInRange(
+    "API_EVENTS_MAX_BYTES",
+    1_073_741_824,
+    -1,
+    1_125_899_906_842_624,
+  );
+  const storage = yield* Config.Literals(["file", "memory"], "API_EVENTS_STORAGE").pipe(
+    Config.withDefault("file"),
+  );
+  const heartbeatMs = yield* intInRange("API_EVENTS_HEARTBEAT_MS", 15_000, 100, 600_000);
+  const functionRetentionS = yield* intInRange("FUNCTION_RETENTION_S", 3_600, 0, 7 * 86_400);
 
   const nc = yield* natsConnection(yield* natsUrl, "umbra-api");
   const redis = yield* redisConnection(yield* redisUrl, "umbra-api", logger);
   const metrics = new Metrics();
   const readiness = new Readiness(nc, redis, partitions, { timeoutMs: 2_000, cacheMs: 5_000 });
+  const store = yield* Effect.promise(() =>
+    openEventStore(nc, { retentionSeconds, maxBytes: maxEventBytes, storage }, logger),
+  );
+  const events = new EventStreams({ nc, store, logger, metrics, heartbeatMs });
   const routes: Route[] = apiRoutes({
     shadows: new ShadowClient(nc, partitions, timeoutMs),
     registry: new DeviceRegistry(redis),
     nc,
+    events,
     now: Date.now,
+    functionRetentionMs: functionRetentionS * 1000,
   });
   let document: unknown;
   routes.push(...operationRoutes(readiness, metrics, () => document));
@@ -179,12 +198,18 @@ export const apiService = Effect.gen(function* () {
       try: () => listen(server, port, host),
       catch: (e) => new StartupError(listenProblem(e, host, port)),
     }),
-    () => Effect.promise(() => close(server)),
+    // Event streams stay open until ended: end them first, or close() would wait forever.
+    () =>
+      Effect.promise(() => {
+        events.closeAll();
+        return close(server);
+      }),
   );
   if (auth === "off")
     logger.warn("API authentication is off (API_AUTH=off): any caller may use the API");
   else if (parsedKeys.size === 0)
     logger.warn("no API keys configured (API_KEYS): every application request is refused (401)");
-  logger.info({ httpPort, host, auth, keys: parsedKeys.size }, "ready");
-  return { httpPort, host, auth };
+  const eventHistory = store === undefined ? "live only" : `${retentionSeconds} s`;
+  logger.info({ httpPort, host, auth, keys: parsedKeys.size, eventHistory }, "ready");
+  return { httpPort, host, auth, eventHistory };
 });

@@ -7,6 +7,7 @@ import { DeviceRegistry } from "@umbra/store";
 import {
   apiRoutes,
   covers,
+  type EventStreams,
   findKey,
   Metrics,
   openApiDocument,
@@ -109,6 +110,7 @@ describe("OpenAPI document", () => {
       shadows: nothing as ShadowClient,
       registry: new DeviceRegistry(nothing as Redis),
       nc: nothing as NatsConnection,
+      events: nothing as EventStreams,
       now: () => 0,
     }),
     ...operationRoutes(

@@ -1,10 +1,11 @@
-import type { OutboundText, ShadowEvent } from "@umbra/bus";
+import type { AcceptedEvent, OutboundText, ShadowEvent } from "@umbra/bus";
 import {
+  appliedTimestamps,
   encodeJson,
   oneNetDelta,
-  oneNetUpdateAccepted,
   renderOneNetGetAccepted,
   renderOneNetRejected,
+  seconds,
 } from "@umbra/core";
 import { type DeviceId, ONENET_IMAGE, oneNetTopic } from "@umbra/dialects";
 
@@ -13,6 +14,43 @@ const message = (topic: string, body: object): OutboundText => ({
   topic,
   body: encodeJson(body),
 });
+
+/** The JSON of an accepted write's parts, for the application event to reuse. */
+export interface AcceptedJson {
+  /** `applied` (the state the write applied) as JSON. */
+  readonly applied: string;
+  /** The OneNET `update/delta` message, when the write left desired ≠ reported. */
+  readonly delta: string | undefined;
+}
+
+/**
+ * An accepted write's OneNET messages, pushed onto `out`: `update/accepted` to the device
+ * that asked, `update/delta` after any write that leaves desired ≠ reported. `applied` is
+ * encoded once and written into the accepted message as text (the same bytes
+ * `encodeJson` of the whole message gives), so the application event reuses it.
+ */
+export const renderOneNetAccepted = (
+  event: AcceptedEvent,
+  device: DeviceId,
+  out: OutboundText[],
+): AcceptedJson => {
+  const applied = encodeJson(event.applied);
+  if (event.source === "device") {
+    const ts = seconds(event.timestamp);
+    out.push({
+      topic: oneNetTopic(device, ONENET_IMAGE.updateAccepted),
+      body: `{"state":${applied},"metadata":${encodeJson(appliedTimestamps(event.applied, ts))},"version":${event.version},"timestamp":${ts}}`,
+    });
+  }
+  let delta: string | undefined;
+  if (event.delta !== undefined && event.deltaMetadata !== undefined) {
+    delta = encodeJson(
+      oneNetDelta(event.delta, event.deltaMetadata, event.version, event.timestamp),
+    );
+    out.push({ topic: oneNetTopic(device, ONENET_IMAGE.updateDelta), body: delta });
+  }
+  return { applied, delta };
+};
 
 /**
  * The OneNET device image messages (seed 000) an event makes. The device that asked
@@ -24,20 +62,7 @@ export const renderOneNetEvent = (event: ShadowEvent, device: DeviceId): Outboun
   switch (event.kind) {
     case "accepted": {
       const out: OutboundText[] = [];
-      if (fromDevice)
-        out.push(
-          message(
-            oneNetTopic(device, ONENET_IMAGE.updateAccepted),
-            oneNetUpdateAccepted(event.applied, event.version, event.timestamp),
-          ),
-        );
-      if (event.delta !== undefined && event.deltaMetadata !== undefined)
-        out.push(
-          message(
-            oneNetTopic(device, ONENET_IMAGE.updateDelta),
-            oneNetDelta(event.delta, event.deltaMetadata, event.version, event.timestamp),
-          ),
-        );
+      renderOneNetAccepted(event, device, out);
       return out;
     }
     case "rejected":

@@ -1,5 +1,6 @@
 import {
   ALL_EVENTS,
+  appSubject,
   type DeviceMessages,
   deviceSubject,
   encodeDeliverText,
@@ -12,19 +13,36 @@ import {
   type ShadowEvent,
   type Subscription,
 } from "@umbra/bus";
+import { encodeJson } from "@umbra/core";
 import { type DeviceId, parseDeviceKey } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
-import { renderOneNetEvent } from "./onenet.js";
+import { encodeAppEvent } from "./app-events.js";
+import { renderOneNetAccepted, renderOneNetEvent } from "./onenet.js";
 
 const decoder = new TextDecoder();
+
+/** A product's application events collected in one turn. */
+interface AppBatch {
+  readonly subject: string;
+  events: string[];
+  chars: number;
+}
+
+/**
+ * Characters of JSON after which a product's batch is sent before the turn ends: at most
+ * 3 UTF-8 bytes each, so a message stays under NATS's default 1 MiB payload limit.
+ */
+const MAX_APP_CHARS = 256 * 1024;
 
 /**
  * Fans result events out to devices: renders each event in the device-facing dialect.
  * Answers to a device's own request go to the inbox of the edge the request came
  * through, every device's of one turn in one frame per edge; the rest (changes made by
  * the cloud) go on the device's subject, where whichever edge holds its session picks
- * them up. Edges deliver only what a session subscribed to. Reply instances share the
- * work through a queue group.
+ * them up. Edges deliver only what a session subscribed to. Every accepted write also
+ * becomes an application event, one message per product per turn on `umbra.app.{pid}`
+ * (what the API's event streams serve). Reply instances share the work through a queue
+ * group.
  */
 export class Reply {
   readonly #nc: NatsConnection;
@@ -33,10 +51,15 @@ export class Reply {
   #subscription: Subscription | undefined;
   /** This turn's answers per edge inbox, sent as one frame each when the turn ends. */
   #toEdges = new Map<string, DeviceMessages<OutboundText>[]>();
+  /** This turn's application events (JSON) per product, one message each when it ends. */
+  #toApps = new Map<string, AppBatch>();
 
   constructor(nc: NatsConnection, logger: Logger) {
     this.#nc = nc;
-    this.#outbox = new Outbox(nc, () => this.#flushEdges());
+    this.#outbox = new Outbox(nc, () => {
+      this.#flushEdges();
+      this.#flushApps();
+    });
     this.#logger = logger;
   }
 
@@ -74,6 +97,8 @@ export class Reply {
     let key = "";
     let origin: string | undefined;
     let device: DeviceId | undefined;
+    let deviceJson = "";
+    let apps: AppBatch | undefined;
     let messages: OutboundText[] = [];
     for (const event of events) {
       if (event.device !== key || event.origin !== origin) {
@@ -85,10 +110,21 @@ export class Reply {
           device = parseDeviceKey(key);
           if (device === undefined)
             this.#logger.warn({ device: key }, "event for an unreadable device key dropped");
+          else {
+            deviceJson = encodeJson(device.deviceName);
+            apps = this.#appEvents(device.productId);
+          }
         }
       }
+      if (device === undefined) continue;
       // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
-      if (device !== undefined) for (const m of renderOneNetEvent(event, device)) messages.push(m);
+      if (event.kind === "accepted") {
+        const json = renderOneNetAccepted(event, device, messages);
+        this.#addAppEvent(
+          apps as AppBatch,
+          encodeAppEvent(deviceJson, event, json.applied, json.delta),
+        );
+      } else for (const m of renderOneNetEvent(event, device)) messages.push(m);
     }
     this.#deliver(key, device, origin, messages);
   }
@@ -111,6 +147,39 @@ export class Reply {
     if (waiting === undefined) this.#toEdges.set(origin, [{ device: key, messages }]);
     else waiting.push({ device: key, messages });
     this.#outbox.schedule();
+  }
+
+  /** The product's application events of this turn, to add to. */
+  #appEvents(productId: string): AppBatch {
+    let batch = this.#toApps.get(productId);
+    if (batch === undefined) {
+      batch = { subject: appSubject(productId), events: [], chars: 0 };
+      this.#toApps.set(productId, batch);
+      this.#outbox.schedule();
+    }
+    return batch;
+  }
+
+  #addAppEvent(batch: AppBatch, json: string): void {
+    // A turn of one product's events stays far below NATS's payload limit unless its
+    // documents are large: past MAX_APP_CHARS the batch so far goes out first, in order.
+    if (batch.chars + json.length > MAX_APP_CHARS && batch.events.length > 0) {
+      this.#outbox.publish(batch.subject, `[${batch.events.join(",")}]`);
+      batch.events = [];
+      batch.chars = 0;
+    }
+    batch.events.push(json);
+    batch.chars += json.length + 1;
+  }
+
+  /** One message per product: its events of the turn as a JSON array, in order. */
+  #flushApps(): void {
+    if (this.#toApps.size === 0) return;
+    const toApps = this.#toApps;
+    this.#toApps = new Map();
+    for (const batch of toApps.values())
+      if (batch.events.length > 0)
+        this.#outbox.publish(batch.subject, `[${batch.events.join(",")}]`);
   }
 
   #flushEdges(): void {

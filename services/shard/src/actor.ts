@@ -1,5 +1,11 @@
 import type { CommandHeader, CommandReply, ShadowEvent } from "@umbra/bus";
-import { encodeDocument, type Limits, type ShadowDocument, ShadowErrors } from "@umbra/core";
+import {
+  encodeDocument,
+  type Limits,
+  nextFunctionExpiry,
+  type ShadowDocument,
+  ShadowErrors,
+} from "@umbra/core";
 import type { DeviceId } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
 import type { ShadowStore } from "@umbra/store";
@@ -54,6 +60,8 @@ export class ShadowActor {
   #rev = 0;
   #dedup = "";
   #idle: Promise<void> = Promise.resolve();
+  /** Fires when the next function call times out or a finished one is due for clean-up. */
+  #expiry: NodeJS.Timeout | undefined;
   lastActive = 0;
 
   constructor(key: string, device: DeviceId, partition: number, env: ActorEnvironment) {
@@ -70,6 +78,41 @@ export class ShadowActor {
   /** Resolves when the mailbox is empty. */
   get idle(): Promise<void> {
     return this.#idle;
+  }
+
+  /** A function call's deadline or clean-up is timed. */
+  get timing(): boolean {
+    return this.#expiry !== undefined;
+  }
+
+  /** Dropped from memory: no timer may wake it. */
+  dispose(): void {
+    if (this.#expiry !== undefined) clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+  }
+
+  /**
+   * While the document holds function calls, a timer sends the actor a check at the
+   * next deadline or clean-up time, so a call times out (and the next one goes to the
+   * device) without anyone asking. Lost when the actor is passivated or its partition
+   * moves; the next write or read of the calls catches up then.
+   */
+  #armExpiry(): void {
+    this.dispose();
+    const doc = this.#doc;
+    if (doc === undefined || doc.functions === undefined || doc.functions.length === 0) return;
+    const at = nextFunctionExpiry(doc);
+    if (at === undefined) return;
+    const delay = Math.min(Math.max(0, at - this.#env.now()) + 1, 0x7fffffff);
+    this.#expiry = setTimeout(() => {
+      this.#expiry = undefined;
+      this.enqueue({ header: this.#checkHeader, payload: CHECK_FUNCTIONS, reply: undefined });
+    }, delay);
+    this.#expiry.unref();
+  }
+
+  get #checkHeader(): QueuedCommand["header"] {
+    return { op: "function", device: this.key, dialect: "cloud", source: "cloud" };
   }
 
   enqueue(command: QueuedCommand): void {
@@ -101,6 +144,7 @@ export class ShadowActor {
           this.#rev = record.rev;
           this.#dedup = record.dedup;
           this.#loaded = true;
+          this.#armExpiry();
         }
         const now = env.now();
         const ring = new DedupRing(this.#dedup);
@@ -150,6 +194,7 @@ export class ShadowActor {
           this.#doc = doc;
           this.#rev = cas.rev;
           this.#dedup = dedup;
+          this.#armExpiry();
         }
         env.publish(result);
         return;
@@ -167,6 +212,8 @@ export class ShadowActor {
     }
   }
 }
+
+const CHECK_FUNCTIONS = new TextEncoder().encode('{"check":{}}');
 
 /** Queues an edge's ack of command `corr`, batched per ack subject. */
 const ackTo = (result: BatchResult, subject: string, corr: number): void => {

@@ -1,14 +1,25 @@
-import type { AcceptedEvent, CommandHeader, RejectedEvent, ShadowEvent } from "@umbra/bus";
+import type {
+  AcceptedEvent,
+  CommandHeader,
+  FunctionCommand,
+  RejectedEvent,
+  ShadowEvent,
+} from "@umbra/bus";
 import {
   applyTwinPatch,
   applyTwinReported,
   applyUpdate,
   createShadow,
+  expireBeforeWrite,
+  expireFunctionCalls,
+  getFunctionCall,
   isObject,
+  type JsonObject,
   type Limits,
   metadataOf,
   parseJsonPayload,
   parseUpdatePayload,
+  queueFunctionCall,
   readStatePatch,
   type ShadowDocument,
   type ShadowError,
@@ -41,9 +52,18 @@ export const isTombstone = (doc: ShadowDocument | undefined): doc is Tombstone =
 const live = (doc: ShadowDocument | undefined): ShadowDocument | undefined =>
   isTombstone(doc) ? undefined : doc;
 
-/** The document a write starts from: the live one, or an empty one after any tombstone. */
-const base = (doc: ShadowDocument | undefined, device: DeviceId, now: number): ShadowDocument => {
-  if (doc !== undefined && !isTombstone(doc)) return doc;
+/**
+ * The document a write starts from: the live one, or an empty one after any tombstone.
+ * Function calls past their deadline time out, and finished calls past their retention
+ * go, as part of the write (seed 001: expired calls are cleaned up).
+ */
+const base = (
+  doc: ShadowDocument | undefined,
+  device: DeviceId,
+  now: number,
+  limits: Limits,
+): ShadowDocument => {
+  if (doc !== undefined && !isTombstone(doc)) return expireBeforeWrite(doc, { now, limits });
   const fresh = createShadow(device.productId, device.deviceName, now);
   return doc === undefined ? fresh : { ...fresh, version: doc.version };
 };
@@ -124,7 +144,7 @@ export const runCommand = (
         desired = patch.value.desired;
         reported = patch.value.reported;
       }
-      const start = base(doc, device, now);
+      const start = base(doc, device, now, limits);
       // A device whose shadow has a digital twin reports in the Plug and Play
       // convention: writable-property acks {"value","ac","av","ad"} feed the twin's $metadata.
       const result =
@@ -152,13 +172,15 @@ export const runCommand = (
         return { doc, changed: false, event: rejected(header, rule, origin) };
       const operations = isObject(body.value) ? body.value.patch : undefined;
       const result = applyTwinPatch(
-        base(doc, device, now),
+        base(doc, device, now, limits),
         operations,
         rule === undefined ? { now, limits } : { now, limits, version: rule },
       );
       if (!result.ok) return { doc, changed: false, event: rejected(header, result.error, origin) };
       return written(header, result.value, origin);
     }
+    case "function":
+      return runFunction(doc, device, header, payload, now, limits, origin);
     case "delete": {
       const current = live(doc);
       if (current === undefined)
@@ -218,6 +240,97 @@ export const runCommand = (
   }
 };
 
+/** Reads a `function` command's payload; a string is the problem with it. */
+const readFunctionCommand = (value: unknown): FunctionCommand | string => {
+  if (!isObject(value)) return "must be an object";
+  if (isObject(value.queue)) {
+    const q = value.queue;
+    if (q.online !== undefined && typeof q.online !== "boolean") return "online must be a boolean";
+    for (const name of ["timeoutMs", "retentionMs"] as const)
+      if (q[name] !== undefined && typeof q[name] !== "number") return `${name} must be a number`;
+    if (q.params !== undefined && !isObject(q.params)) return "params must be an object";
+    return {
+      queue: {
+        funcKey: q.funcKey as string,
+        ...(q.params === undefined ? {} : { params: q.params as JsonObject }),
+        ...(q.timeoutMs === undefined ? {} : { timeoutMs: q.timeoutMs as number }),
+        ...(q.retentionMs === undefined ? {} : { retentionMs: q.retentionMs as number }),
+        ...(q.online === undefined ? {} : { online: q.online as boolean }),
+      },
+    };
+  }
+  if (isObject(value.check)) {
+    const id = value.check.requestId;
+    if (id !== undefined && typeof id !== "string") return "requestId must be a string";
+    return { check: id === undefined ? {} : { requestId: id } };
+  }
+  return "must hold 'queue' or 'check'";
+};
+
+/**
+ * `function`: queue a call (a write, whose delta carries `desired._function` to the
+ * device when the call is at the head of the queue), or check deadlines and retention
+ * (a write only when a call timed out or was cleaned up; otherwise a read).
+ */
+const runFunction = (
+  doc: ShadowDocument | undefined,
+  device: DeviceId,
+  header: CommandHeader,
+  payload: Uint8Array,
+  now: number,
+  limits: Limits,
+  origin: string | undefined,
+): CommandOutcome => {
+  const refuse = (error: ShadowError): CommandOutcome => ({
+    doc,
+    changed: false,
+    event: rejected(header, error, origin),
+  });
+  const body = parseJsonPayload(payload, limits);
+  if (!body.ok) return refuse(body.error);
+  const command = readFunctionCommand(body.value);
+  if (typeof command === "string") return refuse(ShadowErrors.invalidParameter("/", command));
+  if ("queue" in command) {
+    const { online, ...request } = command.queue;
+    const queued = queueFunctionCall(base(doc, device, now, limits), request, {
+      now,
+      limits,
+      online: online === true,
+    });
+    if (!queued.ok) return refuse(queued.error);
+    return changedCalls(header, queued.value.write, origin, doc);
+  }
+  const current = live(doc);
+  const requestId = command.check.requestId;
+  const missing = (d: ShadowDocument | undefined): boolean =>
+    requestId !== undefined && (d === undefined || getFunctionCall(d, requestId) === undefined);
+  if (current === undefined || missing(current))
+    return refuse(
+      requestId === undefined
+        ? ShadowErrors.shadowNotFound()
+        : ShadowErrors.functionNotFound(requestId),
+    );
+  const expired = expireFunctionCalls(current, { now, limits });
+  if (!expired.ok) return refuse(expired.error);
+  // A write: the device hears of the call now at the head of the queue. A call cleaned
+  // up by it is absent from the document the caller gets.
+  if (expired.value !== undefined) return changedCalls(header, expired.value, origin, doc);
+  return {
+    doc,
+    changed: false,
+    event: {
+      kind: "document",
+      device: header.device,
+      dialect: header.dialect,
+      source: header.source,
+      op: header.op,
+      origin,
+      document: current,
+      timestamp: now,
+    },
+  };
+};
+
 /** An accepted write's outcome and event. */
 const written = (
   header: CommandHeader,
@@ -245,6 +358,25 @@ const written = (
       deltaMetadata: delta === undefined ? undefined : metadataOf(delta, doc.metadata.desired),
     },
   };
+};
+
+/**
+ * A `function` command's write. It sends the device a delta only when it changed
+ * desired (the call at the head of the queue): queuing behind a pending call, or
+ * cleaning up a finished one, tells the device nothing new, so it hears of each call
+ * once rather than on every write of the queue.
+ */
+const changedCalls = (
+  header: CommandHeader,
+  result: WriteResult,
+  origin: string | undefined,
+  before: ShadowDocument | undefined,
+): CommandOutcome => {
+  const outcome = written(header, result, origin);
+  const event = outcome.event;
+  if (before === undefined || result.doc.desired !== before.desired || event.kind !== "accepted")
+    return outcome;
+  return { ...outcome, event: { ...event, delta: undefined, deltaMetadata: undefined } };
 };
 
 const rejected = (

@@ -134,7 +134,10 @@ export class Shard {
         // Taken back meanwhile: its actors stay.
         if (this.#subscriptions.has(partition)) return;
         for (const actor of leaving)
-          if (!actor.busy && this.#actors.get(actor.key) === actor) this.#actors.delete(actor.key);
+          if (!actor.busy && this.#actors.get(actor.key) === actor) {
+            this.#actors.delete(actor.key);
+            actor.dispose();
+          }
       })
       .finally(() => this.#handoffs.delete(done));
     this.#handoffs.add(done);
@@ -152,6 +155,7 @@ export class Shard {
     this.#stopped = true;
     await this.handoffsDone();
     await Promise.all([...this.#actors.values()].map((actor) => actor.idle));
+    for (const actor of this.#actors.values()) actor.dispose();
     this.#outbox.flush();
     // A connection already gone has nothing left to flush.
     await this.#nc.flush().catch(() => undefined);
@@ -239,13 +243,17 @@ export class Shard {
     const target = Math.floor(this.#maxActors * 0.9);
     for (const [key, actor] of this.#actors) {
       if (this.#actors.size <= target) break;
-      if (!actor.busy) this.#actors.delete(key);
+      if (!actor.busy) {
+        this.#actors.delete(key);
+        actor.dispose();
+      }
     }
   }
 
   #passivate(): void {
     const cutoff = this.#env.now() - this.#options.actorIdleMs;
+    // An actor waiting to time a function call out stays (the memory bound still applies).
     for (const [key, actor] of this.#actors)
-      if (!actor.busy && actor.lastActive < cutoff) this.#actors.delete(key);
+      if (!actor.busy && !actor.timing && actor.lastActive < cutoff) this.#actors.delete(key);
   }
 }

@@ -204,3 +204,89 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
     });
   });
 });
+
+describe("runCommand: function calls (seed 001)", () => {
+  const cloudFn: CommandHeader = {
+    op: "function",
+    device: "p/d",
+    dialect: "cloud",
+    source: "cloud",
+  };
+  const fn = (doc: Parameters<typeof runCommand>[0], body: unknown, now: number) =>
+    runCommand(doc, device, cloudFn, bytes(JSON.stringify(body)), now, defaultLimits);
+  const report = (doc: Parameters<typeof runCommand>[0], reported: object, now: number) =>
+    runCommand(
+      doc,
+      device,
+      header("update"),
+      bytes(JSON.stringify({ state: { reported } })),
+      now,
+      defaultLimits,
+    );
+  type Fn = { requestId: string; status: string; funcKey: string; isOnline: boolean };
+  const shown = (doc: Parameters<typeof runCommand>[0]) =>
+    (doc?.desired as { _function?: Fn } | undefined)?._function;
+
+  it("queues calls in order; the delta carries the head of the queue until it is answered", () => {
+    const first = fn(undefined, { queue: { funcKey: "setTemp", params: { target: 24 } } }, 1000);
+    assert.equal(first.event.kind, "accepted");
+    const id1 = first.doc?.functions?.at(-1)?.requestId;
+    assert.equal(id1, "p_d_setTemp_1000");
+    if (first.event.kind === "accepted")
+      assert.equal((first.event.delta?._function as Fn | undefined)?.requestId, id1);
+    const second = fn(first.doc, { queue: { funcKey: "reboot", online: true } }, 1001);
+    const id2 = second.doc?.functions?.at(-1)?.requestId;
+    assert.equal(second.doc?.functions?.at(-1)?.isOnline, true);
+    assert.equal(shown(second.doc)?.requestId, id1, "the older call stays at the head");
+    assert.equal(
+      second.event.kind === "accepted" && second.event.delta,
+      undefined,
+      "queuing behind a pending call sends the device nothing",
+    );
+    const answered = report(
+      second.doc,
+      { _function_result: { requestId: id1, status: "completed", result: { ok: true } } },
+      1002,
+    );
+    assert.equal(answered.doc?.functions?.[0]?.status, "completed");
+    assert.equal(shown(answered.doc)?.requestId, id2);
+    if (answered.event.kind === "accepted")
+      assert.equal((answered.event.delta?._function as Fn | undefined)?.requestId, id2);
+  });
+
+  it("times a call out when checked past its deadline, and cleans it up after retention", () => {
+    const queued = fn(undefined, { queue: { funcKey: "f", timeoutMs: 50, retentionMs: 100 } }, 0);
+    const id = queued.doc?.functions?.[0]?.requestId as string;
+    const early = fn(queued.doc, { check: { requestId: id } }, 49);
+    assert.equal(early.changed, false);
+    assert.equal(early.event.kind, "document");
+    const late = fn(queued.doc, { check: { requestId: id } }, 50);
+    assert.equal(late.changed, true);
+    assert.equal(late.doc?.functions?.[0]?.status, "timeout");
+    assert.equal(late.doc?.version, (queued.doc?.version ?? 0) + 1);
+    // Any later write cleans it up once retention has passed.
+    const gone = report(late.doc, { t: 1 }, 150);
+    assert.equal(gone.doc?.functions, undefined);
+    assert.equal(gone.doc?.desired._function, undefined);
+    assert.equal(gone.doc?.version, (late.doc?.version ?? 0) + 1, "one write, one version");
+    const missing = fn(gone.doc, { check: { requestId: id } }, 151);
+    assert.equal(missing.event.kind === "rejected" && missing.event.error._tag, "FunctionNotFound");
+  });
+
+  it("refuses bad function commands without writing", () => {
+    for (const body of [
+      "nope",
+      { queue: { funcKey: "" } },
+      { queue: { funcKey: "f", params: [1] } },
+      { queue: { funcKey: "f", timeoutMs: 0 } },
+      { queue: { funcKey: "f", online: "yes" } },
+      { other: 1 },
+    ]) {
+      const out = fn(undefined, body, 1);
+      assert.equal(out.changed, false, JSON.stringify(body));
+      assert.equal(out.event.kind, "rejected", JSON.stringify(body));
+    }
+    const none = fn(undefined, { check: { requestId: "x" } }, 1);
+    assert.equal(none.event.kind === "rejected" && none.event.error._tag, "FunctionNotFound");
+  });
+});

@@ -8,7 +8,8 @@ import { Effect, type Scope } from "effect";
 /**
  * The embedded default of `umbra all` (SPEC §4): when NATS_URL / REDIS_URL are not set
  * and nothing answers at the default address, start `nats-server` / `redis-server`
- * as children (Redis appending to `.umbra/redis`, so a restart keeps every shadow) and
+ * as children (Redis appending to `.umbra/redis`, so a restart keeps every shadow; NATS
+ * with JetStream in `.umbra/nats`, where the API keeps application events) and
  * stop them on exit. Otherwise say exactly what is missing.
  */
 
@@ -54,7 +55,8 @@ const NATS: Embedded = {
   binary: "nats-server",
   debianPackage: "nats-server",
   port: 4222,
-  args: () => ["-a", "127.0.0.1", "-p", "4222"],
+  // JetStream keeps the API's application events (Last-Event-ID resume), under the data dir.
+  args: (dataDir) => ["-a", "127.0.0.1", "-p", "4222", "-js", "-sd", dataDir],
 };
 
 const REDIS: Embedded = {
