@@ -97,13 +97,13 @@ export class ShadowActor {
    * device) without anyone asking. Lost when the actor is passivated or its partition
    * moves; the next write or read of the calls catches up then.
    */
-  #armExpiry(): void {
+  #armExpiry(minDelayMs = 0): void {
     this.dispose();
     const doc = this.#doc;
     if (doc === undefined || doc.functions === undefined || doc.functions.length === 0) return;
     const at = nextFunctionExpiry(doc);
     if (at === undefined) return;
-    const delay = Math.min(Math.max(0, at - this.#env.now()) + 1, 0x7fffffff);
+    const delay = Math.min(Math.max(minDelayMs, at - this.#env.now() + 1), 0x7fffffff);
     this.#expiry = setTimeout(() => {
       this.#expiry = undefined;
       this.enqueue({ header: this.#checkHeader, payload: CHECK_FUNCTIONS, reply: undefined });
@@ -131,6 +131,10 @@ export class ShadowActor {
     } finally {
       this.#running = false;
       this.lastActive = this.#env.now();
+      // A check that found nothing due wrote nothing (timers may fire a little early
+      // against Date.now()): keep a timer running while calls are waiting.
+      // (At least 250 ms later: a due time a check cannot settle must not spin.)
+      if (this.#loaded && this.#expiry === undefined) this.#armExpiry(250);
     }
   }
 
