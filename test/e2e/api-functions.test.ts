@@ -282,6 +282,25 @@ describe("function calls (seed 001)", () => {
     }
   });
 
+  it("records whether the device was online when the call was queued", async () => {
+    const d = await register("lantern");
+    const device = await connect(d);
+    try {
+      const online = await call("lantern", { funcKey: "blink" });
+      assert.equal(online.isOnline, true);
+    } finally {
+      await device.close();
+    }
+    // Its edge removes the presence as the session closes.
+    await pollUntil(
+      async () => {
+        const c = await call("lantern", { funcKey: "dim" });
+        return c.isOnline === false;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: "the device to read as offline" },
+    );
+  });
+
   it("a finished call is cleaned up after the retention period", async () => {
     const d = await register("fan");
     const device = await connect(d);

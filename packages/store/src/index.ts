@@ -1,4 +1,5 @@
 export * from "./connection.js";
 export * from "./keys.js";
+export * from "./presence.js";
 export * from "./registry.js";
 export * from "./shadows.js";

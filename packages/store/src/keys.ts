@@ -6,6 +6,7 @@
  * |-----------------------------|------|-----------------------------------------------|
  * | `umbra:{pid/dn}:shadow`     | hash | `rev` (write counter), `doc` (JSON), `dd`, `bt` |
  * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`     |
+ * | `umbra:{pid/dn}:presence`   | string | the edge and session holding the device, `PX` |
  * | `umbra:product:{pid}:devices` | set | device names of a product (listing)         |
  * | `umbra:{cluster}:members`   | set  | ids of shard members that joined              |
  * | `umbra:{cluster}:member:{id}` | string | a member's status (JSON), expiring with its lease |
@@ -20,3 +21,5 @@ export const clusterMembersKey = "umbra:{cluster}:members";
 export const clusterMemberKey = (memberId: string): string => `umbra:{cluster}:member:${memberId}`;
 export const productRecordKey = (productId: string): string => `umbra:product:{${productId}}:info`;
 export const PRODUCTS_KEY = "umbra:products";
+/** A device's live MQTT session: `{edge}:{session}`, expiring unless its edge renews it. */
+export const presenceKey = (deviceKey: string): string => `umbra:{${deviceKey}}:presence`;

@@ -19,7 +19,7 @@ import {
   renderTwin,
 } from "@umbra/core";
 import { nameProblem, newDeviceKey, signOneNetToken, type TokenMethod } from "@umbra/dialects";
-import type { DeviceRegistry } from "@umbra/store";
+import type { DeviceRegistry, Presence } from "@umbra/store";
 import { type EventId, type EventStreams, parseEventId } from "./events.js";
 import * as F from "./function-schemas.js";
 import { covers } from "./keys.js";
@@ -30,6 +30,8 @@ import * as S from "./schemas.js";
 export interface ApiDependencies {
   readonly shadows: ShadowClient;
   readonly registry: DeviceRegistry;
+  /** Whether a device has a live MQTT session (written by the edges). */
+  readonly presence?: Presence | undefined;
   readonly nc: NatsConnection;
   /** Serves the event streams (Server-Sent Events). */
   readonly events: EventStreams;
@@ -638,8 +640,8 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
               ...(request.params === undefined ? {} : { params: request.params }),
               ...(request.timeout === undefined ? {} : { timeoutMs: request.timeout * 1000 }),
               retentionMs,
-              // Unknown until the edge publishes presence: recorded as not online.
-              online: false,
+              // Advisory: a Redis hiccup records the device as not online.
+              online: (await deps.presence?.isOnline(key).catch(() => false)) ?? false,
             },
           }),
         );

@@ -13,7 +13,7 @@ import {
   redisUrl,
   StartupError,
 } from "@umbra/runtime";
-import { DeviceRegistry } from "@umbra/store";
+import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { apiRoutes } from "./api.js";
 import { DOCS_PAGE } from "./docs.js";
@@ -176,6 +176,7 @@ export const apiService = Effect.gen(function* () {
   const routes: Route[] = apiRoutes({
     shadows: new ShadowClient(nc, partitions, timeoutMs),
     registry: new DeviceRegistry(redis),
+    presence: new Presence(redis),
     nc,
     events,
     now: Date.now,

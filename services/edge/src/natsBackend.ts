@@ -26,7 +26,7 @@ import {
   verifyOneNetToken,
 } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
-import type { DeviceRegistry } from "@umbra/store";
+import type { DeviceRegistry, Presence } from "@umbra/store";
 import type { AuthResult, ConnectCredentials, DeviceSession, EdgeBackend } from "./backend.js";
 
 export interface NatsBackendOptions {
@@ -34,6 +34,8 @@ export interface NatsBackendOptions {
   readonly partitions: number;
   /** Device registry; `undefined` when authentication is off (UMBRA_AUTH=off). */
   readonly registry: DeviceRegistry | undefined;
+  /** Where the edge records which devices it holds a session for; none when auth is off. */
+  readonly presence?: Presence | undefined;
   /** A QoS 1 command not acknowledged after this long is sent again, marked DUP. */
   readonly retryAfterMs: number;
   /** …and given up after this long: no PUBACK, the device retransmits. */
@@ -72,6 +74,8 @@ export class NatsBackend implements EdgeBackend {
   readonly #byDevice = new Map<string, DeviceSession>();
   #inboxSub: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
+  #presenceRenewal: NodeJS.Timeout | undefined;
+  #presenceFailing = false;
   /**
    * Correlation ids start at random: shards remember them (with the packet id) to spot a
    * re-sent command, so a restarted edge with the same EDGE_ID must not reuse them.
@@ -119,11 +123,48 @@ export class NatsBackend implements EdgeBackend {
     const every = Math.max(50, Math.min(this.#options.retryAfterMs, 1_000) / 2);
     this.#sweep = setInterval(() => this.#retry(), every);
     this.#sweep.unref();
+    const presence = this.#options.presence;
+    if (presence !== undefined) {
+      this.#presenceRenewal = setInterval(() => {
+        for (const { session } of this.#sessions.values())
+          this.#present(presence.online(session.deviceKey, this.#presenceOf(session)));
+      }, presence.renewEveryMs);
+      this.#presenceRenewal.unref();
+    }
+  }
+
+  #presenceOf(session: DeviceSession): string {
+    return `${this.#options.edgeId}:${session.id}`;
+  }
+
+  /** Presence is advisory (isOnline of function calls): a failure is logged once per outage. */
+  #present(write: Promise<void>): void {
+    write.then(
+      () => {
+        this.#presenceFailing = false;
+      },
+      (e: unknown) => {
+        if (this.#presenceFailing) return;
+        this.#presenceFailing = true;
+        this.#logger.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          "device presence not recorded",
+        );
+      },
+    );
   }
 
   /** Gives up on every QoS 1 command still waiting (no PUBACK) and stops listening. */
   async stop(): Promise<void> {
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    if (this.#presenceRenewal !== undefined) clearInterval(this.#presenceRenewal);
+    const presence = this.#options.presence;
+    if (presence !== undefined)
+      await Promise.allSettled(
+        [...this.#sessions.values()].map(({ session }) =>
+          presence.offline(session.deviceKey, this.#presenceOf(session)),
+        ),
+      );
     for (const pending of this.#pending.values()) pending.resolve(false);
     this.#pending.clear();
     this.#inboxSub?.unsubscribe();
@@ -197,6 +238,9 @@ export class NatsBackend implements EdgeBackend {
     });
     this.#sessions.set(session.id, { session, sub });
     this.#byDevice.set(session.deviceKey, session);
+    const presence = this.#options.presence;
+    if (presence !== undefined)
+      this.#present(presence.online(session.deviceKey, this.#presenceOf(session)));
     // Any other edge holding this device closes its older session.
     this.#nc.publish(subject, encodeTakeover(session.id));
   }
@@ -207,6 +251,10 @@ export class NatsBackend implements EdgeBackend {
     entry.sub.unsubscribe();
     this.#sessions.delete(session.id);
     if (this.#byDevice.get(session.deviceKey) === session) this.#byDevice.delete(session.deviceKey);
+    const presence = this.#options.presence;
+    // Only this session's: a take-over elsewhere has written its own.
+    if (presence !== undefined)
+      this.#present(presence.offline(session.deviceKey, this.#presenceOf(session)));
   }
 
   /**

@@ -11,7 +11,7 @@ import {
   redisUrl,
   StartupError,
 } from "@umbra/runtime";
-import { DeviceRegistry } from "@umbra/store";
+import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { NatsBackend } from "./natsBackend.js";
 import { createEdgeServer } from "./server.js";
@@ -42,14 +42,17 @@ export const edgeService = Effect.gen(function* () {
   const deadlineMs = yield* intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000);
 
   const nc = yield* natsConnection(yield* natsUrl, `umbra-edge-${edgeId}`);
-  const registry =
+  // Redis holds the registry and where each device is connected; with auth off the edge
+  // needs neither (function calls then record devices as not online).
+  const redis =
     auth === "on"
-      ? new DeviceRegistry(yield* redisConnection(yield* redisUrl, `umbra-edge-${edgeId}`, logger))
+      ? yield* redisConnection(yield* redisUrl, `umbra-edge-${edgeId}`, logger)
       : undefined;
   const backend = new NatsBackend(nc, logger, {
     edgeId,
     partitions,
-    registry,
+    registry: redis === undefined ? undefined : new DeviceRegistry(redis),
+    presence: redis === undefined ? undefined : new Presence(redis),
     retryAfterMs,
     deadlineMs,
   });
