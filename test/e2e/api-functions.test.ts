@@ -149,9 +149,11 @@ describe("function calls (seed 001)", () => {
     assert.equal(shown.requestId, first.requestId);
     assert.equal(shown.status, "pending");
 
-    // The device connects and reads its image: the call is there.
+    // The device connects: subscribing to its deltas brings the call; so does reading its image.
     const device = await connect(d);
     try {
+      const onSubscribe = (await device.next("image/update/delta")).body as Delta;
+      assert.equal(onSubscribe.state._function?.requestId, first.requestId);
       await device.client.publishAsync(`$sys/${PID}/boiler/image/get`, "");
       const image = (await device.next("image/get/accepted")).body as {
         state: { desired: { _function: Call } };
@@ -277,6 +279,21 @@ describe("function calls (seed 001)", () => {
       const moved = (await device.next("image/update/delta", 15_000)).body as Delta;
       assert.equal(moved.state._function?.requestId, next.requestId);
       assert.equal((await statusOf("valve", slow.requestId)).status, "timeout");
+    } finally {
+      await device.close();
+    }
+  });
+
+  it("a device that only subscribes to its deltas gets the call queued while it was away", async () => {
+    const d = await register("heater");
+    const queued = await call("heater", { funcKey: "warm", params: { to: 21 } });
+    const device = await TestDevice.connect(mqttUrl, d, {
+      subscribe: [`$sys/${PID}/heater/image/update/delta`],
+    });
+    try {
+      const delta = (await device.next("image/update/delta")).body as Delta;
+      assert.equal(delta.state._function?.requestId, queued.requestId);
+      assert.deepEqual(delta.state._function?.params, { to: 21 });
     } finally {
       await device.close();
     }

@@ -12,7 +12,8 @@ import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umb
  * check calls' deadlines, seed 001; see `FunctionCommand`) only from cloud callers. A
  * cloud caller's payload may carry `"version"`: the version the shadow must be at (If-Match).
  */
-export type CommandOp = "update" | "get" | "delete" | "twin" | "function";
+/** `sync`: a device subscribed to its deltas; the reply sends what desired still asks. */
+export type CommandOp = "update" | "get" | "delete" | "twin" | "function" | "sync";
 
 /**
  * The payload of a `function` command: `queue` a call (seed 001: it becomes
@@ -56,7 +57,7 @@ export interface Command {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin", "function"];
+const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin", "function", "sync"];
 const DIALECTS: readonly Dialect[] = ["onenet", "cloud"];
 const SOURCES: readonly ("device" | "cloud")[] = ["device", "cloud"];
 const HAS_CORR = 1;

@@ -55,6 +55,8 @@ export interface EdgeBackend {
    * up waiting (no PUBACK, and the session is closed: the device reconnects and
    * retransmits with DUP).
    */
+  /** After SUBACK: the filters the session was just granted. */
+  subscribed?(session: DeviceSession, filters: readonly string[]): void;
   publish(
     session: DeviceSession,
     topic: string,

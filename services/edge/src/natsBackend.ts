@@ -21,8 +21,11 @@ import {
   type DeviceId,
   deviceKey,
   nameProblem,
+  ONENET_IMAGE,
   oneNetRequestOf,
+  oneNetTopic,
   parseOneNetTopic,
+  topicMatches,
   verifyOneNetToken,
 } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
@@ -243,6 +246,23 @@ export class NatsBackend implements EdgeBackend {
       this.#present(presence.online(session.deviceKey, this.#presenceOf(session)));
     // Any other edge holding this device closes its older session.
     this.#nc.publish(subject, encodeTakeover(session.id));
+  }
+
+  /**
+   * A device that subscribes to its image's deltas is sent a function call queued while
+   * it was away, through a `sync` command: the shard answers with the document, the
+   * reply service with the delta if a call is waiting (nothing otherwise).
+   */
+  subscribed(session: DeviceSession, filters: readonly string[]): void {
+    const deltaTopic = oneNetTopic(session.device, ONENET_IMAGE.updateDelta);
+    if (!filters.some((filter) => topicMatches(filter, deltaTopic))) return;
+    const key = session.deviceKey;
+    const header: CommandHeader = { op: "sync", device: key, dialect: "onenet", source: "device" };
+    this.#outbox.publish(
+      commandSubject(partitionOf(key, this.#options.partitions)),
+      encodeCommand(header, new Uint8Array(0)),
+      this.#inbox,
+    );
   }
 
   closed(session: DeviceSession): void {

@@ -1,7 +1,9 @@
 import type { AcceptedEvent, OutboundText, ShadowEvent } from "@umbra/bus";
 import {
   appliedTimestamps,
+  computeDelta,
   encodeJson,
+  metadataOf,
   oneNetDelta,
   renderOneNetGetAccepted,
   renderOneNetRejected,
@@ -66,7 +68,8 @@ export const renderOneNetEvent = (event: ShadowEvent, device: DeviceId): Outboun
       return out;
     }
     case "rejected":
-      if (!fromDevice) return [];
+      // A sync of a device without a shadow: nothing is asked of it.
+      if (!fromDevice || event.op === "sync") return [];
       return [
         message(
           oneNetTopic(
@@ -76,13 +79,30 @@ export const renderOneNetEvent = (event: ShadowEvent, device: DeviceId): Outboun
           renderOneNetRejected(event.error),
         ),
       ];
-    case "document":
+    case "document": {
       if (!fromDevice) return [];
+      if (event.op === "sync") {
+        // The device subscribed to its deltas with a function call waiting (offline
+        // caching, seed 001): the delta carrying it. Nothing otherwise — seed 000 sends a
+        // delta only after a write.
+        const doc = event.document;
+        if (doc.desired._function === undefined) return [];
+        const delta = computeDelta(doc.desired, doc.reported);
+        if (delta === undefined) return [];
+        const body = oneNetDelta(
+          delta,
+          metadataOf(delta, doc.metadata.desired),
+          doc.version,
+          event.timestamp,
+        );
+        return [{ topic: oneNetTopic(device, ONENET_IMAGE.updateDelta), body: encodeJson(body) }];
+      }
       return [
         message(
           oneNetTopic(device, ONENET_IMAGE.getAccepted),
           renderOneNetGetAccepted(event.document, event.timestamp),
         ),
       ];
+    }
   }
 };

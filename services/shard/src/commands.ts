@@ -99,7 +99,8 @@ export const runCommand = (
   origin?: string,
 ): CommandOutcome => {
   switch (header.op) {
-    case "get": {
+    case "get":
+    case "sync": {
       const current = live(doc);
       if (current === undefined)
         return {

@@ -23,6 +23,10 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
   }
   const granted = packet.subscriptions.map((subscription) => grant(session, subscription.topic));
   session.send({ cmd: "suback", messageId: packet.messageId ?? 0, granted });
+  const filters = packet.subscriptions
+    .filter((_, i) => granted[i] === GRANTED_QOS)
+    .map((subscription) => subscription.topic);
+  if (filters.length > 0) session.context.backend.subscribed?.(session, filters);
 };
 
 const grant = (session: Session, filter: string): number => {
