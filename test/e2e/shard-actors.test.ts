@@ -16,7 +16,7 @@ import {
 } from "@umbra/bus";
 import { defaultLimits, type ShadowDocument } from "@umbra/core";
 import { createLogger } from "@umbra/runtime";
-import { type BatchResult, ShadowActor, Shard } from "@umbra/shard";
+import { type BatchResult, ShadowActor, Shard, type ShardOptions } from "@umbra/shard";
 import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
 import { pollUntil, type Server, startNats, startRedis } from "../src/harness.js";
 
@@ -37,6 +37,20 @@ after(async () => {
   await redis?.quit();
   await Promise.all([nats?.stop(), redisServer?.stop()]);
 });
+
+/** A shard serving every partition of 1024 against the test's NATS and Redis, started. */
+const startShard = (
+  options: Pick<ShardOptions, "shardId" | "actorIdleMs"> & Partial<ShardOptions>,
+): Shard => {
+  const shard = new Shard(nc, new ShadowStore(redis), logger, {
+    partitions: 1024,
+    owned: Array.from({ length: 1024 }, (_, i) => i),
+    limits: defaultLimits,
+    ...options,
+  });
+  shard.start();
+  return shard;
+};
 
 const update = (n: number) =>
   new TextEncoder().encode(JSON.stringify({ state: { reported: { [`k${n}`]: n } } }));
@@ -102,14 +116,7 @@ describe("compare-and-set", () => {
 
 describe("passivation", () => {
   it("drops an idle actor and reloads it from Redis on its next command", async () => {
-    const shard = new Shard(nc, new ShadowStore(redis), logger, {
-      shardId: "test-shard",
-      partitions: 1024,
-      owned: Array.from({ length: 1024 }, (_, i) => i),
-      limits: defaultLimits,
-      actorIdleMs: 1_000,
-    });
-    shard.start();
+    const shard = startShard({ shardId: "test-shard", actorIdleMs: 1_000 });
     try {
       await nc.flush();
       const client = new ShadowClient(nc, 1024);
@@ -136,14 +143,7 @@ describe("a partition nobody serves yet", () => {
     const answer = client.update("late/dev", { reported: { early: true } });
     // The command is out and nobody took it (the server says so) before a shard starts.
     await nc.flush();
-    const shard = new Shard(nc, new ShadowStore(redis), logger, {
-      shardId: "late-shard",
-      partitions: 1024,
-      owned: Array.from({ length: 1024 }, (_, i) => i),
-      limits: defaultLimits,
-      actorIdleMs: 60_000,
-    });
-    shard.start();
+    const shard = startShard({ shardId: "late-shard", actorIdleMs: 60_000 });
     try {
       const reply = await answer;
       assert.ok(reply.ok, JSON.stringify(reply));
@@ -157,15 +157,7 @@ describe("a partition nobody serves yet", () => {
 
 describe("memory bound", () => {
   it("keeps at most MAX_ACTORS actors; a passivated one comes back from Redis", async () => {
-    const shard = new Shard(nc, new ShadowStore(redis), logger, {
-      shardId: "test-shard",
-      partitions: 1024,
-      owned: Array.from({ length: 1024 }, (_, i) => i),
-      limits: defaultLimits,
-      actorIdleMs: 60_000,
-      maxActors: 10,
-    });
-    shard.start();
+    const shard = startShard({ shardId: "test-shard", actorIdleMs: 60_000, maxActors: 10 });
     try {
       await nc.flush();
       const client = new ShadowClient(nc, 1024);
@@ -186,14 +178,7 @@ describe("memory bound", () => {
 
 describe("routing", () => {
   it("refuses a command sent on another partition's subject, and an unreadable frame", async () => {
-    const shard = new Shard(nc, new ShadowStore(redis), logger, {
-      shardId: "test-shard",
-      partitions: 1024,
-      owned: Array.from({ length: 1024 }, (_, i) => i),
-      limits: defaultLimits,
-      actorIdleMs: 60_000,
-    });
-    shard.start();
+    const shard = startShard({ shardId: "test-shard", actorIdleMs: 60_000 });
     try {
       await nc.flush();
       const wrong = (partitionOf("route/dev", 1024) + 1) % 1024;

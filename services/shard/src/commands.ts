@@ -108,20 +108,7 @@ export const runCommand = (
           changed: false,
           event: rejected(header, ShadowErrors.shadowNotFound(), origin),
         };
-      return {
-        doc,
-        changed: false,
-        event: {
-          kind: "document",
-          device: header.device,
-          dialect: header.dialect,
-          source: header.source,
-          op: header.op,
-          origin,
-          document: current,
-          timestamp: now,
-        },
-      };
+      return read(doc, header, current, now, origin);
     }
     case "update": {
       let desired: WriteResult["applied"]["desired"];
@@ -316,21 +303,30 @@ const runFunction = (
   // A write: the device hears of the call now at the head of the queue. A call cleaned
   // up by it is absent from the document the caller gets.
   if (expired.value !== undefined) return changedCalls(header, expired.value, origin, doc);
-  return {
-    doc,
-    changed: false,
-    event: {
-      kind: "document",
-      device: header.device,
-      dialect: header.dialect,
-      source: header.source,
-      op: header.op,
-      origin,
-      document: current,
-      timestamp: now,
-    },
-  };
+  return read(doc, header, current, now, origin);
 };
+
+/** A read: nothing changes; the event carries the live document at `now`. */
+const read = (
+  doc: ShadowDocument | undefined,
+  header: CommandHeader,
+  current: ShadowDocument,
+  now: number,
+  origin: string | undefined,
+): CommandOutcome => ({
+  doc,
+  changed: false,
+  event: {
+    kind: "document",
+    device: header.device,
+    dialect: header.dialect,
+    source: header.source,
+    op: header.op,
+    origin,
+    document: current,
+    timestamp: now,
+  },
+});
 
 /** An accepted write's outcome and event. */
 const written = (
