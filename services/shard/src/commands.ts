@@ -102,12 +102,7 @@ export const runCommand = (
     case "get":
     case "sync": {
       const current = live(doc);
-      if (current === undefined)
-        return {
-          doc,
-          changed: false,
-          event: rejected(header, ShadowErrors.shadowNotFound(), origin),
-        };
+      if (current === undefined) return refusal(doc, header, ShadowErrors.shadowNotFound(), origin);
       return read(doc, header, current, now, origin);
     }
     case "update": {
@@ -117,18 +112,17 @@ export const runCommand = (
       if (header.source === "cloud") {
         // A cloud caller may add "version" next to "state": read the payload once.
         const body = parseJsonPayload(payload, limits);
-        if (!body.ok) return { doc, changed: false, event: rejected(header, body.error, origin) };
+        if (!body.ok) return refusal(doc, header, body.error, origin);
         const patch = readStatePatch(body.value);
-        if (!patch.ok) return { doc, changed: false, event: rejected(header, patch.error, origin) };
+        if (!patch.ok) return refusal(doc, header, patch.error, origin);
         const rule = expectedVersion(header, body.value);
-        if (rule !== undefined && !isRule(rule))
-          return { doc, changed: false, event: rejected(header, rule, origin) };
+        if (rule !== undefined && !isRule(rule)) return refusal(doc, header, rule, origin);
         desired = patch.value.desired;
         reported = patch.value.reported;
         version = rule;
       } else {
         const patch = parseUpdatePayload(payload, limits);
-        if (!patch.ok) return { doc, changed: false, event: rejected(header, patch.error, origin) };
+        if (!patch.ok) return refusal(doc, header, patch.error, origin);
         desired = patch.value.desired;
         reported = patch.value.reported;
       }
@@ -149,52 +143,42 @@ export const runCommand = (
                 : { desired, reported, source: header.source, version },
               { now, limits },
             );
-      if (!result.ok) return { doc, changed: false, event: rejected(header, result.error, origin) };
+      if (!result.ok) return refusal(doc, header, result.error, origin);
       return written(header, result.value, origin);
     }
     case "twin": {
       const body = parseJsonPayload(payload, limits);
-      if (!body.ok) return { doc, changed: false, event: rejected(header, body.error, origin) };
+      if (!body.ok) return refusal(doc, header, body.error, origin);
       const rule = expectedVersion(header, body.value);
-      if (rule !== undefined && !isRule(rule))
-        return { doc, changed: false, event: rejected(header, rule, origin) };
+      if (rule !== undefined && !isRule(rule)) return refusal(doc, header, rule, origin);
       const operations = isObject(body.value) ? body.value.patch : undefined;
       const result = applyTwinPatch(
         base(doc, device, now, limits),
         operations,
         rule === undefined ? { now, limits } : { now, limits, version: rule },
       );
-      if (!result.ok) return { doc, changed: false, event: rejected(header, result.error, origin) };
+      if (!result.ok) return refusal(doc, header, result.error, origin);
       return written(header, result.value, origin);
     }
     case "function":
       return runFunction(doc, device, header, payload, now, limits, origin);
     case "delete": {
       const current = live(doc);
-      if (current === undefined)
-        return {
-          doc,
-          changed: false,
-          event: rejected(header, ShadowErrors.shadowNotFound(), origin),
-        };
+      if (current === undefined) return refusal(doc, header, ShadowErrors.shadowNotFound(), origin);
       let rule: VersionRule | ShadowError | undefined;
       if (payload.length > 0) {
         const body = parseJsonPayload(payload, limits);
-        if (!body.ok) return { doc, changed: false, event: rejected(header, body.error, origin) };
+        if (!body.ok) return refusal(doc, header, body.error, origin);
         rule = expectedVersion(header, body.value);
       }
-      if (rule !== undefined && !isRule(rule))
-        return { doc, changed: false, event: rejected(header, rule, origin) };
+      if (rule !== undefined && !isRule(rule)) return refusal(doc, header, rule, origin);
       if (rule !== undefined && rule.kind === "expected" && rule.version !== current.version)
-        return {
+        return refusal(
           doc,
-          changed: false,
-          event: rejected(
-            header,
-            ShadowErrors.versionConflict(rule.version, current.version),
-            origin,
-          ),
-        };
+          header,
+          ShadowErrors.versionConflict(rule.version, current.version),
+          origin,
+        );
       const tombstone: Tombstone = {
         ...createShadow(device.productId, device.deviceName, now),
         version: current.version + 1,
@@ -216,15 +200,12 @@ export const runCommand = (
       return { doc: tombstone, changed: true, event };
     }
     default:
-      return {
+      return refusal(
         doc,
-        changed: false,
-        event: rejected(
-          header,
-          ShadowErrors.invalidParameter("/op", `unknown operation '${String(header.op)}'`),
-          origin,
-        ),
-      };
+        header,
+        ShadowErrors.invalidParameter("/op", `unknown operation '${String(header.op)}'`),
+        origin,
+      );
   }
 };
 
@@ -269,11 +250,7 @@ const runFunction = (
   limits: Limits,
   origin: string | undefined,
 ): CommandOutcome => {
-  const refuse = (error: ShadowError): CommandOutcome => ({
-    doc,
-    changed: false,
-    event: rejected(header, error, origin),
-  });
+  const refuse = (error: ShadowError): CommandOutcome => refusal(doc, header, error, origin);
   const body = parseJsonPayload(payload, limits);
   if (!body.ok) return refuse(body.error);
   const command = readFunctionCommand(body.value);
@@ -305,6 +282,14 @@ const runFunction = (
   if (expired.value !== undefined) return changedCalls(header, expired.value, origin, doc);
   return read(doc, header, current, now, origin);
 };
+
+/** A refused command: nothing changes; the event says why. */
+const refusal = (
+  doc: ShadowDocument | undefined,
+  header: CommandHeader,
+  error: ShadowError,
+  origin: string | undefined,
+): CommandOutcome => ({ doc, changed: false, event: rejected(header, error, origin) });
 
 /** A read: nothing changes; the event carries the live document at `now`. */
 const read = (

@@ -107,11 +107,6 @@ export class ShardMember {
     this.#logger.info({ member: id }, "left the cluster");
   }
 
-  /** Stops heartbeats without leaving (tests; a crash looks like this to the others). */
-  halt(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-  }
-
   async #readOthers(): Promise<MemberStatus[]> {
     try {
       const members = await this.#membership.members();
@@ -135,11 +130,11 @@ export class ShardMember {
     const others = await this.#readOthers();
     const id = this.#options.id;
     const view = [id, ...others.filter((m) => !m.leaving).map((m) => m.id)].sort();
-    const owned = partitionsOf(id, view, this.#options.partitions);
-    const before = this.#shard.ownedPartitions;
-    const changed = view.join("\n") !== this.#view.join("\n");
-    this.#shard.own(owned);
-    if (changed) {
+    // The same view gives the same partitions: only a change is worth a reassignment.
+    if (view.join("\n") !== this.#view.join("\n")) {
+      const owned = partitionsOf(id, view, this.#options.partitions);
+      const before = this.#shard.ownedPartitions;
+      this.#shard.own(owned);
       this.#logger.info(
         { members: view, partitions: owned.length, before },
         "cluster membership changed; partitions reassigned",
