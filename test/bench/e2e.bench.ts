@@ -18,20 +18,20 @@
  * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { parseArgs, promisify } from "node:util";
+import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import {
+  isSettled,
   pollUntil,
+  readCluster,
   type Server,
   type ServiceProcess,
   startMosquitto,
   startNats,
   startRedis,
   startService,
-  UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
 import { runApiLoad } from "./api-load.js";
@@ -394,25 +394,11 @@ const startCluster = async (s: Settings): Promise<Cluster> => {
 
 /** Resolves once `members` shards serve every partition and no hand-off is left. */
 const clusterSettled = (redisUrl: string, members: number): Promise<void> =>
-  pollUntil(
-    async () => {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [UMBRA_MAIN, "cluster", "status", "--json"],
-        { env: { ...process.env, REDIS_URL: redisUrl }, timeout: 10_000 },
-      );
-      const status = JSON.parse(stdout) as {
-        members: { leaving: boolean; partitions: number; handoffs: number }[];
-      };
-      const serving = status.members.filter((m) => !m.leaving);
-      return (
-        serving.length === members &&
-        serving.reduce((n, m) => n + m.partitions, 0) === 1024 &&
-        status.members.every((m) => m.handoffs === 0)
-      );
-    },
-    { timeoutMs: 30_000, what: `${members} shard(s) to settle`, intervalMs: 50 },
-  );
+  pollUntil(async () => isSettled(await readCluster(redisUrl), members), {
+    timeoutMs: 30_000,
+    what: `${members} shard(s) to settle`,
+    intervalMs: 50,
+  });
 
 /**
  * The dip a rebalance caused in a run's timeline: throughput before it (median of the

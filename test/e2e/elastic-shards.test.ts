@@ -6,20 +6,20 @@
  * never repeat or go back. Recovery times are printed, not asserted.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { connectBus, type NatsConnection, ShadowClient } from "@umbra/bus";
 import type { ShadowDocument } from "@umbra/core";
 import {
+  type ClusterView,
+  isSettled,
   pollUntil,
+  readCluster,
   type Server,
   type ServiceProcess,
   startNats,
   startRedis,
   startService,
   TestDevice,
-  UMBRA_MAIN,
 } from "../src/harness.js";
 
 const DEVICES = 24;
@@ -61,38 +61,15 @@ const stopShard = async (shard: ServiceProcess, signal: NodeJS.Signals = "SIGTER
   return shard.stop(signal);
 };
 
-interface Status {
-  members: { id: string; partitions: number; leaving: boolean; handoffs: number }[];
-  assigned: number;
-}
-
 /** The real CLI: `umbra cluster status --json`. */
-const clusterStatus = async (): Promise<Status> => {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [UMBRA_MAIN, "cluster", "status", "--json"],
-    { env: { ...process.env, REDIS_URL: redis.url }, timeout: 10_000 },
-  );
-  return JSON.parse(stdout) as Status;
-};
+const clusterStatus = (): Promise<ClusterView> => readCluster(redis.url);
 
 /** Waits until exactly `ids` serve, every partition once, no hand-off left; prints how long. */
 const settledOn = async (ids: string[], since = performance.now()) => {
-  await pollUntil(
-    async () => {
-      const status = await clusterStatus();
-      const serving = status.members.filter((m) => !m.leaving);
-      return (
-        serving
-          .map((m) => m.id)
-          .sort()
-          .join() === [...ids].sort().join() &&
-        serving.reduce((sum, m) => sum + m.partitions, 0) === 1024 &&
-        status.members.every((m) => m.handoffs === 0)
-      );
-    },
-    { timeoutMs: 20_000, what: `the cluster settles on ${ids.join(", ")}` },
-  );
+  await pollUntil(async () => isSettled(await clusterStatus(), ids), {
+    timeoutMs: 20_000,
+    what: `the cluster settles on ${ids.join(", ")}`,
+  });
   console.log(`# settled on ${ids.join(", ")} in ${Math.round(performance.now() - since)} ms`);
 };
 
@@ -258,7 +235,7 @@ describe("elastic shards under load", () => {
       await settledOn(["shard-1", "shard-2", "shard-3"], since);
       // The same picture over HTTP, from any member's ops port.
       const ops = `http://127.0.0.1:${first.ready.shard?.opsPort}`;
-      const overHttp = (await (await fetch(`${ops}/cluster`)).json()) as Status;
+      const overHttp = (await (await fetch(`${ops}/cluster`)).json()) as ClusterView;
       assert.deepEqual(overHttp.members.map((m) => m.id).sort(), ["shard-1", "shard-2", "shard-3"]);
       assert.equal(overHttp.assigned, 1024);
       assert.equal((await fetch(`${ops}/readyz`)).status, 200);

@@ -5,6 +5,7 @@
  */
 
 export * from "./cli.js";
+export { type ClusterView, isSettled, readCluster } from "./cluster.js";
 export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
 export { dockerAvailable, serverRuntime } from "./docker.js";
 export {
