@@ -10,6 +10,10 @@
  * | `umbra.dev.{pid}.{dn}`   | reply, edge    | the edge holding a session| outbound frames     |
  * | `umbra.cluster.changed`  | shards         | shards                    | membership nudges   |
  * | `umbra.app.{pid}`        | reply          | api (via JetStream)       | application events  |
+ * | `umbra.gw.{pid}.{dn}`    | edge           | api processes calling it  | gateway replies     |
+ *
+ * A gateway call (seed 003) is a NATS request on the gateway's `umbra.dev.{pid}.{dn}`:
+ * the edge holding its session answers whether it delivered the call.
  */
 const PREFIX = "umbra";
 
@@ -34,6 +38,13 @@ export const deviceSubject = (productId: string, deviceName: string): string =>
 export const appSubject = (productId: string): string => `${PREFIX}.app.${subjectToken(productId)}`;
 /** Every product's application events: the subjects of the API's JetStream stream. */
 export const ALL_APP = `${PREFIX}.app.>`;
+
+/**
+ * What a gateway answers to calls (`thing/sub/…_reply`), forwarded by the edge holding its
+ * session to every API process waiting on one of its calls (they match the reply's id).
+ */
+export const gatewayReplySubject = (productId: string, deviceName: string): string =>
+  `${PREFIX}.gw.${subjectToken(productId)}.${subjectToken(deviceName)}`;
 
 /**
  * A shard announced a new view of the membership (joined, leaving): the others read

@@ -5,7 +5,8 @@
  * | key                         | type | holds                                         |
  * |-----------------------------|------|-----------------------------------------------|
  * | `umbra:{pid/dn}:shadow`     | hash | `rev` (write counter), `doc` (JSON), `dd`, `bt` |
- * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`     |
+ * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`, `gateway` (a sub-device's) |
+ * | `umbra:{pid/dn}:subdevices` | set  | a gateway's sub-devices (`pid/dn` keys)        |
  * | `umbra:{pid/dn}:presence`   | string | the edge and session holding the device, `PX` |
  * | `umbra:product:{pid}:devices` | set | device names of a product (listing)         |
  * | `umbra:{cluster}:members`   | set  | ids of shard members that joined              |
@@ -23,3 +24,5 @@ export const productRecordKey = (productId: string): string => `umbra:product:{$
 export const PRODUCTS_KEY = "umbra:products";
 /** A device's live MQTT session: `{edge}:{session}`, expiring unless its edge renews it. */
 export const presenceKey = (deviceKey: string): string => `umbra:{${deviceKey}}:presence`;
+/** A gateway's registered sub-devices (seed 003), as device keys. */
+export const subDevicesKey = (gatewayKey: string): string => `umbra:{${gatewayKey}}:subdevices`;

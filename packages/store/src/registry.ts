@@ -1,12 +1,22 @@
 import type { Redis } from "ioredis";
-import { deviceRecordKey, PRODUCTS_KEY, productDevicesKey, productRecordKey } from "./keys.js";
+import {
+  deviceRecordKey,
+  PRODUCTS_KEY,
+  productDevicesKey,
+  productRecordKey,
+  subDevicesKey,
+} from "./keys.js";
 
 export interface DeviceRecord {
   /** Base64 device key: the secret OneNET tokens are signed with. */
   readonly key: string;
   /** ms */
   readonly createdAt: number;
+  /** The gateway a sub-device is registered under (`pid/dn`), seed 003. */
+  readonly gateway?: string;
 }
+
+export type AttachOutcome = "attached" | "already" | "missing" | "other-gateway";
 
 export interface ProductRecord {
   readonly productId: string;
@@ -62,13 +72,15 @@ export class DeviceRegistry {
   }
 
   async get(deviceKey: string): Promise<DeviceRecord | undefined> {
-    const [key, createdAt] = await this.#redis.hmget(
+    const [key, createdAt, gateway] = await this.#redis.hmget(
       deviceRecordKey(deviceKey),
       "key",
       "createdAt",
+      "gateway",
     );
     if (key === null || key === undefined) return undefined;
-    return { key, createdAt: Number(createdAt ?? 0) };
+    const record = { key, createdAt: Number(createdAt ?? 0) };
+    return gateway === null || gateway === undefined ? record : { ...record, gateway };
   }
 
   /** Replaces a registered device's key; false if the device does not exist. */
@@ -79,10 +91,75 @@ export class DeviceRegistry {
     return true;
   }
 
+  /**
+   * Removes a device. A sub-device leaves its gateway's list; a gateway's sub-devices
+   * stay registered, under no gateway.
+   */
   async remove(productId: string, deviceName: string): Promise<boolean> {
-    const removed = await this.#redis.del(deviceRecordKey(`${productId}/${deviceName}`));
+    const key = `${productId}/${deviceName}`;
+    const gateway = await this.#redis.hget(deviceRecordKey(key), "gateway");
+    if (gateway !== null) await this.#redis.srem(subDevicesKey(gateway), key);
+    for (const sub of await this.#redis.smembers(subDevicesKey(key)))
+      await this.#detachField(sub, key);
+    await this.#redis.del(subDevicesKey(key));
+    const removed = await this.#redis.del(deviceRecordKey(key));
     await this.#redis.srem(productDevicesKey(productId), deviceName);
     return removed === 1;
+  }
+
+  /**
+   * Registers `sub` under `gateway` (both registered devices, seed 003). A sub-device has
+   * one gateway: `other-gateway` if it is under another one already, and nothing changes.
+   * The sub-device's record is the truth; the gateway's set is its listing.
+   */
+  async attach(gateway: string, sub: string): Promise<AttachOutcome> {
+    const record = deviceRecordKey(sub);
+    // One key per call: the two records live in different Redis Cluster slots.
+    if (
+      (await this.#redis.exists(record)) === 0 ||
+      (await this.#redis.exists(deviceRecordKey(gateway))) === 0
+    )
+      return "missing";
+    const set = await this.#redis.hsetnx(record, "gateway", gateway);
+    if (set === 0) {
+      const current = await this.#redis.hget(record, "gateway");
+      if (current !== gateway) return "other-gateway";
+      // Repeated after a failure between the two writes: complete the listing.
+      await this.#redis.sadd(subDevicesKey(gateway), sub);
+      return "already";
+    }
+    // The device may have been removed meanwhile: then the field just written is alone.
+    if ((await this.#redis.hexists(record, "key")) === 0) {
+      await this.#redis.del(record);
+      return "missing";
+    }
+    await this.#redis.sadd(subDevicesKey(gateway), sub);
+    return "attached";
+  }
+
+  /** Takes `sub` off `gateway`; false if it was not under it. */
+  async detach(gateway: string, sub: string): Promise<boolean> {
+    const detached = await this.#detachField(sub, gateway);
+    await this.#redis.srem(subDevicesKey(gateway), sub);
+    return detached;
+  }
+
+  /** Removes the sub-device record's `gateway` field if it names `gateway`. */
+  async #detachField(sub: string, gateway: string): Promise<boolean> {
+    const record = deviceRecordKey(sub);
+    if ((await this.#redis.hget(record, "gateway")) !== gateway) return false;
+    await this.#redis.hdel(record, "gateway");
+    return true;
+  }
+
+  /** Whether `sub` is registered under `gateway`. */
+  async isSubDevice(gateway: string, sub: string): Promise<boolean> {
+    return (await this.#redis.hget(deviceRecordKey(sub), "gateway")) === gateway;
+  }
+
+  /** A gateway's sub-devices, as sorted device keys. */
+  async subDevices(gateway: string): Promise<string[]> {
+    return (await this.#redis.smembers(subDevicesKey(gateway))).sort();
   }
 
   async list(productId: string): Promise<string[]> {

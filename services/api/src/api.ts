@@ -51,7 +51,7 @@ const JSON_PATCH = "application/json-patch+json";
 const JSON_TYPE = "application/json";
 const DEFAULT_TOKEN_SECONDS = 365 * 86_400;
 
-const DEVICE = "/v1/products/{pid}/devices/{dn}";
+export const DEVICE = "/v1/products/{pid}/devices/{dn}";
 
 /** A function call as the API shows it: the stored call, and its place in the queue. */
 const callView = (doc: Doc, call: FunctionCall): typeof F.FunctionCall.Type => {
@@ -108,7 +108,7 @@ export const renderView = (doc: Doc, view: View, now: number): unknown => {
   }
 };
 
-const problemResponses = (statuses: readonly number[]) => {
+export const problemResponses = (statuses: readonly number[]) => {
   const out: Record<number, { description: string; schema: typeof S.Problem }> = {};
   const descriptions: Record<number, string> = {
     400: "bad request (problem document)",
@@ -117,7 +117,9 @@ const problemResponses = (statuses: readonly number[]) => {
     412: "If-Match names a version the shadow is not at",
     413: "body too large",
     415: "wrong content type",
+    502: "the gateway answered with an error or an invalid reply",
     503: "the cluster did not answer",
+    504: "the gateway did not answer in time",
   };
   for (const status of statuses)
     out[status] = { description: descriptions[status] ?? "problem", schema: S.Problem };
@@ -173,7 +175,7 @@ const eventStreamResponse = (what: string) => ({
   events: { change: S.AppEvent, missed: S.MissedEvents },
 });
 
-const pidOf = (ctx: RequestContext): string => {
+export const pidOf = (ctx: RequestContext): string => {
   const pid = ctx.params.pid as string;
   if (nameProblem("product id", pid) !== undefined)
     return fail("unknown-product", `no product '${pid}'`);

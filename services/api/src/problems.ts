@@ -22,14 +22,19 @@ export const PROBLEMS = {
   "unknown-device": [404, "No such device"],
   "shadow-not-found": [404, "The device has no shadow"],
   "function-not-found": [404, "No such function call"],
+  "not-sub-device": [404, "The device is not a sub-device of this gateway"],
   "method-not-allowed": [405, "Method not allowed"],
   conflict: [409, "Conflict"],
+  "gateway-offline": [409, "The gateway cannot take the call"],
   "version-mismatch": [412, "The shadow is not at the expected version"],
   "too-large": [413, "The body is too large"],
   "unsupported-media-type": [415, "Unsupported content type"],
   "rate-limited": [429, "Too many requests"],
   internal: [500, "Internal error"],
+  "gateway-error": [502, "The gateway answered with an error"],
+  "gateway-bad-reply": [502, "The gateway's reply is not valid"],
   "cluster-unavailable": [503, "The cluster is unavailable"],
+  "gateway-timeout": [504, "The gateway did not answer in time"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ProblemKind = keyof typeof PROBLEMS;

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Schema } from "effect";
 import type { ApiKey } from "./keys.js";
 
-export type Method = "GET" | "POST" | "PATCH" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** What a handler gets: path parameters, query, headers, and the body already decoded. */
 export interface RequestContext {
@@ -63,12 +63,19 @@ export interface Route {
   readonly handle: (ctx: RequestContext) => Promise<Reply> | Reply;
 }
 
+/** A parameter's place in a path: a whole segment, or a segment's start before a literal (`{id}:invoke`). */
+interface ParameterSegment {
+  readonly suffix: string;
+}
+
 interface Compiled {
   readonly route: Route;
-  /** Literal segments, or `undefined` where a parameter goes. */
-  readonly segments: readonly (string | undefined)[];
+  /** Literal segments, or where a parameter goes. */
+  readonly segments: readonly (string | ParameterSegment)[];
   readonly names: readonly string[];
 }
+
+const PARAMETER = /^\{(\w+)\}(.*)$/;
 
 export type Match =
   | { readonly kind: "found"; readonly route: Route; readonly params: Record<string, string> }
@@ -86,12 +93,11 @@ export class Router {
       const segments = route.path
         .split("/")
         .slice(1)
-        .map((s) => {
-          if (s.startsWith("{") && s.endsWith("}")) {
-            names.push(s.slice(1, -1));
-            return undefined;
-          }
-          return s;
+        .map((s): string | ParameterSegment => {
+          const parameter = PARAMETER.exec(s);
+          if (parameter === null) return s;
+          names.push(parameter[1] as string);
+          return { suffix: parameter[2] as string };
         });
       return { route, segments, names };
     });
@@ -110,8 +116,13 @@ export class Router {
       if (c.segments.length !== parts.length) continue;
       let ok = true;
       for (let i = 0; i < parts.length; i++) {
-        const want = c.segments[i];
-        if (want === undefined ? parts[i] === "" : want !== parts[i]) {
+        const want = c.segments[i] as string | ParameterSegment;
+        const part = parts[i] as string;
+        if (
+          typeof want === "string"
+            ? want !== part
+            : part.length <= want.suffix.length || !part.endsWith(want.suffix)
+        ) {
           ok = false;
           break;
         }
@@ -123,8 +134,14 @@ export class Router {
       }
       const params: Record<string, string> = {};
       let p = 0;
-      for (let i = 0; i < parts.length; i++)
-        if (c.segments[i] === undefined) params[c.names[p++] as string] = parts[i] as string;
+      for (let i = 0; i < parts.length; i++) {
+        const want = c.segments[i];
+        if (typeof want !== "string")
+          params[c.names[p++] as string] = (parts[i] as string).slice(
+            0,
+            (parts[i] as string).length - (want as ParameterSegment).suffix.length,
+          );
+      }
       return { kind: "found", route: c.route, params };
     }
     return allowed.length > 0 ? { kind: "method", allowed } : { kind: "none" };

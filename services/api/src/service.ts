@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
-import { ShadowClient } from "@umbra/bus";
+import { GatewayClient, ShadowClient } from "@umbra/bus";
+import { GATEWAY_TIMEOUT_MS } from "@umbra/dialects";
 import {
   ConfigInvalid,
   createLogger,
@@ -25,6 +26,7 @@ import { Readiness } from "./readiness.js";
 import type { Route } from "./routing.js";
 import * as S from "./schemas.js";
 import { createApiServer } from "./server.js";
+import { subDeviceRoutes } from "./subdevices.js";
 
 export const API_VERSION = "0.1.0";
 
@@ -164,6 +166,12 @@ export const apiService = Effect.gen(function* () {
   );
   const heartbeatMs = yield* intInRange("API_EVENTS_HEARTBEAT_MS", 15_000, 100, 600_000);
   const functionRetentionS = yield* intInRange("FUNCTION_RETENTION_S", 3_600, 0, 7 * 86_400);
+  const gatewayTimeoutMs = yield* intInRange(
+    "GATEWAY_TIMEOUT_MS",
+    GATEWAY_TIMEOUT_MS,
+    100,
+    600_000,
+  );
 
   const nc = yield* natsConnection(yield* natsUrl, "umbra-api");
   const redis = yield* redisConnection(yield* redisUrl, "umbra-api", logger);
@@ -173,15 +181,29 @@ export const apiService = Effect.gen(function* () {
     openEventStore(nc, { retentionSeconds, maxBytes: maxEventBytes, storage }, logger),
   );
   const events = new EventStreams({ nc, store, logger, metrics, heartbeatMs });
+  const shadows = new ShadowClient(nc, partitions, timeoutMs);
+  const registry = new DeviceRegistry(redis);
+  const gateways = yield* Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new GatewayClient(nc, {
+          timeoutMs: gatewayTimeoutMs,
+          onUnreadable: (subject, why) =>
+            logger.warn({ subject, why }, "unreadable gateway reply dropped"),
+        }),
+    ),
+    (client) => Effect.sync(() => client.close()),
+  );
   const routes: Route[] = apiRoutes({
-    shadows: new ShadowClient(nc, partitions, timeoutMs),
-    registry: new DeviceRegistry(redis),
+    shadows,
+    registry,
     presence: new Presence(redis),
     nc,
     events,
     now: Date.now,
     functionRetentionMs: functionRetentionS * 1000,
   });
+  routes.push(...subDeviceRoutes({ registry, shadows, gateways, gatewayTimeoutMs }));
   let document: unknown;
   routes.push(...operationRoutes(readiness, metrics, () => document));
   document = openApiDocument(routes, API_VERSION);

@@ -70,6 +70,7 @@ describe("Router", () => {
     { ...base, method: "GET", path: "/v1/products/{pid}" },
     { ...base, method: "GET", path: "/v1/products/{pid}/devices/{dn}/shadow" },
     { ...base, method: "PATCH", path: "/v1/products/{pid}/devices/{dn}/shadow" },
+    { ...base, method: "POST", path: "/v1/products/{pid}/services/{identifier}:invoke" },
   ]);
 
   it("matches templates and decodes parameters", () => {
@@ -86,6 +87,14 @@ describe("Router", () => {
     assert.equal(router.match("GET", "/v1/products/p/devices").kind, "none");
     assert.equal(router.match("GET", "/v1/products/").kind, "none", "empty parameter");
     assert.equal(router.match("GET", "/v1/products/%E0%A4%A").kind, "bad-path");
+  });
+
+  it("reads a parameter followed by a literal in one segment ({identifier}:invoke)", () => {
+    const m = router.match("POST", "/v1/products/p/services/re%3Aboot:invoke");
+    assert.equal(m.kind, "found");
+    if (m.kind === "found") assert.deepEqual(m.params, { pid: "p", identifier: "re:boot" });
+    assert.equal(router.match("POST", "/v1/products/p/services/:invoke").kind, "none");
+    assert.equal(router.match("POST", "/v1/products/p/services/reboot").kind, "none");
   });
 });
 

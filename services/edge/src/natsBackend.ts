@@ -9,7 +9,10 @@ import {
   deviceSubject,
   edgeSubject,
   encodeCommand,
+  encodeDelivered,
+  encodeGatewayReply,
   encodeTakeover,
+  gatewayReplySubject,
   type NatsConnection,
   OUTBOUND_DELIVER,
   OUTBOUND_EDGE_DELIVER,
@@ -20,6 +23,7 @@ import {
 import {
   type DeviceId,
   deviceKey,
+  gatewayReplyOf,
   nameProblem,
   ONENET_IMAGE,
   oneNetRequestOf,
@@ -232,7 +236,10 @@ export class NatsBackend implements EdgeBackend {
             this.#logger.warn({ device: session.deviceKey }, "unreadable delivery dropped");
             return;
           }
-          for (const m of messages) session.deliver(m.topic, m.payload);
+          let delivered = true;
+          for (const m of messages) delivered = session.deliver(m.topic, m.payload) && delivered;
+          // A gateway call (seed 003) asks whether its session took it.
+          if (msg.reply !== undefined && msg.reply !== "") msg.respond(encodeDelivered(delivered));
         } else if (frame[0] === OUTBOUND_TAKEOVER) {
           if (decodeTakeover(frame) !== session.id)
             session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
@@ -306,6 +313,16 @@ export class NatsBackend implements EdgeBackend {
     const parsed = parseOneNetTopic(topic);
     const op = parsed === undefined ? undefined : oneNetRequestOf(parsed.suffix);
     if (op === undefined) {
+      const call = parsed === undefined ? undefined : gatewayReplyOf(parsed.suffix);
+      if (call !== undefined) {
+        // A gateway answering a call: to whichever API process waits for it (by id).
+        const { productId, deviceName } = session.device;
+        this.#nc.publish(
+          gatewayReplySubject(productId, deviceName),
+          encodeGatewayReply(call, payload),
+        );
+        return qos === 1 ? Promise.resolve(true) : undefined;
+      }
       // An own topic that asks nothing of the shadow: nothing to process.
       this.#logger.debug(
         { device: session.deviceKey, topic },

@@ -1,0 +1,293 @@
+/**
+ * Gateway sub-devices (seed 003): the topology in the registry, and property get / set
+ * and service calls that travel through the gateway's MQTT session, wherever it is, and
+ * come back as the gateway's `…_reply` matched by id.
+ */
+import type { GatewayClient, GatewayOutcome, ShadowClient } from "@umbra/bus";
+import {
+  DEFAULT_THING_MODEL_VERSION,
+  type DeviceId,
+  GATEWAY_TIMEOUT_MS,
+  type GatewayCallParams,
+  MAX_SUB_PROPERTIES,
+  nameProblem,
+} from "@umbra/dialects";
+import type { DeviceRegistry } from "@umbra/store";
+import { DEVICE, problemResponses } from "./api.js";
+import * as G from "./gateway-schemas.js";
+import { fail, ProblemError, shadowProblem } from "./problems.js";
+import type { Reply, RequestContext, Route } from "./routing.js";
+
+export interface SubDeviceDependencies {
+  readonly registry: DeviceRegistry;
+  readonly shadows: ShadowClient;
+  readonly gateways: GatewayClient;
+  /** How long a gateway has to answer, ms (seed 003: 5 s); for the messages. */
+  readonly gatewayTimeoutMs?: number;
+}
+
+const JSON_TYPE = "application/json";
+const SUB = `${DEVICE}/subdevices/{subPid}/{subDn}`;
+
+const keyOf = (device: DeviceId): string => `${device.productId}/${device.deviceName}`;
+
+/** A path's device, checked as a name (not yet as registered). */
+const deviceOf = (pid: string, dn: string): DeviceId => {
+  if (nameProblem("product id", pid) !== undefined || nameProblem("device name", dn) !== undefined)
+    return fail("unknown-device", `no device '${dn}' in product '${pid}'`);
+  return { productId: pid, deviceName: dn };
+};
+
+const gatewayOf = (ctx: RequestContext): DeviceId =>
+  deviceOf(ctx.params.pid as string, ctx.params.dn as string);
+
+const subOf = (ctx: RequestContext): DeviceId =>
+  deviceOf(ctx.params.subPid as string, ctx.params.subDn as string);
+
+const tooMany = (count: number): void => {
+  if (count > MAX_SUB_PROPERTIES)
+    fail(
+      "bad-request",
+      `a call names at most ${MAX_SUB_PROPERTIES} properties (seed 003), this one names ${count}`,
+    );
+  if (count === 0) fail("bad-request", "name at least one property");
+};
+
+export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
+  const { registry, shadows, gateways } = deps;
+  const timeoutS = (deps.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS) / 1000;
+
+  const mustBeRegistered = async (device: DeviceId): Promise<void> => {
+    if ((await registry.get(keyOf(device))) === undefined)
+      fail("unknown-device", `no device '${device.deviceName}' in product '${device.productId}'`);
+  };
+
+  /** The gateway and sub-device of the path, checked against the topology. */
+  const callPair = async (ctx: RequestContext): Promise<{ gateway: DeviceId; sub: DeviceId }> => {
+    const gateway = gatewayOf(ctx);
+    const sub = subOf(ctx);
+    await mustBeRegistered(gateway);
+    if (!(await registry.isSubDevice(keyOf(gateway), keyOf(sub))))
+      fail(
+        "not-sub-device",
+        `'${keyOf(sub)}' is not a registered sub-device of gateway '${keyOf(gateway)}'`,
+      );
+    return { gateway, sub };
+  };
+
+  /** The HTTP answer to a call's outcome; the gateway's own code and msg go through. */
+  const answer = (gateway: DeviceId, outcome: GatewayOutcome) => {
+    const name = `gateway '${keyOf(gateway)}'`;
+    switch (outcome.kind) {
+      case "offline":
+        return fail("gateway-offline", `${name} is not connected`);
+      case "not-delivered":
+        return fail(
+          "gateway-offline",
+          `${name} is connected but has not subscribed to ${outcome.topic} (or reads too slowly to take it)`,
+        );
+      case "timeout":
+        return fail(
+          "gateway-timeout",
+          `${name} did not answer call ${outcome.id} within ${timeoutS} s`,
+          { id: outcome.id },
+        );
+      case "bad-reply":
+        return fail(
+          "gateway-bad-reply",
+          `${name} answered call ${outcome.id}: ${outcome.problem}`,
+          {
+            id: outcome.id,
+          },
+        );
+      case "answered": {
+        const { id, code, msg, data } = outcome.reply;
+        if (code !== 200)
+          fail("gateway-error", `${name} answered call ${id} with code ${code}: ${msg ?? ""}`, {
+            id,
+            code,
+            ...(msg === undefined ? {} : { msg }),
+            ...(data === undefined ? {} : { data }),
+          });
+        return {
+          id,
+          code,
+          ...(msg === undefined ? {} : { msg }),
+          ...(data === undefined ? {} : { data: data as Record<string, unknown> }),
+        };
+      }
+    }
+  };
+
+  const send = async (
+    ctx: RequestContext,
+    params: GatewayCallParams,
+  ): Promise<{ gateway: DeviceId; sub: DeviceId; body: ReturnType<typeof answer> }> => {
+    const { gateway, sub } = await callPair(ctx);
+    const version = (ctx.body as { version?: string }).version ?? DEFAULT_THING_MODEL_VERSION;
+    const outcome = await gateways.call(gateway, sub, params, version);
+    return { gateway, sub, body: answer(gateway, outcome) };
+  };
+
+  const callResponses = {
+    200: { description: "the gateway's reply (code 200)", schema: G.GatewayAnswer },
+    ...problemResponses([400, 404, 409, 415, 502, 503, 504]),
+  };
+
+  return [
+    {
+      method: "GET",
+      path: `${DEVICE}/subdevices`,
+      operationId: "listSubDevices",
+      summary: "A gateway's registered sub-devices",
+      tag: "gateways",
+      responses: {
+        200: { description: "the sub-devices", schema: G.SubDeviceList },
+        ...problemResponses([404]),
+      },
+      handle: async (ctx) => {
+        const gateway = gatewayOf(ctx);
+        await mustBeRegistered(gateway);
+        const keys = await registry.subDevices(keyOf(gateway));
+        const subDevices = keys.map((key) => {
+          const slash = key.indexOf("/");
+          return { productId: key.slice(0, slash), deviceName: key.slice(slash + 1) };
+        });
+        return { status: 200, body: { subDevices } };
+      },
+    },
+    {
+      method: "PUT",
+      path: SUB,
+      operationId: "attachSubDevice",
+      summary:
+        "Register a device as a sub-device of a gateway (both registered; a sub-device has one gateway)",
+      tag: "gateways",
+      responses: {
+        201: { description: "registered under the gateway", schema: G.SubDevice },
+        200: { description: "it already was", schema: G.SubDevice },
+        ...problemResponses([400, 404, 409]),
+      },
+      handle: async (ctx): Promise<Reply> => {
+        const gateway = gatewayOf(ctx);
+        const sub = subOf(ctx);
+        if (keyOf(gateway) === keyOf(sub))
+          fail("bad-request", "a device cannot be its own sub-device");
+        const outcome = await registry.attach(keyOf(gateway), keyOf(sub));
+        if (outcome === "missing") {
+          await mustBeRegistered(gateway);
+          await mustBeRegistered(sub);
+          fail("unknown-device", `no device '${keyOf(sub)}'`);
+        }
+        if (outcome === "other-gateway") {
+          const other = (await registry.get(keyOf(sub)))?.gateway ?? "another gateway";
+          fail("conflict", `'${keyOf(sub)}' is a sub-device of '${other}'; remove it there first`);
+        }
+        return {
+          status: outcome === "attached" ? 201 : 200,
+          body: { gateway, ...sub },
+        };
+      },
+    },
+    {
+      method: "DELETE",
+      path: SUB,
+      operationId: "detachSubDevice",
+      summary: "Take a sub-device off its gateway (the device stays registered)",
+      tag: "gateways",
+      responses: { 204: { description: "removed" }, ...problemResponses([404]) },
+      handle: async (ctx) => {
+        const gateway = gatewayOf(ctx);
+        const sub = subOf(ctx);
+        if (!(await registry.detach(keyOf(gateway), keyOf(sub))))
+          fail(
+            "not-sub-device",
+            `'${keyOf(sub)}' is not a registered sub-device of gateway '${keyOf(gateway)}'`,
+          );
+        return { status: 204 };
+      },
+    },
+    {
+      method: "POST",
+      path: `${SUB}/properties:get`,
+      operationId: "getSubDeviceProperties",
+      summary:
+        "Read sub-device properties through its gateway (thing/sub/property/get); the values are stored as the sub-device's reported state",
+      tag: "gateways",
+      body: { contentType: JSON_TYPE, schema: G.PropertyGetRequest },
+      responses: callResponses,
+      handle: async (ctx) => {
+        const identifiers = (ctx.body as typeof G.PropertyGetRequest.Type).params;
+        tooMany(identifiers.length);
+        const { sub, body } = await send(ctx, { call: "propertyGet", identifiers });
+        // Only what was asked for: a gateway writes no other property of its sub-device.
+        const reported: Record<string, unknown> = {};
+        let count = 0;
+        for (const identifier of identifiers)
+          if (body.data !== undefined && Object.hasOwn(body.data, identifier)) {
+            reported[identifier] = body.data[identifier];
+            count++;
+          }
+        if (count === 0) return { status: 200, body };
+        const stored = await shadows.update(keyOf(sub), { reported });
+        if (!stored.ok && stored.error._tag === "Unspecified")
+          throw new ProblemError(shadowProblem(stored.error));
+        if (!stored.ok)
+          return fail(
+            "gateway-bad-reply",
+            `the values read from the gateway could not be stored as '${keyOf(sub)}' reported state: ${stored.error._tag}`,
+            { ...body },
+          );
+        return { status: 200, body: { ...body, shadowVersion: stored.version } };
+      },
+    },
+    {
+      method: "POST",
+      path: `${SUB}/properties:set`,
+      operationId: "setSubDeviceProperties",
+      summary: "Set sub-device properties through its gateway (thing/sub/property/set)",
+      tag: "gateways",
+      body: { contentType: JSON_TYPE, schema: G.PropertySetRequest },
+      responses: callResponses,
+      handle: async (ctx) => {
+        const values = (ctx.body as typeof G.PropertySetRequest.Type).params;
+        tooMany(Object.keys(values).length);
+        const { body } = await send(ctx, { call: "propertySet", values });
+        return { status: 200, body };
+      },
+    },
+    {
+      method: "POST",
+      path: `${SUB}/services/{identifier}:invoke`,
+      operationId: "invokeSubDeviceService",
+      summary: "Call a sub-device service through its gateway (thing/sub/service/invoke)",
+      tag: "gateways",
+      body: { contentType: JSON_TYPE, schema: G.ServiceInvokeRequest },
+      responses: callResponses,
+      handle: async (ctx) => {
+        const identifier = ctx.params.identifier as string;
+        if (identifier.length > 128)
+          fail("bad-request", "a service identifier has at most 128 characters");
+        const input = (ctx.body as typeof G.ServiceInvokeRequest.Type).input ?? {};
+        const { gateway, sub, body } = await send(ctx, {
+          call: "serviceInvoke",
+          identifier,
+          input,
+        });
+        // A gateway answers only for the sub-device it was asked about.
+        const named = body.data as { productID?: unknown; deviceName?: unknown } | undefined;
+        if (
+          named !== undefined &&
+          ((named.productID !== undefined && named.productID !== sub.productId) ||
+            (named.deviceName !== undefined && named.deviceName !== sub.deviceName))
+        )
+          fail(
+            "gateway-bad-reply",
+            `gateway '${keyOf(gateway)}' answered call ${body.id} for '${String(named.productID)}/${String(named.deviceName)}', not for its sub-device '${keyOf(sub)}'`,
+            { id: body.id },
+          );
+        return { status: 200, body };
+      },
+    },
+  ];
+};
