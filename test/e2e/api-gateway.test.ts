@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import {
   type HttpAnswer,
   httpClient,
+  pollUntil,
   type Server,
   type ServiceProcess,
   startNats,
@@ -375,6 +376,95 @@ describe("gateway sub-devices (seed 003)", () => {
       });
       const shadow = await api(0)("GET", `${device(SUB_PID, "m-mute")}/shadow`, { key: KEY });
       assert.equal(shadow.status, 404);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe("a gateway acts for its registered sub-devices only", () => {
+  /** Whether SUBACK grants the filter (mqtt.js rejects on a failure code). */
+  const granted = async (gateway: TestDevice, filter: string): Promise<boolean> => {
+    try {
+      const [grant] = await gateway.client.subscribeAsync(filter);
+      return grant !== undefined && grant.qos < 128;
+    } catch (e) {
+      if ((e as Error).name === "ErrorWithSubackPacket") return false;
+      throw e;
+    }
+  };
+
+  it("updates a sub-device's image on its behalf and gets its answers and cloud deltas", async () => {
+    const gw = await gatewayWith("gw-proxy", ["m-proxy"]);
+    const gateway = await connectGateway(gw, 0, [`$sys/${SUB_PID}/m-proxy/image/#`]);
+    try {
+      await gateway.client.publishAsync(
+        `$sys/${SUB_PID}/m-proxy/image/update`,
+        JSON.stringify({ state: { reported: { valve: "closed" } } }),
+        { qos: 1 },
+      );
+      const accepted = await gateway.next("image/update/accepted");
+      assert.equal(accepted.topic, `$sys/${SUB_PID}/m-proxy/image/update/accepted`);
+      assert.equal((accepted.body as { version: number }).version, 1);
+      const shadow = await api(1)("GET", `${device(SUB_PID, "m-proxy")}/shadow`, { key: KEY });
+      assert.deepEqual((shadow.body as { reported: object }).reported, { valve: "closed" });
+
+      // An application changes the sub-device's desired state: the gateway gets the delta.
+      const patched = await api(0)("PATCH", `${device(SUB_PID, "m-proxy")}/shadow`, {
+        key: KEY,
+        body: { desired: { valve: "open" } },
+        type: "application/merge-patch+json",
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const delta = await gateway.next("image/update/delta");
+      assert.equal(delta.topic, `$sys/${SUB_PID}/m-proxy/image/update/delta`);
+      assert.deepEqual((delta.body as { state: object }).state, { valve: "open" });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("cannot subscribe or publish for a device that is not its sub-device", async () => {
+    const gw = await gatewayWith("gw-strict", ["m-strict"]);
+    await register(SUB_PID, "m-foreign");
+    const gateway = await TestDevice.connect(mqttUrls[1] as string, gw, { protocolVersion: 5 });
+    try {
+      assert.equal(await granted(gateway, `$sys/${SUB_PID}/m-strict/image/#`), true);
+      assert.equal(await granted(gateway, `$sys/${SUB_PID}/m-foreign/image/#`), false);
+      assert.equal(await granted(gateway, `$sys/${SUB_PID}/+/image/#`), false);
+      // MQTT 5: a publish outside its topics closes the connection with 0x87.
+      const closed = new Promise<number | undefined>((resolve) =>
+        gateway.client.once("disconnect", (packet) => resolve(packet.reasonCode)),
+      );
+      gateway.client.publish(
+        `$sys/${SUB_PID}/m-foreign/image/update`,
+        JSON.stringify({ state: { reported: { x: 1 } } }),
+      );
+      assert.equal(await closed, 0x87);
+      const foreign = await api(0)("GET", `${device(SUB_PID, "m-foreign")}/shadow`, { key: KEY });
+      assert.equal(foreign.status, 404, "nothing was written for the foreign device");
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("follows sub-devices added and removed while it is connected", async () => {
+    const gw = await gatewayWith("gw-live", []);
+    await register(SUB_PID, "m-late");
+    const gateway = await connectGateway(gw, 1);
+    try {
+      assert.equal(await granted(gateway, `$sys/${SUB_PID}/m-late/image/#`), false);
+      const put = await api(1)("PUT", sub("gw-live", "m-late"), { key: KEY });
+      assert.equal(put.status, 201);
+      await pollUntil(() => granted(gateway, `$sys/${SUB_PID}/m-late/image/#`), {
+        timeoutMs: 5_000,
+        what: "the connected gateway may subscribe for its new sub-device",
+      });
+      assert.equal((await api(0)("DELETE", sub("gw-live", "m-late"), { key: KEY })).status, 204);
+      await pollUntil(async () => !(await granted(gateway, `$sys/${SUB_PID}/m-late/image/get`)), {
+        timeoutMs: 5_000,
+        what: "the gateway may no longer subscribe for the removed sub-device",
+      });
     } finally {
       await gateway.close();
     }

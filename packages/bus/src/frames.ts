@@ -211,6 +211,8 @@ export const decodeAcks = (frame: Uint8Array): readonly number[] => {
 export const OUTBOUND_DELIVER = 1;
 export const OUTBOUND_TAKEOVER = 2;
 export const OUTBOUND_EDGE_DELIVER = 3;
+/** On a gateway's device subject: its sub-devices changed, the edge re-reads them. */
+export const OUTBOUND_TOPOLOGY = 4;
 
 export interface OutboundMessage {
   readonly topic: string;
@@ -366,3 +368,8 @@ export const decodeTakeover = (frame: Uint8Array): string => {
   if (frame[0] !== OUTBOUND_TAKEOVER) throw new FrameError("not a takeover frame");
   return decoder.decode(frame.subarray(1));
 };
+
+const TOPOLOGY_FRAME = Uint8Array.of(OUTBOUND_TOPOLOGY);
+
+/** Sent by the API when a gateway gains or loses a sub-device. */
+export const encodeTopologyChanged = (): Uint8Array => TOPOLOGY_FRAME;

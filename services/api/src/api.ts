@@ -6,6 +6,7 @@ import {
   type CommandReply,
   deviceSubject,
   encodeTakeover,
+  encodeTopologyChanged,
   type NatsConnection,
   type ShadowClient,
 } from "@umbra/bus";
@@ -18,7 +19,13 @@ import {
   renderOneNetGetAccepted,
   renderTwin,
 } from "@umbra/core";
-import { nameProblem, newDeviceKey, signOneNetToken, type TokenMethod } from "@umbra/dialects";
+import {
+  nameProblem,
+  newDeviceKey,
+  parseDeviceKey,
+  signOneNetToken,
+  type TokenMethod,
+} from "@umbra/dialects";
 import type { DeviceRegistry, Presence } from "@umbra/store";
 import { type EventId, type EventStreams, parseEventId } from "./events.js";
 import * as F from "./function-schemas.js";
@@ -401,9 +408,17 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         const key = `${pid}/${dn}`;
         // No new connections, then the open session closed, then the shadow removed. A
         // retry after a failed shadow removal finds the device gone and removes the shadow.
-        const registered =
-          nameProblem("device name", dn) === undefined && (await registry.remove(pid, dn));
+        const named = nameProblem("device name", dn) === undefined;
+        // A sub-device's gateway stops acting for it.
+        const gateway = named ? (await registry.get(key))?.gateway : undefined;
+        const registered = named && (await registry.remove(pid, dn));
         if (registered) disconnect(pid, dn);
+        const gatewayId = gateway === undefined ? undefined : parseDeviceKey(gateway);
+        if (gatewayId !== undefined)
+          nc.publish(
+            deviceSubject(gatewayId.productId, gatewayId.deviceName),
+            encodeTopologyChanged(),
+          );
         const reply = await shadows.delete(key);
         if (!registered && !reply.ok && reply.error._tag === "ShadowNotFound")
           fail("unknown-device", `no device '${dn}' in product '${pid}'`);

@@ -203,7 +203,7 @@ export const apiService = Effect.gen(function* () {
     now: Date.now,
     functionRetentionMs: functionRetentionS * 1000,
   });
-  routes.push(...subDeviceRoutes({ registry, shadows, gateways, gatewayTimeoutMs }));
+  routes.push(...subDeviceRoutes({ registry, shadows, gateways, nc, gatewayTimeoutMs }));
   let document: unknown;
   routes.push(...operationRoutes(readiness, metrics, () => document));
   document = openApiDocument(routes, API_VERSION);

@@ -3,7 +3,14 @@
  * and service calls that travel through the gateway's MQTT session, wherever it is, and
  * come back as the gateway's `…_reply` matched by id.
  */
-import type { GatewayClient, GatewayOutcome, ShadowClient } from "@umbra/bus";
+import {
+  deviceSubject,
+  encodeTopologyChanged,
+  type GatewayClient,
+  type GatewayOutcome,
+  type NatsConnection,
+  type ShadowClient,
+} from "@umbra/bus";
 import {
   DEFAULT_THING_MODEL_VERSION,
   type DeviceId,
@@ -22,6 +29,7 @@ export interface SubDeviceDependencies {
   readonly registry: DeviceRegistry;
   readonly shadows: ShadowClient;
   readonly gateways: GatewayClient;
+  readonly nc: NatsConnection;
   /** How long a gateway has to answer, ms (seed 003: 5 s); for the messages. */
   readonly gatewayTimeoutMs?: number;
 }
@@ -54,7 +62,12 @@ const tooMany = (count: number): void => {
 };
 
 export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
-  const { registry, shadows, gateways } = deps;
+  const { registry, shadows, gateways, nc } = deps;
+
+  /** A connected gateway re-reads its sub-devices (what it may publish and subscribe for). */
+  const topologyChanged = (gateway: DeviceId): void => {
+    nc.publish(deviceSubject(gateway.productId, gateway.deviceName), encodeTopologyChanged());
+  };
   const timeoutS = (deps.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS) / 1000;
 
   const mustBeRegistered = async (device: DeviceId): Promise<void> => {
@@ -183,6 +196,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
           const other = (await registry.get(keyOf(sub)))?.gateway ?? "another gateway";
           fail("conflict", `'${keyOf(sub)}' is a sub-device of '${other}'; remove it there first`);
         }
+        topologyChanged(gateway);
         return {
           status: outcome === "attached" ? 201 : 200,
           body: { gateway, ...sub },
@@ -204,6 +218,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
             "not-sub-device",
             `'${keyOf(sub)}' is not a registered sub-device of gateway '${keyOf(gateway)}'`,
           );
+        topologyChanged(gateway);
         return { status: 204 };
       },
     },

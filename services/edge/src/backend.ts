@@ -55,6 +55,11 @@ export interface EdgeBackend {
    * up waiting (no PUBACK, and the session is closed: the device reconnects and
    * retransmits with DUP).
    */
+  /**
+   * Whether the session may publish and subscribe on `device`'s topics besides its own:
+   * a gateway acts for its registered sub-devices (seed 003).
+   */
+  actsFor?(session: DeviceSession, device: DeviceId): boolean;
   /** After SUBACK: the filters the session was just granted. */
   subscribed?(session: DeviceSession, filters: readonly string[]): void;
   publish(

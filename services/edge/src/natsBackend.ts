@@ -17,6 +17,7 @@ import {
   OUTBOUND_DELIVER,
   OUTBOUND_EDGE_DELIVER,
   OUTBOUND_TAKEOVER,
+  OUTBOUND_TOPOLOGY,
   partitionOf,
   type Subscription,
 } from "@umbra/bus";
@@ -28,6 +29,7 @@ import {
   ONENET_IMAGE,
   oneNetRequestOf,
   oneNetTopic,
+  parseDeviceKey,
   parseOneNetTopic,
   topicMatches,
   verifyOneNetToken,
@@ -48,6 +50,13 @@ export interface NatsBackendOptions {
   /** …and given up after this long: no PUBACK, the device retransmits. */
   readonly deadlineMs: number;
   readonly now?: () => number;
+}
+
+interface SessionEntry {
+  readonly session: DeviceSession;
+  readonly sub: Subscription;
+  /** A gateway's sub-devices and its subscriptions to their device subjects. */
+  readonly subDevices: Map<string, Subscription>;
 }
 
 interface Pending {
@@ -76,9 +85,16 @@ export class NatsBackend implements EdgeBackend {
   /** This edge's inbox: acks from shards, answers to its devices from the reply service. */
   readonly #inbox: string;
   readonly #pending = new Map<number, Pending>();
-  readonly #sessions = new Map<string, { session: DeviceSession; sub: Subscription }>();
+  readonly #sessions = new Map<string, SessionEntry>();
   /** The live session of each device key on this edge. */
   readonly #byDevice = new Map<string, DeviceSession>();
+  /** Gateway sessions on this edge by the sub-device keys they act for (seed 003). */
+  readonly #actingFor = new Map<string, DeviceSession>();
+  /**
+   * Sub-devices read while authenticating a gateway, taken by `opened` (keyed by device
+   * key): read before CONNACK so that the gateway's first SUBSCRIBE already sees them.
+   */
+  readonly #subDevicesAtConnect = new Map<string, readonly string[]>();
   #inboxSub: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #presenceRenewal: NodeJS.Timeout | undefined;
@@ -175,8 +191,12 @@ export class NatsBackend implements EdgeBackend {
     for (const pending of this.#pending.values()) pending.resolve(false);
     this.#pending.clear();
     this.#inboxSub?.unsubscribe();
-    for (const { sub } of this.#sessions.values()) sub.unsubscribe();
+    for (const entry of this.#sessions.values()) {
+      entry.sub.unsubscribe();
+      for (const proxy of entry.subDevices.values()) proxy.unsubscribe();
+    }
     this.#sessions.clear();
+    this.#actingFor.clear();
     this.#byDevice.clear();
     this.#outbox.flush();
     // A connection already gone has nothing left to flush.
@@ -218,6 +238,16 @@ export class NatsBackend implements EdgeBackend {
     );
     if (problem !== undefined)
       return { ok: false, refusal: "bad-credentials", detail: `token ${problem}` };
+    try {
+      const subs = await registry.subDevices(deviceKey(device));
+      if (subs.length > 0) this.#subDevicesAtConnect.set(deviceKey(device), subs);
+    } catch (e) {
+      return {
+        ok: false,
+        refusal: "unavailable",
+        detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
+      };
+    }
     return { ok: true, device };
   }
 
@@ -243,11 +273,17 @@ export class NatsBackend implements EdgeBackend {
         } else if (frame[0] === OUTBOUND_TAKEOVER) {
           if (decodeTakeover(frame) !== session.id)
             session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
+        } else if (frame[0] === OUTBOUND_TOPOLOGY) {
+          this.#reloadSubDevices(session);
         }
       },
     });
-    this.#sessions.set(session.id, { session, sub });
+    const entry: SessionEntry = { session, sub, subDevices: new Map() };
+    this.#sessions.set(session.id, entry);
     this.#byDevice.set(session.deviceKey, session);
+    const subs = this.#subDevicesAtConnect.get(session.deviceKey);
+    this.#subDevicesAtConnect.delete(session.deviceKey);
+    this.#setSubDevices(entry, subs ?? []);
     const presence = this.#options.presence;
     if (presence !== undefined)
       this.#present(presence.online(session.deviceKey, this.#presenceOf(session)));
@@ -261,9 +297,19 @@ export class NatsBackend implements EdgeBackend {
    * reply service with the delta if a call is waiting (nothing otherwise).
    */
   subscribed(session: DeviceSession, filters: readonly string[]): void {
-    const deltaTopic = oneNetTopic(session.device, ONENET_IMAGE.updateDelta);
+    this.#syncIfDeltas(session.device, filters);
+    const entry = this.#sessions.get(session.id);
+    if (entry === undefined) return;
+    for (const key of entry.subDevices.keys()) {
+      const device = parseDeviceKey(key);
+      if (device !== undefined) this.#syncIfDeltas(device, filters);
+    }
+  }
+
+  #syncIfDeltas(device: DeviceId, filters: readonly string[]): void {
+    const deltaTopic = oneNetTopic(device, ONENET_IMAGE.updateDelta);
     if (!filters.some((filter) => topicMatches(filter, deltaTopic))) return;
-    const key = session.deviceKey;
+    const key = deviceKey(device);
     const header: CommandHeader = { op: "sync", device: key, dialect: "onenet", source: "device" };
     this.#outbox.publish(
       commandSubject(partitionOf(key, this.#options.partitions)),
@@ -276,6 +322,7 @@ export class NatsBackend implements EdgeBackend {
     const entry = this.#sessions.get(session.id);
     if (entry === undefined) return;
     entry.sub.unsubscribe();
+    this.#setSubDevices(entry, []);
     this.#sessions.delete(session.id);
     if (this.#byDevice.get(session.deviceKey) === session) this.#byDevice.delete(session.deviceKey);
     const presence = this.#options.presence;
@@ -299,6 +346,65 @@ export class NatsBackend implements EdgeBackend {
     for (const { device, messages } of devices) {
       const session = this.#byDevice.get(device);
       if (session !== undefined) for (const m of messages) session.deliver(m.topic, m.payload);
+      // A gateway subscribed to its sub-device's topics gets them too.
+      const gateway = this.#actingFor.get(device);
+      if (gateway !== undefined) for (const m of messages) gateway.deliver(m.topic, m.payload);
+    }
+  }
+
+  actsFor(session: DeviceSession, device: DeviceId): boolean {
+    return this.#sessions.get(session.id)?.subDevices.has(deviceKey(device)) === true;
+  }
+
+  /** The API changed the gateway's sub-devices: read them again. */
+  #reloadSubDevices(session: DeviceSession): void {
+    const registry = this.#options.registry;
+    if (registry === undefined) return;
+    registry.subDevices(session.deviceKey).then(
+      (subs) => {
+        const entry = this.#sessions.get(session.id);
+        if (entry !== undefined) this.#setSubDevices(entry, subs);
+      },
+      (e: unknown) =>
+        this.#logger.warn(
+          { device: session.deviceKey, err: e instanceof Error ? e.message : String(e) },
+          "gateway sub-devices not re-read; the session keeps the ones it had",
+        ),
+    );
+  }
+
+  /**
+   * Makes `subs` the sub-devices a gateway session acts for: cloud messages to each (its
+   * device subject) reach the gateway, and answers to its requests for them come back.
+   */
+  #setSubDevices(entry: SessionEntry, subs: readonly string[]): void {
+    const wanted = new Set(subs);
+    for (const [key, proxy] of entry.subDevices) {
+      if (wanted.has(key)) continue;
+      proxy.unsubscribe();
+      entry.subDevices.delete(key);
+      if (this.#actingFor.get(key) === entry.session) this.#actingFor.delete(key);
+    }
+    for (const key of wanted) {
+      if (entry.subDevices.has(key)) continue;
+      const device = parseDeviceKey(key);
+      if (device === undefined) continue;
+      const { session } = entry;
+      const proxy = this.#nc.subscribe(deviceSubject(device.productId, device.deviceName), {
+        callback: (error, msg) => {
+          // Deliveries only: a take-over of the sub-device's own session is not the gateway's.
+          if (error !== null || msg.data[0] !== OUTBOUND_DELIVER) return;
+          let messages: ReturnType<typeof decodeDeliver>;
+          try {
+            messages = decodeDeliver(msg.data);
+          } catch {
+            return;
+          }
+          for (const m of messages) session.deliver(m.topic, m.payload);
+        },
+      });
+      entry.subDevices.set(key, proxy);
+      this.#actingFor.set(key, session);
     }
   }
 
@@ -330,7 +436,13 @@ export class NatsBackend implements EdgeBackend {
       );
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
-    const key = session.deviceKey;
+    // The topic's device: the session's own, or a sub-device its gateway acts for.
+    const key =
+      parsed === undefined ||
+      (parsed.device.deviceName === session.device.deviceName &&
+        parsed.device.productId === session.device.productId)
+        ? session.deviceKey
+        : deviceKey(parsed.device);
     const subject = commandSubject(partitionOf(key, this.#options.partitions));
     if (qos === 0) {
       const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };

@@ -1,6 +1,7 @@
 import { mayPublish } from "@umbra/dialects";
 import type { IPublishPacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
+import { actsForTopic } from "../gateway.js";
 import type { Session } from "../session.js";
 import { isValidTopicName } from "../topics.js";
 
@@ -24,12 +25,12 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
     session.close(Reason.topicNameInvalid, "invalid topic name");
     return;
   }
-  if (!mayPublish(session.device, topic)) {
+  const { backend, limits } = session.context;
+  if (!mayPublish(session.device, topic) && !actsForTopic(session, topic)) {
     denyPublish(session, packet);
     return;
   }
   const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-  const { backend, limits } = session.context;
   if (qos === 0) {
     try {
       backend.publish(session, topic, payload, 0, undefined, false);

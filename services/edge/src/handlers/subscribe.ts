@@ -1,6 +1,7 @@
 import { maySubscribe } from "@umbra/dialects";
 import type { ISubscribePacket } from "mqtt-packet";
 import { Reason, SUBACK_FAILURE } from "../codes.js";
+import { actsForTopic } from "../gateway.js";
 import type { Session } from "../session.js";
 import { isValidTopicFilter } from "../topics.js";
 
@@ -33,7 +34,7 @@ const grant = (session: Session, filter: string): number => {
   const v5 = session.protocolVersion === 5;
   if (!isValidTopicFilter(filter)) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
   if (v5 && filter.startsWith("$share/")) return Reason.sharedSubscriptionsNotSupported;
-  if (!maySubscribe(session.device, filter)) {
+  if (!maySubscribe(session.device, filter) && !actsForTopic(session, filter)) {
     session.warnOnce("denied-subscribe", { filter }, "subscription outside the device's topics");
     return v5 ? Reason.notAuthorized : SUBACK_FAILURE;
   }
