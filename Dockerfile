@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# Umbra's one image: every service, started as `umbra <edge|shard|reply|api|all>`.
+#   docker build -t umbra:dev .
+#   docker run --rm -e NATS_URL=… -e REDIS_URL=… umbra:dev shard
+# Stages: `manifests` keeps only the workspaces' package.json files (so dependencies are
+# reinstalled only when one of them changes), `build` compiles the TypeScript, and the
+# runtime stage holds production dependencies and compiled JavaScript only.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS manifests
+WORKDIR /src
+COPY packages packages
+COPY services services
+COPY test/package.json test/package.json
+RUN find packages services -type f ! -name package.json -delete \
+ && find packages services -type d -empty -delete
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY --from=manifests /src ./
+# The root's dev dependencies (TypeScript) and what the launcher's workspaces need; not
+# the test workspace's.
+RUN npm ci --workspace=@umbra/umbra --include-workspace-root --no-audit --no-fund
+COPY packages packages
+COPY services services
+# The services and the packages they use (not the test workspace): `umbra` references
+# them all. Then keep each workspace's package.json and its compiled src/ only.
+RUN npx tsc -b services/umbra \
+ && mkdir /out \
+ && for ws in packages/* services/*; do \
+      mkdir -p "/out/$ws/dist" \
+      && cp "$ws/package.json" "/out/$ws/" \
+      && cp -r "$ws/dist/src" "/out/$ws/dist/src"; \
+    done \
+ && find /out -name '*.d.ts' -delete \
+ && find /out -name '*.map' -delete
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY --from=manifests /src ./
+# Production dependencies of the launcher and the workspaces it links, nothing else.
+RUN npm ci --omit=dev --workspace=@umbra/umbra --no-audit --no-fund \
+ && npm cache clean --force \
+ && printf '#!/bin/sh\nexec node /app/services/umbra/dist/src/main.js "$@"\n' > /usr/local/bin/umbra \
+ && chmod 755 /usr/local/bin/umbra
+COPY --from=build /out ./
+# The image's `node` user; numeric, so Kubernetes can check runAsNonRoot.
+USER 1000:1000
+# MQTT, HTTP API, operations (/healthz, /readyz, /metrics when OPS_PORT is set).
+EXPOSE 1883 8080 9090
+ENTRYPOINT ["node", "/app/services/umbra/dist/src/main.js"]
+CMD ["all"]
