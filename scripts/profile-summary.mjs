@@ -25,7 +25,7 @@ const where = (url) => {
   if (m) return m[1];
   const u = /\/(packages|services)\/([^/]+)\//.exec(url);
   if (u) return `@umbra/${u[2]}`;
-  if (url.startsWith("node:")) return "node:" + url.slice(5).split("/")[0];
+  if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
   return url;
 };
 const fns = new Map();

@@ -1,5 +1,6 @@
 export * from "./config.js";
 export * from "./logger.js";
 export * from "./main.js";
+export * from "./metrics.js";
 export * from "./ops.js";
 export * from "./resources.js";

@@ -1,27 +1,106 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Effect, type Scope } from "effect";
+import { Config, Context, Effect, type Scope } from "effect";
+import { optionalPort } from "./config.js";
 import type { Logger } from "./logger.js";
 import { StartupError } from "./main.js";
+import { METRICS_CONTENT_TYPE, metricsText } from "./metrics.js";
 
-/** What an operations route answers: a status and a JSON body. */
-export interface OpsAnswer {
-  readonly status: number;
-  readonly body: unknown;
+/** What an operations route answers: a status and a JSON body, or text of a content type. */
+export type OpsAnswer =
+  | { readonly status: number; readonly body: unknown }
+  | { readonly status: number; readonly text: string; readonly contentType: string };
+
+export type OpsRoute = () => OpsAnswer | Promise<OpsAnswer>;
+export type OpsRoutes = Readonly<Record<string, OpsRoute>>;
+
+/** A service's readiness: `ready` and whatever explains it (connections, partitions…). */
+export interface ReadyReport {
+  readonly ready: boolean;
+  readonly [detail: string]: unknown;
 }
 
-export type OpsRoutes = Readonly<Record<string, () => OpsAnswer | Promise<OpsAnswer>>>;
+/** What a service contributes to its process's operations listener. */
+export interface ServiceOps {
+  readonly service: string;
+  /** Ready = connected and serving; not while starting or draining. */
+  readonly readiness: () => ReadyReport | Promise<ReadyReport>;
+  /** Routes of its own besides `/healthz`, `/readyz`, `/metrics` (the shard: `/cluster`). */
+  readonly routes?: OpsRoutes;
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
- * A small HTTP listener for operators and orchestrators — `/healthz`, `/readyz` and
- * whatever the service adds (the shard: `/cluster`) — beside the service's own
- * protocol, for the life of the scope. GET only, JSON answers; an unknown path is 404.
+ * The operations endpoints of one process, for every service in it: `/healthz` (alive),
+ * `/readyz` (200 only when every service is ready), `/metrics` (the process's
+ * Prometheus registry) and the services' own routes.
+ */
+export class OpsHub {
+  readonly #services = new Map<string, ServiceOps>();
+  /** The listener's port, once listening; undefined when there is none (OPS_PORT unset). */
+  port: number | undefined;
+
+  /** Adds a service; the returned function removes it. */
+  add(service: ServiceOps): () => void {
+    this.#services.set(service.service, service);
+    return () => {
+      if (this.#services.get(service.service) === service) this.#services.delete(service.service);
+    };
+  }
+
+  route(path: string): OpsRoute | undefined {
+    switch (path) {
+      case "/healthz":
+        return () => ({ status: 200, body: { status: "ok" } });
+      case "/readyz":
+        return () => this.#readiness();
+      case "/metrics":
+        return async () => ({
+          status: 200,
+          text: await metricsText(),
+          contentType: METRICS_CONTENT_TYPE,
+        });
+    }
+    for (const service of this.#services.values()) {
+      const route = service.routes?.[path];
+      if (route !== undefined) return route;
+    }
+    return undefined;
+  }
+
+  async #readiness(): Promise<OpsAnswer> {
+    const services = [...this.#services.values()];
+    const reports = await Promise.all(
+      services.map((s) =>
+        Promise.resolve()
+          .then(s.readiness)
+          .catch((e: unknown): ReadyReport => ({ ready: false, error: message(e) })),
+      ),
+    );
+    const ready = reports.length > 0 && reports.every((r) => r.ready);
+    const byService = Object.fromEntries(services.map((s, i) => [s.service, reports[i]]));
+    return { status: ready ? 200 : 503, body: { ready, services: byService } };
+  }
+}
+
+/**
+ * The hub of `umbra all`, provided to the services it runs so that they join its one
+ * listener instead of each opening their own.
+ */
+export const SharedOps = Context.Reference<OpsHub | undefined>("@umbra/runtime/SharedOps", {
+  defaultValue: () => undefined,
+});
+
+/**
+ * A small HTTP listener for operators and orchestrators, serving `hub`'s routes for the
+ * life of the scope. GET only; an unknown path is 404; a route that throws is 503.
  * Resolves to the port it listens on (`0` asks for any free one).
  */
 export const opsServer = (
   port: number,
   host: string,
-  routes: OpsRoutes,
+  hub: OpsHub,
   logger: Logger,
 ): Effect.Effect<number, StartupError, Scope.Scope> =>
   Effect.acquireRelease(
@@ -30,26 +109,26 @@ export const opsServer = (
         new Promise<Server>((resolve, reject) => {
           const server = createServer((req, res) => {
             const path = (req.url ?? "/").split("?")[0] ?? "/";
-            const route = routes[path];
-            const reply = (status: number, body: unknown) => {
-              res.writeHead(status, { "content-type": "application/json" });
-              res.end(JSON.stringify(body));
+            const route = hub.route(path);
+            const reply = (answer: OpsAnswer) => {
+              if ("text" in answer) {
+                res.writeHead(answer.status, { "content-type": answer.contentType });
+                res.end(answer.text);
+              } else {
+                res.writeHead(answer.status, { "content-type": "application/json" });
+                res.end(JSON.stringify(answer.body));
+              }
             };
-            if (route === undefined) return reply(404, { error: `no route ${path}` });
+            if (route === undefined)
+              return reply({ status: 404, body: { error: `no route ${path}` } });
             if (req.method !== "GET" && req.method !== "HEAD")
-              return reply(405, { error: "only GET" });
+              return reply({ status: 405, body: { error: "only GET" } });
             Promise.resolve()
               .then(route)
-              .then(
-                (answer) => reply(answer.status, answer.body),
-                (e: unknown) => {
-                  logger.warn(
-                    { path, err: e instanceof Error ? e.message : String(e) },
-                    "ops route failed",
-                  );
-                  reply(503, { error: e instanceof Error ? e.message : String(e) });
-                },
-              );
+              .then(reply, (e: unknown) => {
+                logger.warn({ path, err: message(e) }, "ops route failed");
+                reply({ status: 503, body: { error: message(e) } });
+              });
           });
           server.once("error", reject);
           server.listen(port, host, () => {
@@ -61,7 +140,7 @@ export const opsServer = (
         new StartupError(
           (e as NodeJS.ErrnoException).code === "EADDRINUSE"
             ? `ops port ${port} on ${host} is already in use (OPS_PORT)`
-            : `cannot listen on ops port ${port}: ${e instanceof Error ? e.message : String(e)}`,
+            : `cannot listen on ops port ${port}: ${message(e)}`,
         ),
     }),
     (server) =>
@@ -73,3 +152,31 @@ export const opsServer = (
           }),
       ),
   ).pipe(Effect.map((server) => (server.address() as AddressInfo).port));
+
+/**
+ * A hub listening on `OPS_PORT` / `OPS_HOST` (default `0.0.0.0`) for the life of the
+ * scope; with `OPS_PORT` unset a hub without a listener (its `port` undefined).
+ */
+export const opsListener = (logger: Logger) =>
+  Effect.gen(function* () {
+    const port = yield* optionalPort("OPS_PORT");
+    const host = yield* Config.String("OPS_HOST").pipe(Config.withDefault("0.0.0.0"));
+    const hub = new OpsHub();
+    if (port !== undefined) hub.port = yield* opsServer(port, host, hub, logger);
+    return hub;
+  });
+
+/**
+ * Serves a service's operations endpoints for the life of the scope: through the shared
+ * listener when it runs inside `umbra all`, else on its own (`OPS_PORT`; none when
+ * unset). Resolves to the port, undefined when there is no listener.
+ */
+export const serveOps = (service: ServiceOps, logger: Logger) =>
+  Effect.gen(function* () {
+    const hub = (yield* SharedOps) ?? (yield* opsListener(logger));
+    yield* Effect.acquireRelease(
+      Effect.sync(() => hub.add(service)),
+      (remove) => Effect.sync(remove),
+    );
+    return hub.port;
+  });

@@ -40,3 +40,30 @@ export const connectRedis = async (
   }
   return redis;
 };
+
+/** What happens to a Redis connection after it is made, as `watchRedis` reports it. */
+export type RedisEvent =
+  | { readonly kind: "disconnected" }
+  | { readonly kind: "reconnected" }
+  /** A connection-level error: each failed reconnection attempt is one. */
+  | { readonly kind: "error"; readonly detail: string };
+
+/**
+ * Calls `onEvent` when the connection (made and ready) is lost, for every client error,
+ * and when it is ready again after a loss.
+ */
+export const watchRedis = (redis: Redis, onEvent: (event: RedisEvent) => void): void => {
+  let up = true;
+  redis.on("error", (error: Error) => onEvent({ kind: "error", detail: error.message }));
+  // ioredis schedules a reconnection after a loss (never after quit()).
+  redis.on("reconnecting", () => {
+    if (!up) return;
+    up = false;
+    onEvent({ kind: "disconnected" });
+  });
+  redis.on("ready", () => {
+    if (up) return;
+    up = true;
+    onEvent({ kind: "reconnected" });
+  });
+};

@@ -9,3 +9,4 @@ export * from "./routing.js";
 export * as schemas from "./schemas.js";
 export * from "./server.js";
 export * from "./service.js";
+export * from "./subdevices.js";

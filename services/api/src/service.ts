@@ -6,10 +6,13 @@ import {
   createLogger,
   intInRange,
   logLevel,
+  METRICS_CONTENT_TYPE,
+  metricsText,
   natsConnection,
   natsUrl,
   onOff,
   partitionCount,
+  type ReadyReport,
   redisConnection,
   redisUrl,
   StartupError,
@@ -57,11 +60,7 @@ const close = (server: Server): Promise<void> =>
   });
 
 /** The routes every API process serves besides the application API. */
-export const operationRoutes = (
-  readiness: Readiness,
-  metrics: Metrics,
-  document: () => unknown,
-): Route[] => [
+export const operationRoutes = (readiness: Readiness, document: () => unknown): Route[] => [
   {
     method: "GET",
     path: "/healthz",
@@ -99,10 +98,11 @@ export const operationRoutes = (
     tag: "operations",
     public: true,
     responses: { 200: { description: "text exposition format", contentType: "text/plain" } },
-    handle: () => ({
+    // The whole process's registry: the API's own, Node's, and NATS/Redis connection metrics.
+    handle: async () => ({
       status: 200,
-      text: metrics.render(),
-      contentType: "text/plain; version=0.0.4; charset=utf-8",
+      text: await metricsText(),
+      contentType: METRICS_CONTENT_TYPE,
     }),
   },
   {
@@ -173,7 +173,7 @@ export const apiService = Effect.gen(function* () {
     600_000,
   );
 
-  const nc = yield* natsConnection(yield* natsUrl, "umbra-api");
+  const nc = yield* natsConnection(yield* natsUrl, "umbra-api", logger);
   const redis = yield* redisConnection(yield* redisUrl, "umbra-api", logger);
   const metrics = new Metrics();
   const readiness = new Readiness(nc, redis, partitions, { timeoutMs: 2_000, cacheMs: 5_000 });
@@ -205,7 +205,7 @@ export const apiService = Effect.gen(function* () {
   });
   routes.push(...subDeviceRoutes({ registry, shadows, gateways, nc, gatewayTimeoutMs }));
   let document: unknown;
-  routes.push(...operationRoutes(readiness, metrics, () => document));
+  routes.push(...operationRoutes(readiness, () => document));
   document = openApiDocument(routes, API_VERSION);
 
   const server = createApiServer({
@@ -234,5 +234,10 @@ export const apiService = Effect.gen(function* () {
     logger.warn("no API keys configured (API_KEYS): every application request is refused (401)");
   const eventHistory = store === undefined ? "live only" : `${retentionSeconds} s`;
   logger.info({ httpPort, host, auth, keys: parsedKeys.size, eventHistory }, "ready");
-  return { httpPort, host, auth, eventHistory };
+  /** For `umbra all`'s operations listener: the same check as `/readyz`. */
+  const ready = async (): Promise<ReadyReport> => {
+    const { ready, checks } = await readiness.check(Date.now());
+    return { ready, checks };
+  };
+  return { httpPort, host, auth, eventHistory, ready };
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { NatsConnection, ShadowClient } from "@umbra/bus";
+import type { GatewayClient, NatsConnection, ShadowClient } from "@umbra/bus";
 import { ShadowErrors } from "@umbra/core";
 import type { Redis } from "@umbra/store";
 import { DeviceRegistry } from "@umbra/store";
@@ -9,7 +9,6 @@ import {
   covers,
   type EventStreams,
   findKey,
-  Metrics,
   openApiDocument,
   operationRoutes,
   ProblemError,
@@ -19,6 +18,7 @@ import {
   Readiness,
   Router,
   shadowProblem,
+  subDeviceRoutes,
 } from "../src/index.js";
 
 describe("If-Match", () => {
@@ -122,9 +122,14 @@ describe("OpenAPI document", () => {
       events: nothing as EventStreams,
       now: () => 0,
     }),
+    ...subDeviceRoutes({
+      registry: new DeviceRegistry(nothing as Redis),
+      shadows: nothing as ShadowClient,
+      gateways: nothing as GatewayClient,
+      nc: nothing as NatsConnection,
+    }),
     ...operationRoutes(
       new Readiness({} as NatsConnection, nothing as Redis, 4, { timeoutMs: 1, cacheMs: 1 }),
-      new Metrics(),
       () => ({}),
     ),
   ];

@@ -483,7 +483,11 @@ export class NatsBackend implements EdgeBackend {
       if (now - pending.firstSentAt >= deadlineMs) {
         this.#pending.delete(corr);
         this.#logger.warn(
-          { device: pending.header.device, waitedMs: now - pending.firstSentAt },
+          {
+            device: pending.header.device,
+            corr: pending.header.corr,
+            waitedMs: now - pending.firstSentAt,
+          },
           "no shard answered a QoS 1 command in time; no PUBACK",
         );
         pending.resolve(false);

@@ -1,14 +1,77 @@
 import { type AddressInfo, createServer, type Socket } from "node:net";
-import type { Logger } from "@umbra/runtime";
+import { type CounterCell, counterFamily, gaugeFamily, type Logger } from "@umbra/runtime";
 import type { EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
 import { Session, type SessionContext } from "./session.js";
 
+/** PUBLISH packets of one dialect, counted by the sessions speaking it. */
+export interface DialectTraffic {
+  /** From devices. */
+  readonly in: CounterCell;
+  /** To devices. */
+  readonly out: CounterCell;
+}
+
+/** The edge's metrics (`umbra_edge_*`), shared by every edge server of the process. */
+export interface EdgeMetrics {
+  readonly traffic: (dialect: string) => DialectTraffic;
+  readonly connectsAccepted: CounterCell;
+  readonly connectsRefused: CounterCell;
+  /** Deliveries not sent: the device reads too slowly, or its packet size limit. */
+  readonly droppedSlowConsumer: CounterCell;
+  readonly droppedTooLarge: CounterCell;
+  /** QoS 1 publishes the cluster did not process in time (no PUBACK). */
+  readonly commandTimeouts: CounterCell;
+  /** Adds a server's open sessions to the connections gauge; returns the remover. */
+  readonly connections: (count: () => number) => () => void;
+}
+
+export const edgeMetrics = (): EdgeMetrics => {
+  const messagesIn = counterFamily(
+    "umbra_edge_messages_in_total",
+    "PUBLISH packets received from devices, by dialect.",
+    ["dialect"],
+  );
+  const messagesOut = counterFamily(
+    "umbra_edge_messages_out_total",
+    "PUBLISH packets sent to devices, by dialect.",
+    ["dialect"],
+  );
+  const connects = counterFamily(
+    "umbra_edge_connects_total",
+    "MQTT CONNECTs answered, by result.",
+    ["result"],
+  );
+  const dropped = counterFamily(
+    "umbra_edge_dropped_total",
+    "Messages to devices dropped, by reason.",
+    ["reason"],
+  );
+  const connections = gaugeFamily("umbra_edge_connections", "Open MQTT sessions of devices.");
+  return {
+    traffic: (dialect) => ({
+      in: messagesIn.cell({ dialect }),
+      out: messagesOut.cell({ dialect }),
+    }),
+    connectsAccepted: connects.cell({ result: "accepted" }),
+    connectsRefused: connects.cell({ result: "refused" }),
+    droppedSlowConsumer: dropped.cell({ reason: "slow_consumer" }),
+    droppedTooLarge: dropped.cell({ reason: "client_packet_size" }),
+    commandTimeouts: counterFamily(
+      "umbra_edge_command_timeouts_total",
+      "QoS 1 publishes the cluster did not process in time: no PUBACK, the session closed.",
+    ).cell(),
+    connections: (count) => connections.source(count),
+  };
+};
+
 export interface EdgeServerOptions {
   readonly backend: EdgeBackend;
   readonly logger: Logger;
   readonly limits?: Partial<EdgeLimits>;
+  /** Default: the process's `umbra_edge_*` metrics. */
+  readonly metrics?: EdgeMetrics;
 }
 
 export interface EdgeServer {
@@ -33,11 +96,16 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
   /** The open session of each device on this server: a newer one takes over. */
   const sessionsByDevice = new Map<string, Session>();
   let closing: Promise<void> | undefined;
+  const metrics = options.metrics ?? edgeMetrics();
+  const removeConnections = metrics.connections(() => sessionsByDevice.size);
 
   const context: SessionContext = {
     backend,
     logger,
     limits,
+    metrics,
+    // Every session speaks the OneNET device image dialect today.
+    traffic: metrics.traffic("onenet"),
     register(session) {
       const older = sessionsByDevice.get(session.deviceKey);
       sessionsByDevice.set(session.deviceKey, session);
@@ -84,7 +152,10 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     close() {
       closing ??= new Promise<void>((resolve) => {
         // The callback runs once the last connection's socket has closed.
-        server.close(() => resolve());
+        server.close(() => {
+          removeConnections();
+          resolve();
+        });
         for (const session of [...connections])
           session.close(Reason.serverShuttingDown, "server shutting down");
       });

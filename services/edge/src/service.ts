@@ -3,6 +3,7 @@ import {
   instanceId,
   intInRange,
   logLevel,
+  natsConnected,
   natsConnection,
   natsUrl,
   onOff,
@@ -10,6 +11,7 @@ import {
   redisConnection,
   redisUrl,
   StartupError,
+  serveOps,
 } from "@umbra/runtime";
 import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
@@ -41,7 +43,7 @@ export const edgeService = Effect.gen(function* () {
   const retryAfterMs = yield* intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000);
   const deadlineMs = yield* intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000);
 
-  const nc = yield* natsConnection(yield* natsUrl, `umbra-edge-${edgeId}`);
+  const nc = yield* natsConnection(yield* natsUrl, `umbra-edge-${edgeId}`, logger);
   // Redis holds the registry and where each device is connected; with auth off the edge
   // needs neither (function calls then record devices as not online).
   const redis =
@@ -61,15 +63,41 @@ export const edgeService = Effect.gen(function* () {
     () => Effect.promise(() => backend.stop()),
   );
   const server = createEdgeServer({ backend, logger, limits: { maxPacketBytes, maxInflight } });
+  // Ready while listening with NATS (and, with auth on, Redis) connected.
+  let listening = false;
+  const opsPort = yield* serveOps(
+    {
+      service: "edge",
+      readiness: () => {
+        const redisStatus = redis?.status ?? "not used";
+        return {
+          ready: listening && natsConnected(nc) && (redis === undefined || redisStatus === "ready"),
+          listening,
+          nats: natsConnected(nc),
+          redis: redisStatus,
+          sessions: server.sessionCount,
+        };
+      },
+    },
+    logger,
+  );
   const mqttPort = yield* Effect.acquireRelease(
     Effect.tryPromise({
-      try: () => server.listen(port, host),
+      try: async () => {
+        const bound = await server.listen(port, host);
+        listening = true;
+        return bound;
+      },
       catch: (e) => new StartupError(listenProblem(e, host, port)),
     }),
-    () => Effect.promise(() => server.close()),
+    () =>
+      Effect.promise(() => {
+        listening = false;
+        return server.close();
+      }),
   );
   if (auth === "off")
     logger.warn("device authentication is off (UMBRA_AUTH=off): any client may connect");
-  logger.info({ mqttPort, host, edgeId, auth }, "ready");
+  logger.info({ mqttPort, host, edgeId, auth, opsPort }, "ready");
   return { mqttPort, host, auth };
 });

@@ -10,6 +10,7 @@ import { handlePacket, screenConnect } from "./handlers/index.js";
 import { handlePublish } from "./handlers/publish.js";
 import type { EdgeLimits } from "./limits.js";
 import { readPublish, writePublishQos0 } from "./publishCodec.js";
+import type { DialectTraffic, EdgeMetrics } from "./server.js";
 
 /** A DeviceSession of this edge, with what it knows about its own back-pressure. */
 export interface EdgeSession extends DeviceSession {
@@ -34,6 +35,9 @@ export interface SessionContext {
   readonly backend: EdgeBackend;
   readonly logger: Logger;
   readonly limits: EdgeLimits;
+  readonly metrics: EdgeMetrics;
+  /** Where a session counts its PUBLISH packets in and out, until it knows its dialect. */
+  readonly traffic: DialectTraffic;
   /** Makes `session` its device's session on this server, closing the one it replaces. */
   register(session: Session): void;
   /** `session` is torn down (whether or not it was ever registered). */
@@ -68,6 +72,8 @@ export class Session implements EdgeSession {
   droppedDeliveries = 0;
   /** The client's MQTT 5 Maximum Packet Size: nothing larger may be sent to it. */
   clientMaxPacketBytes = Number.POSITIVE_INFINITY;
+  /** PUBLISH counters of the session's dialect. */
+  traffic: DialectTraffic;
 
   private readonly parser: Parser = createParser();
   /** Bytes received and not yet framed into a packet. */
@@ -97,6 +103,7 @@ export class Session implements EdgeSession {
     readonly context: SessionContext,
   ) {
     this.log = context.logger.child({ session: this.id });
+    this.traffic = context.traffic;
     this.parser.on("packet", (packet: Packet) => handlePacket(this, packet));
     this.parser.on("error", (error: Error) =>
       this.close(Reason.malformedPacket, `malformed packet: ${error.message}`),
@@ -119,16 +126,19 @@ export class Session implements EdgeSession {
     if (this.state !== "open" || !this.isSubscribed(topic)) return false;
     if (this.socket.writableLength > this.context.limits.outboundHighWaterBytes) {
       this.droppedDeliveries++;
+      this.context.metrics.droppedSlowConsumer.value++;
       this.warnOnce("slow-reader", { topic }, "device reads too slowly, dropping deliveries");
       return false;
     }
     const bytes = writePublishQos0(topic, payload, this.protocolVersion);
     if (bytes.length > this.clientMaxPacketBytes) {
       this.droppedDeliveries++;
+      this.context.metrics.droppedTooLarge.value++;
       this.log.debug({ topic, bytes: bytes.length }, "delivery exceeds the client's packet size");
       return false;
     }
     this.write(bytes);
+    this.traffic.out.value++;
     return true;
   }
 
@@ -177,6 +187,7 @@ export class Session implements EdgeSession {
     this.deviceKey = deviceKey(device);
     this.log = this.log.child({ device: this.deviceKey });
     this.state = "open";
+    this.context.metrics.connectsAccepted.value++;
     this.context.register(this);
     this.send(connack);
     this.openedInBackend = true;
@@ -196,6 +207,7 @@ export class Session implements EdgeSession {
   /** Sends a refusing CONNACK and hangs up. */
   refuse(connack: Packet, why: string): void {
     if (this.state === "closed") return;
+    this.context.metrics.connectsRefused.value++;
     this.send(connack);
     this.end(why);
   }
@@ -218,6 +230,7 @@ export class Session implements EdgeSession {
     } else {
       // MQTT clients retransmit an unacknowledged QoS 1 publish only when they
       // reconnect: closing the session is what makes the device send it again (DUP).
+      this.context.metrics.commandTimeouts.value++;
       this.log.debug({ messageId }, "backend gave up on a QoS 1 publish; no PUBACK");
       this.close(Reason.serverBusy, "a QoS 1 publish could not be processed in time");
       return;
@@ -318,8 +331,10 @@ export class Session implements EdgeSession {
           this.state === "open" && packet[0] !== undefined && packet[0] >> 4 === 3
             ? readPublish(packet, this.protocolVersion)
             : undefined;
-        if (publish !== undefined) handlePublish(this, publish);
-        else this.parser.parse(packet); // emits at most this one packet, synchronously
+        if (publish !== undefined) {
+          this.traffic.in.value++;
+          handlePublish(this, publish);
+        } else this.parser.parse(packet); // emits at most this one packet, synchronously
       } catch (error) {
         this.log.error({ err: error }, "packet handler failed");
         this.close(Reason.implementationSpecificError, "internal error");

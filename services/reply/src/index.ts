@@ -1,4 +1,5 @@
 export * from "./app-events.js";
+export * from "./metrics.js";
 export * from "./onenet.js";
 export * from "./reply.js";
 export * from "./service.js";

@@ -15,8 +15,9 @@ import {
 } from "@umbra/bus";
 import { encodeJson } from "@umbra/core";
 import { type DeviceId, parseDeviceKey } from "@umbra/dialects";
-import type { Logger } from "@umbra/runtime";
+import type { CounterCell, Logger } from "@umbra/runtime";
 import { encodeAppEvent } from "./app-events.js";
+import { type ReplyMetrics, replyMetrics } from "./metrics.js";
 import { renderOneNetAccepted, renderOneNetEvent } from "./onenet.js";
 
 const decoder = new TextDecoder();
@@ -53,14 +54,19 @@ export class Reply {
   #toEdges = new Map<string, DeviceMessages<OutboundText>[]>();
   /** This turn's application events (JSON) per product, one message each when it ends. */
   #toApps = new Map<string, AppBatch>();
+  readonly #events: CounterCell;
+  /** Only OneNET speaks to devices so far. */
+  readonly #oneNetOut: CounterCell;
 
-  constructor(nc: NatsConnection, logger: Logger) {
+  constructor(nc: NatsConnection, logger: Logger, metrics: ReplyMetrics = replyMetrics()) {
     this.#nc = nc;
     this.#outbox = new Outbox(nc, () => {
       this.#flushEdges();
       this.#flushApps();
     });
     this.#logger = logger;
+    this.#events = metrics.events;
+    this.#oneNetOut = metrics.messagesOut("onenet");
   }
 
   start(): void {
@@ -92,6 +98,7 @@ export class Reply {
       );
       return;
     }
+    this.#events.value += events.length;
     // A message holds a shard's turn, each device's events together and in order: each
     // run of one device's events goes out in one deliver frame.
     let key = "";
@@ -136,6 +143,7 @@ export class Reply {
     messages: OutboundText[],
   ): void {
     if (device === undefined || messages.length === 0) return;
+    this.#oneNetOut.value += messages.length;
     if (origin === undefined) {
       this.#outbox.publish(
         deviceSubject(device.productId, device.deviceName),

@@ -11,6 +11,7 @@ import type { Logger } from "@umbra/runtime";
 import type { ShadowStore } from "@umbra/store";
 import { runCommand } from "./commands.js";
 import { DedupRing, dedupEntry } from "./dedup.js";
+import type { ShardMetrics } from "./metrics.js";
 
 export interface QueuedCommand {
   readonly header: CommandHeader;
@@ -21,6 +22,8 @@ export interface QueuedCommand {
    * client's command its request inbox.
    */
   readonly reply: string | undefined;
+  /** `performance.now()` when it reached the shard, for the command latency metric. */
+  readonly arrivedAt?: number;
 }
 
 /** What a processed batch hands back to the shard for publishing, in order. */
@@ -40,6 +43,8 @@ export interface ActorEnvironment {
   readonly maxCasAttempts: number;
   /** Publishes a batch's results. */
   readonly publish: (result: BatchResult) => void;
+  /** Counts commands, their latency and compare-and-set conflicts; none in some tests. */
+  readonly metrics?: ShardMetrics;
 }
 
 /**
@@ -155,6 +160,8 @@ export class ShadowActor {
         const result: BatchResult = { events: [], acks: new Map(), replies: [] };
         let doc = this.#doc;
         let changed = false;
+        /** Copies acknowledged without being applied: accepted, without an event. */
+        let copies = 0;
         for (const command of batch) {
           const { header, payload } = command;
           const entry =
@@ -164,6 +171,7 @@ export class ShadowActor {
           if (entry !== undefined && ring.seen(entry, header.dup === true)) {
             // A copy was applied before; its ack was lost. Acknowledge, apply nothing.
             acknowledge(result, command, doc);
+            copies++;
             continue;
           }
           const origin = header.source === "device" ? command.reply : undefined;
@@ -187,12 +195,17 @@ export class ShadowActor {
           if (!cas.ok) {
             // Another writer got there first: reload, and run the batch again on its state.
             this.#loaded = false;
-            if (attempt < env.maxCasAttempts) continue;
+            if (env.metrics !== undefined) env.metrics.casConflicts.value++;
+            if (attempt < env.maxCasAttempts) {
+              if (env.metrics !== undefined) env.metrics.casRetries.value++;
+              continue;
+            }
             env.logger.warn(
-              { device: this.key, attempts: attempt },
+              { device: this.key, corr: correlations(batch), attempts: attempt },
               "shadow kept changing under this shard; batch refused",
             );
             env.publish(refuseAll(batch, "concurrent writers kept changing the shadow"));
+            if (env.metrics !== undefined) countRefused(env.metrics, batch);
             return;
           }
           this.#doc = doc;
@@ -201,16 +214,22 @@ export class ShadowActor {
           this.#armExpiry();
         }
         env.publish(result);
+        if (env.metrics !== undefined) countProcessed(env.metrics, batch, result.events, copies);
         return;
       } catch (e) {
         // Storage unreachable or a corrupt record: nothing was applied. Device QoS 1
         // commands get no ack (the device retransmits); the others are told.
         this.#loaded = false;
         env.logger.error(
-          { device: this.key, err: e instanceof Error ? e.message : String(e) },
+          {
+            device: this.key,
+            corr: correlations(batch),
+            err: e instanceof Error ? e.message : String(e),
+          },
           "shadow storage failed; commands not applied",
         );
         env.publish(refuseAll(batch, "shadow storage unavailable", true));
+        if (env.metrics !== undefined) countRefused(env.metrics, batch);
         return;
       }
     }
@@ -218,6 +237,41 @@ export class ShadowActor {
 }
 
 const CHECK_FUNCTIONS = new TextEncoder().encode('{"check":{}}');
+
+/** The correlation ids of a batch's QoS 1 commands, for a log line about the batch. */
+const correlations = (batch: readonly QueuedCommand[]): number[] | undefined => {
+  const ids = batch.flatMap(({ header }) => (header.corr === undefined ? [] : [header.corr]));
+  return ids.length > 0 ? ids : undefined;
+};
+
+/** Each command's time from arrival to now, the moment its result was published. */
+const observeLatency = (metrics: ShardMetrics, batch: readonly QueuedCommand[]): void => {
+  const now = performance.now();
+  for (const { header, arrivedAt } of batch)
+    if (arrivedAt !== undefined) metrics.ops[header.op].duration.observe((now - arrivedAt) / 1000);
+};
+
+/** A batch processed: one event per command applied or refused by the rules, plus copies. */
+const countProcessed = (
+  metrics: ShardMetrics,
+  batch: readonly QueuedCommand[],
+  events: readonly ShadowEvent[],
+  copies: number,
+): void => {
+  for (const { op, kind } of events) {
+    const counts = metrics.ops[op];
+    if (kind === "rejected") counts.rejected.value++;
+    else counts.accepted.value++;
+  }
+  metrics.ops.update.accepted.value += copies;
+  observeLatency(metrics, batch);
+};
+
+/** A batch refused whole (storage failed, or the shadow kept changing). */
+const countRefused = (metrics: ShardMetrics, batch: readonly QueuedCommand[]): void => {
+  for (const { header } of batch) metrics.ops[header.op].rejected.value++;
+  observeLatency(metrics, batch);
+};
 
 /** Queues an edge's ack of command `corr`, batched per ack subject. */
 const ackTo = (result: BatchResult, subject: string, corr: number): void => {

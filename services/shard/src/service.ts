@@ -7,13 +7,13 @@ import {
   instanceId,
   intInRange,
   logLevel,
+  natsConnected,
   natsConnection,
   natsUrl,
-  opsServer,
-  optionalPort,
   partitionCount,
   redisConnection,
   redisUrl,
+  serveOps,
 } from "@umbra/runtime";
 import { ShadowStore } from "@umbra/store";
 import { Config, Effect } from "effect";
@@ -48,40 +48,29 @@ export const shardService = Effect.gen(function* () {
     );
   const handoffTimeoutMs = yield* intInRange("HANDOFF_TIMEOUT_MS", 2 * leaseMs, 0, 3_600_000);
   const shardId = yield* instanceId("SHARD_ID");
-  const opsPort = yield* optionalPort("OPS_PORT");
-  const opsHost = yield* Config.String("OPS_HOST").pipe(Config.withDefault("0.0.0.0"));
-  const nc = yield* natsConnection(yield* natsUrl, "umbra-shard");
+  const nc = yield* natsConnection(yield* natsUrl, "umbra-shard", logger);
   const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
   const membership = new Membership(redis, leaseMs);
   // Ready while connected and serving; not while starting or draining.
   let serving = false;
-  const ops =
-    opsPort === undefined
-      ? undefined
-      : yield* opsServer(
-          opsPort,
-          opsHost,
-          {
-            "/healthz": () => ({ status: 200, body: { status: "ok" } }),
-            "/readyz": () => {
-              const ready = serving && !nc.isClosed() && redis.status === "ready";
-              return {
-                status: ready ? 200 : 503,
-                body: {
-                  ready,
-                  nats: !nc.isClosed(),
-                  redis: redis.status,
-                  partitions: shard.ownedPartitions,
-                },
-              };
-            },
-            "/cluster": async () => ({
-              status: 200,
-              body: await readClusterStatus(membership, partitions),
-            }),
-          },
-          logger,
-        );
+  const ops = yield* serveOps(
+    {
+      service: "shard",
+      readiness: () => ({
+        ready: serving && natsConnected(nc) && redis.status === "ready",
+        nats: natsConnected(nc),
+        redis: redis.status,
+        partitions: shard.ownedPartitions,
+      }),
+      routes: {
+        "/cluster": async () => ({
+          status: 200,
+          body: await readClusterStatus(membership, partitions),
+        }),
+      },
+    },
+    logger,
+  );
   const shard = new Shard(nc, new ShadowStore(redis), logger, {
     shardId,
     partitions,

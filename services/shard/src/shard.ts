@@ -17,6 +17,7 @@ import { parseDeviceKey } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
 import type { ShadowStore } from "@umbra/store";
 import { type ActorEnvironment, type BatchResult, ShadowActor } from "./actor.js";
+import { type ShardMetrics, shardMetrics } from "./metrics.js";
 
 export interface ShardOptions {
   /** This shard's name in the cluster: its events go out on its own subject. */
@@ -32,6 +33,8 @@ export interface ShardOptions {
   readonly maxActors?: number;
   readonly maxCasAttempts?: number;
   readonly now?: () => number;
+  /** Default: the process's `umbra_shard_*` metrics. */
+  readonly metrics?: ShardMetrics;
 }
 
 /** Every shard subscribes to its partitions in this queue group (see `own`). */
@@ -57,6 +60,8 @@ export class Shard {
   /** Every actor's events of this turn, published as one message when the turn ends. */
   #events: ShadowEvent[] = [];
   #sweep: NodeJS.Timeout | undefined;
+  readonly #metrics: ShardMetrics;
+  #removeGauges: (() => void) | undefined;
 
   constructor(nc: NatsConnection, store: ShadowStore, logger: Logger, options: ShardOptions) {
     this.#nc = nc;
@@ -64,6 +69,7 @@ export class Shard {
     this.#eventSubject = eventSubject(options.shardId);
     this.#options = options;
     this.#logger = logger;
+    this.#metrics = options.metrics ?? shardMetrics();
     this.#env = {
       store,
       limits: options.limits,
@@ -71,6 +77,7 @@ export class Shard {
       logger,
       maxCasAttempts: options.maxCasAttempts ?? 5,
       publish: (result) => this.#publish(result),
+      metrics: this.#metrics,
     };
   }
 
@@ -89,6 +96,10 @@ export class Shard {
   }
 
   start(): void {
+    this.#removeGauges ??= this.#metrics.gauges(
+      () => this.liveActors,
+      () => this.ownedPartitions,
+    );
     this.own(this.#options.owned);
     const every = Math.max(1_000, Math.floor(this.#options.actorIdleMs / 2));
     this.#sweep = setInterval(() => this.#passivate(), every);
@@ -125,6 +136,7 @@ export class Shard {
   }
 
   #handOff(partition: number, sub: Subscription): void {
+    this.#metrics.handoffs.value++;
     const done = sub
       .drain()
       .catch(() => undefined)
@@ -156,12 +168,15 @@ export class Shard {
     await this.handoffsDone();
     await Promise.all([...this.#actors.values()].map((actor) => actor.idle));
     for (const actor of this.#actors.values()) actor.dispose();
+    this.#removeGauges?.();
+    this.#removeGauges = undefined;
     this.#outbox.flush();
     // A connection already gone has nothing left to flush.
     await this.#nc.flush().catch(() => undefined);
   }
 
   #dispatch(msg: Msg, partition: number): void {
+    const arrivedAt = performance.now();
     let commands: Command[];
     try {
       commands = decodeCommands(msg.data);
@@ -187,7 +202,7 @@ export class Shard {
           partitionOf(header.device, this.#options.partitions) !== partition
         ) {
           this.#logger.warn(
-            { partition, device: header.device },
+            { partition, device: header.device, corr: header.corr },
             "command on the wrong partition dropped",
           );
           this.#answer(reply, {
@@ -203,7 +218,7 @@ export class Shard {
         if (this.#actors.size >= this.#maxActors) this.#evict();
         this.#actors.set(header.device, actor);
       }
-      actor.enqueue({ header, payload, reply });
+      actor.enqueue({ header, payload, reply, arrivedAt });
     }
   }
 
@@ -246,6 +261,7 @@ export class Shard {
       if (!actor.busy) {
         this.#actors.delete(key);
         actor.dispose();
+        this.#metrics.passivations.value++;
       }
     }
   }
@@ -254,6 +270,9 @@ export class Shard {
     const cutoff = this.#env.now() - this.#options.actorIdleMs;
     // An actor waiting to time a function call out stays (the memory bound still applies).
     for (const [key, actor] of this.#actors)
-      if (!actor.busy && !actor.timing && actor.lastActive < cutoff) this.#actors.delete(key);
+      if (!actor.busy && !actor.timing && actor.lastActive < cutoff) {
+        this.#actors.delete(key);
+        this.#metrics.passivations.value++;
+      }
   }
 }

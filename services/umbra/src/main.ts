@@ -6,7 +6,15 @@
 import { apiService } from "@umbra/api";
 import { edgeService } from "@umbra/edge";
 import { replyService } from "@umbra/reply";
-import { createLogger, LOG_LEVELS, type LogLevel, logLevel, runMain } from "@umbra/runtime";
+import {
+  createLogger,
+  LOG_LEVELS,
+  type LogLevel,
+  logLevel,
+  opsListener,
+  runMain,
+  SharedOps,
+} from "@umbra/runtime";
 import { shardService } from "@umbra/shard";
 import { Config, Effect } from "effect";
 import { clusterCommand } from "./cluster.js";
@@ -34,21 +42,35 @@ LOG_LEVEL, … (README).`;
 
 /**
  * All services in one process. Shard and reply start before the edge so the first
- * device is served; on exit the edge stops first and the embedded servers last.
+ * device is served; on exit the edge stops first and the embedded servers last. One
+ * operations listener (`OPS_PORT`) serves them all: ready when every one is.
  */
 const allServices = Effect.gen(function* () {
   const logger = createLogger("umbra", yield* logLevel);
   const dataDir = yield* Config.String("UMBRA_DATA_DIR").pipe(Config.withDefault(".umbra"));
+  const ops = yield* opsListener(logger);
   yield* embeddedServers(dataDir, logger);
-  yield* shardService;
-  yield* replyService;
-  const edge = yield* edgeService;
-  const api = yield* apiService;
+  const { edge, api } = yield* Effect.provideService(
+    Effect.gen(function* () {
+      yield* shardService;
+      yield* replyService;
+      const edge = yield* edgeService;
+      const api = yield* apiService;
+      return { edge, api };
+    }),
+    SharedOps,
+    ops,
+  );
+  yield* Effect.acquireRelease(
+    Effect.sync(() => ops.add({ service: "api", readiness: api.ready })),
+    (remove) => Effect.sync(remove),
+  );
   logger.info(
     {
       mqtt: `mqtt://${edge.host}:${edge.mqttPort}`,
       http: `http://${api.host}:${api.httpPort}`,
       auth: edge.auth,
+      opsPort: ops.port,
       firstDevice: "npm run umbra -- device add <product-id> <device-name>",
     },
     "ready",
