@@ -300,7 +300,10 @@ describe("gateway sub-devices (seed 003)", () => {
       key: KEY,
       body: { params: names },
     });
-    assert.match(String(problem(tooMany, 400, "bad-request").detail), /at most 50 properties/);
+    assert.match(
+      String(problem(tooMany, 400, "bad-request").detail),
+      /51 properties in one call; the limit is 50/,
+    );
     const tooManySet = await apiA("POST", `${sub("gw-rules", "m-rules")}/properties:set`, {
       key: KEY,
       body: { params: Object.fromEntries(names.map((n) => [n, 1])) },

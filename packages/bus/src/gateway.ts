@@ -1,14 +1,15 @@
 import { type NatsConnection, RequestError, type Subscription } from "@nats-io/transport-node";
 import {
-  type DeviceId,
-  GATEWAY_TIMEOUT_MS,
-  type GatewayCall,
-  type GatewayCallParams,
-  type GatewayReply,
-  gatewayCallTopic,
-  gatewayRequest,
-  readGatewayReply,
-} from "@umbra/dialects";
+  buildGatewayRequest,
+  describeError,
+  GATEWAY_CALL_TIMEOUT_MS,
+  type GatewayRequest,
+  type Limits,
+  type OneJsonReply,
+  parseGatewayReply,
+  type ShadowError,
+} from "@umbra/core";
+import { type DeviceId, type GatewayCall, gatewayCallTopic } from "@umbra/dialects";
 import { encodeDeliverText, FrameError } from "./frames.js";
 import { deviceSubject, gatewayReplySubject } from "./subjects.js";
 
@@ -21,15 +22,15 @@ import { deviceSubject, gatewayReplySubject } from "./subjects.js";
  */
 
 const CALL_CODES: Readonly<Record<GatewayCall, number>> = {
-  propertyGet: 1,
-  propertySet: 2,
-  serviceInvoke: 3,
+  "property/get": 1,
+  "property/set": 2,
+  "service/invoke": 3,
 };
 const CALLS_BY_CODE: readonly (GatewayCall | undefined)[] = [
   undefined,
-  "propertyGet",
-  "propertySet",
-  "serviceInvoke",
+  "property/get",
+  "property/set",
+  "service/invoke",
 ];
 
 /** `[call code][payload]`: what the edge forwards from a gateway's reply topic. */
@@ -56,7 +57,9 @@ export const encodeDelivered = (delivered: boolean): Uint8Array =>
   delivered ? DELIVERED : NOT_DELIVERED;
 
 export type GatewayOutcome =
-  | { readonly kind: "answered"; readonly id: string; readonly reply: GatewayReply }
+  /** The call breaks the seed's rules (more than 50 properties, a bad identifier…): not sent. */
+  | { readonly kind: "invalid"; readonly error: ShadowError }
+  | { readonly kind: "answered"; readonly id: string; readonly reply: OneJsonReply }
   /** No edge holds a session of the gateway. */
   | { readonly kind: "offline" }
   /** Its session is there but has not subscribed to the call's topic (or reads too slowly). */
@@ -83,6 +86,7 @@ const ID_BASE = 1_000_000_000_000;
 export class GatewayClient {
   readonly #nc: NatsConnection;
   readonly #timeoutMs: number;
+  readonly #limits: Limits | undefined;
   readonly #waiting = new Map<string, Waiting>();
   readonly #listening = new Map<string, Listening>();
   readonly #onUnreadable: (subject: string, why: string) => void;
@@ -92,12 +96,15 @@ export class GatewayClient {
     nc: NatsConnection,
     options: {
       readonly timeoutMs?: number;
+      /** The engine's limits (50 properties per call); its defaults when absent. */
+      readonly limits?: Limits;
       /** A frame or reply nobody can match (logged by the owner, not here). */
       readonly onUnreadable?: (subject: string, why: string) => void;
     } = {},
   ) {
     this.#nc = nc;
-    this.#timeoutMs = options.timeoutMs ?? GATEWAY_TIMEOUT_MS;
+    this.#timeoutMs = options.timeoutMs ?? GATEWAY_CALL_TIMEOUT_MS;
+    this.#limits = options.limits;
     this.#onUnreadable = options.onUnreadable ?? (() => undefined);
   }
 
@@ -114,10 +121,20 @@ export class GatewayClient {
   async call(
     gateway: DeviceId,
     sub: DeviceId,
-    params: GatewayCallParams,
-    version: string,
+    request: GatewayRequest,
+    version?: string,
   ): Promise<GatewayOutcome> {
     const id = this.#newId();
+    const envelope = buildGatewayRequest(
+      id,
+      { productID: sub.productId, deviceName: sub.deviceName },
+      request,
+      {
+        ...(version === undefined ? {} : { version }),
+        ...(this.#limits === undefined ? {} : { limits: this.#limits }),
+      },
+    );
+    if (!envelope.ok) return { kind: "invalid", error: envelope.error };
     const started = Date.now();
     const subject = this.#listen(gateway);
     let settle!: (outcome: GatewayOutcome) => void;
@@ -135,9 +152,9 @@ export class GatewayClient {
       this.#unlisten(subject);
       settle(result);
     };
-    this.#waiting.set(id, { call: params.call, subject, done: finish });
-    const topic = gatewayCallTopic(gateway, params.call);
-    const frame = encodeDeliverText([{ topic, body: gatewayRequest(id, version, sub, params) }]);
+    this.#waiting.set(id, { call: request.kind, subject, done: finish });
+    const topic = gatewayCallTopic(gateway, request.kind);
+    const frame = encodeDeliverText([{ topic, body: JSON.stringify(envelope.value) }]);
     // Subscribed before the request leaves: this connection's SUB reaches the server first.
     this.#nc
       .request(deviceSubject(gateway.productId, gateway.deviceName), frame, {
@@ -201,19 +218,28 @@ export class GatewayClient {
       this.#onUnreadable(subject, (e as Error).message);
       return;
     }
-    const read = readGatewayReply(payload);
-    const id = read.ok ? read.reply.id : read.id;
-    // Another process's call, or one already ended: not ours to judge.
-    if (id === undefined) {
-      this.#onUnreadable(subject, read.ok ? "no id" : read.problem);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString());
+    } catch {
+      this.#onUnreadable(subject, "the reply is not JSON");
       return;
     }
+    // The id, even of a reply that is otherwise wrong: its call learns the gateway
+    // answered nonsense instead of waiting for the timeout.
+    const id = (body as { id?: unknown } | null)?.id;
+    if (typeof id !== "string") {
+      this.#onUnreadable(subject, "the reply has no id");
+      return;
+    }
+    // Another process's call, or one already ended: not ours to judge.
     const waiting = this.#waiting.get(id);
     if (waiting === undefined || waiting.subject !== subject || waiting.call !== call) return;
+    const read = parseGatewayReply(body);
     waiting.done(
       read.ok
-        ? { kind: "answered", id, reply: read.reply }
-        : { kind: "bad-reply", id, problem: read.problem },
+        ? { kind: "answered", id, reply: read.value }
+        : { kind: "bad-reply", id, problem: describeError(read.error) },
     );
   }
 }

@@ -1,16 +1,16 @@
 /**
  * Request and response bodies of the gateway sub-device routes (seed 003), as Effect
  * Schema: bodies are decoded with them and the OpenAPI document is generated from them.
- * The 50-property limit is checked by the handlers, which say so in words.
+ * The seed's rules on the envelope (50 properties, identifiers) are the engine's.
  */
-import { DEFAULT_THING_MODEL_VERSION, MAX_SUB_PROPERTIES } from "@umbra/dialects";
+import { DEFAULT_ONEJSON_VERSION, defaultLimits } from "@umbra/core";
 import { Schema } from "effect";
 
 const JsonObject = Schema.Record(Schema.String, Schema.Json);
 
 const Version = Schema.optionalKey(
   Schema.String.check(Schema.isBetweenLength(1, 32)).annotate({
-    description: `the thing model version sent in the envelope (default "${DEFAULT_THING_MODEL_VERSION}")`,
+    description: `the thing model version sent in the envelope (default "${DEFAULT_ONEJSON_VERSION}")`,
   }),
 );
 
@@ -30,14 +30,14 @@ export const SubDevice = Schema.Struct({
 
 export const PropertyGetRequest = Schema.Struct({
   params: Schema.Array(Identifier).annotate({
-    description: `the properties to read: 1–${MAX_SUB_PROPERTIES} identifiers`,
+    description: `the properties to read: 1–${defaultLimits.maxGatewayProperties} identifiers`,
   }),
   version: Version,
 }).annotate({ identifier: "SubPropertyGetRequest" });
 
 export const PropertySetRequest = Schema.Struct({
   params: JsonObject.annotate({
-    description: `the properties to set and their values: 1–${MAX_SUB_PROPERTIES} of them`,
+    description: `the properties to set and their values: 1–${defaultLimits.maxGatewayProperties} of them`,
   }),
   version: Version,
 }).annotate({ identifier: "SubPropertySetRequest" });

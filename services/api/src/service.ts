@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { GatewayClient, ShadowClient } from "@umbra/bus";
-import { GATEWAY_TIMEOUT_MS } from "@umbra/dialects";
+import { GATEWAY_CALL_TIMEOUT_MS } from "@umbra/core";
 import {
   ConfigInvalid,
   createLogger,
@@ -168,7 +168,7 @@ export const apiService = Effect.gen(function* () {
   const functionRetentionS = yield* intInRange("FUNCTION_RETENTION_S", 3_600, 0, 7 * 86_400);
   const gatewayTimeoutMs = yield* intInRange(
     "GATEWAY_TIMEOUT_MS",
-    GATEWAY_TIMEOUT_MS,
+    GATEWAY_CALL_TIMEOUT_MS,
     100,
     600_000,
   );

@@ -11,14 +11,8 @@ import {
   type NatsConnection,
   type ShadowClient,
 } from "@umbra/bus";
-import {
-  DEFAULT_THING_MODEL_VERSION,
-  type DeviceId,
-  GATEWAY_TIMEOUT_MS,
-  type GatewayCallParams,
-  MAX_SUB_PROPERTIES,
-  nameProblem,
-} from "@umbra/dialects";
+import { GATEWAY_CALL_TIMEOUT_MS, type GatewayRequest } from "@umbra/core";
+import { type DeviceId, nameProblem } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
 import { DEVICE, problemResponses } from "./api.js";
 import * as G from "./gateway-schemas.js";
@@ -52,15 +46,6 @@ const gatewayOf = (ctx: RequestContext): DeviceId =>
 const subOf = (ctx: RequestContext): DeviceId =>
   deviceOf(ctx.params.subPid as string, ctx.params.subDn as string);
 
-const tooMany = (count: number): void => {
-  if (count > MAX_SUB_PROPERTIES)
-    fail(
-      "bad-request",
-      `a call names at most ${MAX_SUB_PROPERTIES} properties (seed 003), this one names ${count}`,
-    );
-  if (count === 0) fail("bad-request", "name at least one property");
-};
-
 export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const { registry, shadows, gateways, nc } = deps;
 
@@ -68,7 +53,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const topologyChanged = (gateway: DeviceId): void => {
     nc.publish(deviceSubject(gateway.productId, gateway.deviceName), encodeTopologyChanged());
   };
-  const timeoutS = (deps.gatewayTimeoutMs ?? GATEWAY_TIMEOUT_MS) / 1000;
+  const timeoutS = (deps.gatewayTimeoutMs ?? GATEWAY_CALL_TIMEOUT_MS) / 1000;
 
   const mustBeRegistered = async (device: DeviceId): Promise<void> => {
     if ((await registry.get(keyOf(device))) === undefined)
@@ -92,6 +77,9 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const answer = (gateway: DeviceId, outcome: GatewayOutcome) => {
     const name = `gateway '${keyOf(gateway)}'`;
     switch (outcome.kind) {
+      // Seed 003's rules, checked by the engine: more than 50 properties, a bad identifier…
+      case "invalid":
+        throw new ProblemError(shadowProblem(outcome.error));
       case "offline":
         return fail("gateway-offline", `${name} is not connected`);
       case "not-delivered":
@@ -134,11 +122,15 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
 
   const send = async (
     ctx: RequestContext,
-    params: GatewayCallParams,
+    request: GatewayRequest,
   ): Promise<{ gateway: DeviceId; sub: DeviceId; body: ReturnType<typeof answer> }> => {
     const { gateway, sub } = await callPair(ctx);
-    const version = (ctx.body as { version?: string }).version ?? DEFAULT_THING_MODEL_VERSION;
-    const outcome = await gateways.call(gateway, sub, params, version);
+    const outcome = await gateways.call(
+      gateway,
+      sub,
+      request,
+      (ctx.body as { version?: string }).version,
+    );
     return { gateway, sub, body: answer(gateway, outcome) };
   };
 
@@ -233,8 +225,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       responses: callResponses,
       handle: async (ctx) => {
         const identifiers = (ctx.body as typeof G.PropertyGetRequest.Type).params;
-        tooMany(identifiers.length);
-        const { sub, body } = await send(ctx, { call: "propertyGet", identifiers });
+        const { sub, body } = await send(ctx, { kind: "property/get", identifiers });
         // Only what was asked for: a gateway writes no other property of its sub-device.
         const reported: Record<string, unknown> = {};
         let count = 0;
@@ -265,9 +256,8 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       body: { contentType: JSON_TYPE, schema: G.PropertySetRequest },
       responses: callResponses,
       handle: async (ctx) => {
-        const values = (ctx.body as typeof G.PropertySetRequest.Type).params;
-        tooMany(Object.keys(values).length);
-        const { body } = await send(ctx, { call: "propertySet", values });
+        const properties = (ctx.body as typeof G.PropertySetRequest.Type).params;
+        const { body } = await send(ctx, { kind: "property/set", properties });
         return { status: 200, body };
       },
     },
@@ -281,11 +271,9 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       responses: callResponses,
       handle: async (ctx) => {
         const identifier = ctx.params.identifier as string;
-        if (identifier.length > 128)
-          fail("bad-request", "a service identifier has at most 128 characters");
         const input = (ctx.body as typeof G.ServiceInvokeRequest.Type).input ?? {};
         const { gateway, sub, body } = await send(ctx, {
-          call: "serviceInvoke",
+          kind: "service/invoke",
           identifier,
           input,
         });
