@@ -9,8 +9,9 @@
  *
  * Flags (or BENCH_* environment variables): --only=mosquitto|umbra, --devices=100,
  * --inflight=10, --seconds=10, --warmup=2, --qos=0|1, --workers=1 (load threads),
- * --separate (edge, shard and reply as three processes instead of `umbra all`),
- * --shards=N (that many shard processes forming a cluster; implies --separate),
+ * --all (every service in one `umbra all` process instead of edge, shard and reply as
+ * the separate processes production runs; --separate is the default and kept as a flag),
+ * --shards=N (that many shard processes forming a cluster; not with --all),
  * --rebalance (half-way through the window one more shard joins: prints the throughput
  * dip and how long it lasted), --rounds=N (alternate the two runs N times; the ratio is
  * the median of the rounds'), --api (instead: applications PATCH desired state over the
@@ -60,7 +61,7 @@ interface Settings {
 }
 
 const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
-       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--separate] [--shards=N]
+       [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--all|--separate] [--shards=N]
        [--rebalance] [--rounds=N] [--api]`;
 
 class UsageError extends Error {}
@@ -77,6 +78,7 @@ const settingsFrom = (argv: string[]): Settings => {
       qos: { type: "string" },
       workers: { type: "string" },
       separate: { type: "boolean" },
+      all: { type: "boolean" },
       shards: { type: "string" },
       rebalance: { type: "boolean" },
       api: { type: "boolean" },
@@ -94,6 +96,16 @@ const settingsFrom = (argv: string[]): Settings => {
       throw new UsageError(`--${flag} must be an integer in [${min}, ${max}], not '${raw}'`);
     return n;
   };
+  // Separate processes, as production runs them, unless --all asks for the one process
+  // of `npm start` (one event loop for every service: it can use one core of the two).
+  const all = values.all === true || process.env.BENCH_ALL === "1";
+  if (
+    all &&
+    (values.separate === true || values.rebalance === true || number("shards", 1, 1, 16) > 1)
+  )
+    throw new UsageError(
+      "--all runs one process: it cannot go with --separate, --shards or --rebalance",
+    );
   const only = values.only ?? process.env.BENCH_ONLY;
   if (only !== undefined && only !== "mosquitto" && only !== "umbra")
     throw new UsageError(`--only must be mosquitto or umbra, not '${only}'`);
@@ -105,11 +117,7 @@ const settingsFrom = (argv: string[]): Settings => {
     warmup: number("warmup", 2, 0, 600),
     qos: number("qos", 0, 0, 1) as 0 | 1,
     workers: number("workers", 1, 1, 64),
-    separate:
-      values.separate === true ||
-      process.env.BENCH_SEPARATE === "1" ||
-      number("shards", 1, 1, 16) > 1 ||
-      values.rebalance === true,
+    separate: !all,
     shards: number("shards", 1, 1, 16),
     rebalance: values.rebalance === true || process.env.BENCH_REBALANCE === "1",
     api: values.api === true || process.env.BENCH_API === "1",
