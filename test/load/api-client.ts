@@ -16,11 +16,16 @@ class StaleConnection extends Error {
 export class ApiClient {
   // Idle connections are closed after 2 s, before the server's keep-alive timeout (node's
   // default, 5 s) closes them under a request about to be sent.
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 2000 });
+  private readonly agent: Agent;
   private readonly base: URL;
 
-  constructor(apiUrl: string) {
+  constructor(apiUrl: string, options: { readonly maxSockets?: number } = {}) {
     this.base = new URL(apiUrl);
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: options.maxSockets ?? 64,
+      timeout: 2000,
+    });
   }
 
   /**
