@@ -11,7 +11,13 @@ import { setTimeout as pause } from "node:timers/promises";
 import { connectAsync, type MqttClient } from "mqtt";
 import { payload, versionOf } from "../bench/load.js";
 import { ApiClient } from "./api-client.js";
-import { type Counters, type FleetOutcome, type FleetSpec, KIND } from "./protocol.js";
+import {
+  type Counters,
+  emptyCounters,
+  type FleetOutcome,
+  type FleetSpec,
+  KIND,
+} from "./protocol.js";
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable across threads. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -87,15 +93,7 @@ export const isCloudWrite = (k: number, share: number): boolean =>
   Math.floor((k + 1) * share + 1e-9) > Math.floor(k * share + 1e-9);
 
 export class Fleet {
-  readonly counters: Counters = {
-    connected: 0,
-    connectFailures: 0,
-    registered: 0,
-    sentDevice: 0,
-    sentCloud: 0,
-    rejected: 0,
-    disconnects: 0,
-  };
+  readonly counters: Counters = emptyCounters();
   readonly records = new Records();
   /** Problems not yet reported; at most a few per tick. */
   readonly problems: string[] = [];

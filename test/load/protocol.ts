@@ -36,6 +36,16 @@ export interface Counters {
   disconnects: number;
 }
 
+export const emptyCounters = (): Counters => ({
+  connected: 0,
+  connectFailures: 0,
+  registered: 0,
+  sentDevice: 0,
+  sentCloud: 0,
+  rejected: 0,
+  disconnects: 0,
+});
+
 export type FleetReport =
   | {
       readonly type: "tick";

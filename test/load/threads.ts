@@ -1,16 +1,12 @@
 /** The load threads of a run: starts them, gathers their reports, stops them. */
 import { Worker } from "node:worker_threads";
-import type { Counters, FleetOutcome, FleetReport, FleetSpec } from "./protocol.js";
-
-export const emptyCounters = (): Counters => ({
-  connected: 0,
-  connectFailures: 0,
-  registered: 0,
-  sentDevice: 0,
-  sentCloud: 0,
-  rejected: 0,
-  disconnects: 0,
-});
+import {
+  type Counters,
+  emptyCounters,
+  type FleetOutcome,
+  type FleetReport,
+  type FleetSpec,
+} from "./protocol.js";
 
 export class LoadThreads {
   private readonly workers: Worker[];
