@@ -6,14 +6,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  type ApiCluster,
   type HttpAnswer,
   httpClient,
   openEventStream,
   pollUntil,
-  type Server,
   type ServiceProcess,
   type SseEvent,
   SseStream,
+  startApiCluster,
   startNats,
   startRedis,
   startService,
@@ -23,9 +24,7 @@ import {
 const ADMIN = "admin-key-0123456789abcdef";
 const EV_ONLY = "ev-only-key-0123456789abcdef";
 
-let nats: Server;
-let redis: Server;
-const processes: ServiceProcess[] = [];
+let cluster: ApiCluster;
 let base: string;
 let mqttUrl: string;
 let http: ReturnType<typeof httpClient>;
@@ -119,32 +118,19 @@ const desire = async (pid: string, dn: string, desired: Record<string, unknown>)
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-  processes.push(await startService(["shard"], env));
-  processes.push(await startService(["reply"], env));
-  const edge = await startService(["edge"], { ...env, MQTT_PORT: "0", MQTT_HOST: "127.0.0.1" });
-  processes.push(edge);
-  const api = await startService(["api"], {
-    ...env,
-    HTTP_PORT: "0",
-    HTTP_HOST: "127.0.0.1",
-    API_KEYS: `${ADMIN}=*,${EV_ONLY}=ev`,
+  cluster = await startApiCluster({
+    apiKeys: `${ADMIN}=*,${EV_ONLY}=ev`,
+    adminKey: ADMIN,
+    products: ["ev", "other"],
   });
-  processes.push(api);
-  mqttUrl = `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`;
-  base = `http://127.0.0.1:${api.ready.api?.httpPort}`;
-  http = httpClient(base);
-  for (const pid of ["ev", "other"]) {
-    const made = await http("POST", "/v1/products", { key: ADMIN, body: { id: pid } });
-    assert.equal(made.status, 201, JSON.stringify(made.body));
-  }
+  mqttUrl = cluster.mqttUrls[0] as string;
+  base = cluster.apiUrls[0] as string;
+  http = cluster.http[0] as ReturnType<typeof httpClient>;
 });
 
 after(async () => {
   await Promise.all(devices.map((d) => d.close().catch(() => undefined)));
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await cluster?.stop();
 });
 
 describe("event streams (SSE)", () => {

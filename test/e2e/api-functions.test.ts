@@ -8,23 +8,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  type ApiCluster,
   type HttpAnswer,
-  httpClient,
+  type httpClient,
   pollUntil,
-  type Server,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  startApiCluster,
   TestDevice,
 } from "../src/harness.js";
 
 const KEY = "functions-admin-key-0123456789";
 const PID = "pf";
 
-let nats: Server;
-let redis: Server;
-const processes: ServiceProcess[] = [];
+let cluster: ApiCluster;
 let mqttUrl: string;
 let http: ReturnType<typeof httpClient>;
 /** A second API process whose finished calls are kept one second (FUNCTION_RETENTION_S=1). */
@@ -106,28 +101,18 @@ const problem = (got: HttpAnswer, status: number, type: string) => {
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-  processes.push(await startService(["shard"], env));
-  processes.push(await startService(["reply"], env));
-  const edge = await startService(["edge"], { ...env, MQTT_PORT: "0", MQTT_HOST: "127.0.0.1" });
-  processes.push(edge);
-  const apiEnv = { ...env, HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", API_KEYS: `${KEY}=*` };
-  const [api, api2] = await Promise.all([
-    startService(["api"], apiEnv),
-    startService(["api"], { ...apiEnv, FUNCTION_RETENTION_S: "1" }),
-  ]);
-  processes.push(api, api2);
-  mqttUrl = `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`;
-  http = httpClient(`http://127.0.0.1:${api.ready.api?.httpPort}`);
-  shortRetention = httpClient(`http://127.0.0.1:${api2.ready.api?.httpPort}`);
-  const made = await http("POST", "/v1/products", { key: KEY, body: { id: PID } });
-  assert.equal(made.status, 201, JSON.stringify(made.body));
+  cluster = await startApiCluster({
+    apiKeys: `${KEY}=*`,
+    adminKey: KEY,
+    products: [PID],
+    apis: [{}, { FUNCTION_RETENTION_S: "1" }],
+  });
+  mqttUrl = cluster.mqttUrls[0] as string;
+  [http, shortRetention] = cluster.http as [typeof http, typeof http];
 });
 
 after(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await cluster?.stop();
 });
 
 describe("function calls (seed 001)", () => {

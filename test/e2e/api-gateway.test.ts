@@ -7,14 +7,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  type ApiCluster,
   type HttpAnswer,
-  httpClient,
+  type httpClient,
   pollUntil,
-  type Server,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  startApiCluster,
   TestDevice,
 } from "../src/harness.js";
 
@@ -22,15 +19,10 @@ const KEY = "gateway-admin-key-0123456789";
 const GW_PID = "gwprod";
 const SUB_PID = "meters";
 
-let nats: Server;
-let redis: Server;
-const processes: ServiceProcess[] = [];
-/** Edge A and edge B. */
-const mqttUrls: string[] = [];
+/** Edges A and B, API processes A and B. */
+let cluster: ApiCluster;
 type Http = ReturnType<typeof httpClient>;
-/** API process A and B. */
-const apis: Http[] = [];
-const api = (i: number): Http => apis[i % apis.length] as Http;
+const api = (i: number): Http => cluster.http[i % cluster.http.length] as Http;
 
 interface Envelope {
   id: string;
@@ -66,7 +58,7 @@ const connectGateway = (
   registered: Awaited<ReturnType<typeof register>>,
   edge = 1,
   subscribe = [`$sys/${GW_PID}/${registered.deviceName}/thing/sub/#`],
-) => TestDevice.connect(mqttUrls[edge] as string, registered, { subscribe });
+) => TestDevice.connect(cluster.mqttUrls[edge] as string, registered, { subscribe });
 
 /** The gateway answers a call on its reply topic. */
 const reply = (gateway: TestDevice, gw: string, callTopic: string, body: object) =>
@@ -81,36 +73,17 @@ const problem = (got: HttpAnswer, status: number, type: string): Record<string, 
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-  const edgeEnv = { ...env, MQTT_PORT: "0", MQTT_HOST: "127.0.0.1" };
-  const apiEnv = { ...env, HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", API_KEYS: `${KEY}=*` };
-  const started = await Promise.all([
-    startService(["shard"], env),
-    startService(["reply"], env),
-    startService(["edge"], { ...edgeEnv, EDGE_ID: "edge-a" }),
-    startService(["edge"], { ...edgeEnv, EDGE_ID: "edge-b" }),
-    startService(["api"], apiEnv),
-    startService(["api"], apiEnv),
-  ]);
-  processes.push(...started);
-  const [, , edgeA, edgeB, apiA, apiB] = started as ServiceProcess[] & { length: 6 };
-  for (const edge of [edgeA, edgeB])
-    mqttUrls.push(`mqtt://127.0.0.1:${edge?.ready.edge?.mqttPort}`);
-  for (const api of [apiA, apiB])
-    apis.push(httpClient(`http://127.0.0.1:${api?.ready.api?.httpPort}`));
-  for (const pid of [GW_PID, SUB_PID]) {
-    const made = await api(0)("POST", "/v1/products", {
-      key: KEY,
-      body: { id: pid },
-    });
-    assert.equal(made.status, 201, JSON.stringify(made.body));
-  }
+  cluster = await startApiCluster({
+    apiKeys: `${KEY}=*`,
+    adminKey: KEY,
+    products: [GW_PID, SUB_PID],
+    edges: 2,
+    apis: [{}, {}],
+  });
 });
 
 after(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await cluster?.stop();
 });
 
 describe("gateway sub-devices (seed 003)", () => {
@@ -430,7 +403,9 @@ describe("a gateway acts for its registered sub-devices only", () => {
   it("cannot subscribe or publish for a device that is not its sub-device", async () => {
     const gw = await gatewayWith("gw-strict", ["m-strict"]);
     await register(SUB_PID, "m-foreign");
-    const gateway = await TestDevice.connect(mqttUrls[1] as string, gw, { protocolVersion: 5 });
+    const gateway = await TestDevice.connect(cluster.mqttUrls[1] as string, gw, {
+      protocolVersion: 5,
+    });
     try {
       assert.equal(await granted(gateway, `$sys/${SUB_PID}/m-strict/image/#`), true);
       assert.equal(await granted(gateway, `$sys/${SUB_PID}/m-foreign/image/#`), false);

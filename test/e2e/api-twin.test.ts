@@ -7,13 +7,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  type ApiCluster,
   type HttpAnswer,
-  httpClient,
-  type Server,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  type httpClient,
+  startApiCluster,
   TestDevice,
 } from "../src/harness.js";
 
@@ -22,9 +19,7 @@ const JSON_PATCH = "application/json-patch+json";
 const seedError = (name: string) =>
   `ErrorCode:ArgumentInvalid;'${name}' exists within the device twin and is not digital twin conformant property. Please refer to aka.ms/dtpatch to update this to be conformant.`;
 
-let nats: Server;
-let redis: Server;
-const processes: ServiceProcess[] = [];
+let cluster: ApiCluster;
 let mqttUrl: string;
 let http: ReturnType<typeof httpClient>;
 
@@ -52,27 +47,13 @@ const refused = (answer: HttpAnswer, detail: string | RegExp) => {
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-  processes.push(await startService(["shard"], env));
-  processes.push(await startService(["reply"], env));
-  const edge = await startService(["edge"], { ...env, MQTT_PORT: "0", MQTT_HOST: "127.0.0.1" });
-  processes.push(edge);
-  const api = await startService(["api"], {
-    ...env,
-    HTTP_PORT: "0",
-    HTTP_HOST: "127.0.0.1",
-    API_KEYS: `${KEY}=*`,
-  });
-  processes.push(api);
-  mqttUrl = `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`;
-  http = httpClient(`http://127.0.0.1:${api.ready.api?.httpPort}`);
-  assert.equal((await http("POST", "/v1/products", { key: KEY, body: { id: "pt" } })).status, 201);
+  cluster = await startApiCluster({ apiKeys: `${KEY}=*`, adminKey: KEY, products: ["pt"] });
+  mqttUrl = cluster.mqttUrls[0] as string;
+  http = cluster.http[0] as ReturnType<typeof httpClient>;
 });
 
 after(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await cluster?.stop();
 });
 
 describe("HTTP API: digital twin (seed 004)", () => {

@@ -6,14 +6,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import {
+  type ApiCluster,
   type HttpAnswer,
   httpClient,
   openEventStream,
-  type Server,
-  type ServiceProcess,
   SseStream,
+  startApiCluster,
   startNats,
-  startRedis,
   startService,
   TestDevice,
 } from "../src/harness.js";
@@ -21,10 +20,7 @@ import {
 const ADMIN = "admin-key-0123456789abcdef";
 const P1_ONLY = "p1-only-key-0123456789abcdef";
 
-let nats: Server;
-let redis: Server;
-const processes: ServiceProcess[] = [];
-let api: ServiceProcess;
+let cluster: ApiCluster;
 let mqttUrl: string;
 let http: ReturnType<typeof httpClient>;
 let base: string;
@@ -80,31 +76,18 @@ const createDevice = async (pid: string, dn: string) => {
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-  processes.push(await startService(["shard"], env));
-  processes.push(await startService(["reply"], env));
-  const edge = await startService(["edge"], { ...env, MQTT_PORT: "0", MQTT_HOST: "127.0.0.1" });
-  processes.push(edge);
-  api = await startService(["api"], {
-    ...env,
-    HTTP_PORT: "0",
-    HTTP_HOST: "127.0.0.1",
-    API_KEYS: `${ADMIN}=*,${P1_ONLY}=p1`,
+  cluster = await startApiCluster({
+    apiKeys: `${ADMIN}=*,${P1_ONLY}=p1`,
+    adminKey: ADMIN,
+    products: ["p1", "p2"],
   });
-  processes.push(api);
-  mqttUrl = `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`;
-  base = `http://127.0.0.1:${api.ready.api?.httpPort}`;
-  http = httpClient(base);
-  for (const pid of ["p1", "p2"]) {
-    const made = await http("POST", "/v1/products", { key: ADMIN, body: { id: pid } });
-    assert.equal(made.status, 201, JSON.stringify(made.body));
-  }
+  mqttUrl = cluster.mqttUrls[0] as string;
+  base = cluster.apiUrls[0] as string;
+  http = cluster.http[0] as ReturnType<typeof httpClient>;
 });
 
 after(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await cluster?.stop();
 });
 
 describe("HTTP API: shadows", () => {
@@ -410,7 +393,7 @@ describe("HTTP API: when things go wrong", () => {
     try {
       const alone = await startService(["api"], {
         NATS_URL: lonely.url,
-        REDIS_URL: redis.url,
+        REDIS_URL: cluster.redisUrl,
         HTTP_PORT: "0",
         HTTP_HOST: "127.0.0.1",
         API_KEYS: `${ADMIN}=*`,
@@ -445,11 +428,11 @@ describe("HTTP API: when things go wrong", () => {
   });
 
   it("says in one line that the HTTP port is taken", async () => {
-    const port = String(api.ready.api?.httpPort);
+    const port = new URL(base).port;
     await assert.rejects(
       startService(["api"], {
-        NATS_URL: nats.url,
-        REDIS_URL: redis.url,
+        NATS_URL: cluster.natsUrl,
+        REDIS_URL: cluster.redisUrl,
         HTTP_PORT: port,
         HTTP_HOST: "127.0.0.1",
       }),

@@ -4,6 +4,7 @@
  * killed when the test process exits.
  */
 
+export { type ApiCluster, type ApiClusterOptions, startApiCluster } from "./api-cluster.js";
 export * from "./cli.js";
 export { type ClusterView, isSettled, readCluster } from "./cluster.js";
 export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
