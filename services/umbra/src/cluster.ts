@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { formatClusterStatus, Membership, readClusterStatus } from "@umbra/cluster";
-import { connectRedis } from "@umbra/store";
+import { withCliRedis } from "./cli-redis.js";
 
 const usage = `Usage: umbra cluster status [--json]
 
@@ -37,21 +37,16 @@ export const clusterCommand = async (argv: readonly string[]): Promise<number> =
   const partitions = Number(process.env.UMBRA_PARTITIONS ?? "1024");
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 65_536)
     return fail(`bad configuration: UMBRA_PARTITIONS: must be between 1 and 65536`);
-  const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  let redis: Awaited<ReturnType<typeof connectRedis>>;
-  try {
-    redis = await connectRedis(url, "umbra-cli");
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  try {
-    // The lease length does not matter for reading.
-    const status = await readClusterStatus(new Membership(redis, 1_000), partitions);
-    console.log(parsed.values.json === true ? JSON.stringify(status) : formatClusterStatus(status));
-    return 0;
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  } finally {
-    redis.disconnect();
-  }
+  return withCliRedis(fail, async (redis) => {
+    try {
+      // The lease length does not matter for reading.
+      const status = await readClusterStatus(new Membership(redis, 1_000), partitions);
+      console.log(
+        parsed.values.json === true ? JSON.stringify(status) : formatClusterStatus(status),
+      );
+      return 0;
+    } catch (e) {
+      return fail(e instanceof Error ? e.message : String(e));
+    }
+  });
 };

@@ -6,7 +6,8 @@ import {
   signOneNetToken,
   type TokenMethod,
 } from "@umbra/dialects";
-import { connectRedis, DeviceRegistry } from "@umbra/store";
+import { DeviceRegistry } from "@umbra/store";
+import { withCliRedis } from "./cli-redis.js";
 
 const usage = `Usage: umbra device <add|token|remove|list> ...
 
@@ -100,14 +101,7 @@ export const deviceCommand = async (argv: readonly string[]): Promise<number> =>
   if (method !== "sha256" && method !== "sha1" && method !== "md5")
     return fail("--method must be sha256, sha1 or md5");
 
-  const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  let redis: Awaited<ReturnType<typeof connectRedis>>;
-  try {
-    redis = await connectRedis(url, "umbra-cli");
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  try {
+  return withCliRedis(fail, async (redis) => {
     const registry = new DeviceRegistry(redis);
     switch (action) {
       case "add": {
@@ -136,7 +130,5 @@ export const deviceCommand = async (argv: readonly string[]): Promise<number> =>
         return 0;
       }
     }
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  });
 };
