@@ -11,6 +11,27 @@ export interface EdgeLimits {
   readonly outboundHighWaterBytes: number;
   /** Time from accept to CONNACK; a connection that takes longer is closed. */
   readonly connectTimeoutMs: number;
+  /**
+   * Largest CONNECT accepted (capped by maxPacketBytes). Before CONNACK a client is
+   * unknown; this bounds what it can make the edge buffer. Checked from the fixed header.
+   */
+  readonly maxConnectBytes: number;
+  /** Topic filters one session may hold; past it SUBSCRIBE answers 0x97 (3.1.1: 0x80). */
+  readonly maxSubscriptions: number;
+  /** Longest topic name or filter in bytes; a longer filter is refused, a longer topic closes. */
+  readonly maxTopicBytes: number;
+  /**
+   * Failed authentications per source address, and per client id, within
+   * authFailureWindowMs before the edge slows down: an address past it is refused at
+   * once (MQTT 5 0x9F, 3.1.1 return code 5) without asking the registry; a client id past
+   * it gets its refusals authFailureDelayMs late (a right password still connects at
+   * once). 0 turns the throttle off.
+   */
+  readonly authFailureLimit: number;
+  readonly authFailureWindowMs: number;
+  readonly authFailureDelayMs: number;
+  /** Addresses, and client ids, whose failures are remembered; past it the oldest go. */
+  readonly authFailureTableSize: number;
 }
 
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
@@ -18,6 +39,18 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   maxInflight: 32,
   outboundHighWaterBytes: 1024 * 1024,
   connectTimeoutMs: 10_000,
+  // A device's CONNECT holds a client id and product id of at most 64 characters and a
+  // token of about 200 bytes: 4 KiB leaves room for a will and user properties.
+  maxConnectBytes: 4_096,
+  // OneNET topics are `$sys/{pid}/{dn}/…` with names of at most 64 characters (up to 192
+  // bytes each in UTF-8): the longest is under 450 bytes.
+  maxTopicBytes: 512,
+  // A device needs a handful; a gateway may subscribe for its sub-devices.
+  maxSubscriptions: 128,
+  authFailureLimit: 10,
+  authFailureWindowMs: 60_000,
+  authFailureDelayMs: 2_000,
+  authFailureTableSize: 10_000,
 });
 
 /** Largest value MQTT can express for each limit that is advertised on the wire. */
@@ -29,6 +62,9 @@ const positiveInteger = (name: string, value: number, max: number): number => {
     throw new RangeError(`edge limit ${name} must be an integer from 1 to ${max}, got ${value}`);
   return value;
 };
+
+const nonNegativeInteger = (name: string, value: number, max: number): number =>
+  value === 0 ? 0 : positiveInteger(name, value, max);
 
 /** The defaults with `overrides` applied; throws a RangeError naming a bad value. */
 export const resolveEdgeLimits = (overrides: Partial<EdgeLimits> = {}): EdgeLimits => {
@@ -45,6 +81,25 @@ export const resolveEdgeLimits = (overrides: Partial<EdgeLimits> = {}): EdgeLimi
       "connectTimeoutMs",
       limits.connectTimeoutMs,
       2_147_483_647, // setTimeout's ceiling
+    ),
+    maxConnectBytes: positiveInteger("maxConnectBytes", limits.maxConnectBytes, MQTT_MAX_PACKET_BYTES),
+    maxSubscriptions: positiveInteger("maxSubscriptions", limits.maxSubscriptions, 1_000_000),
+    maxTopicBytes: positiveInteger("maxTopicBytes", limits.maxTopicBytes, 65_535),
+    authFailureLimit: nonNegativeInteger("authFailureLimit", limits.authFailureLimit, 1_000_000),
+    authFailureWindowMs: positiveInteger(
+      "authFailureWindowMs",
+      limits.authFailureWindowMs,
+      86_400_000,
+    ),
+    authFailureDelayMs: nonNegativeInteger(
+      "authFailureDelayMs",
+      limits.authFailureDelayMs,
+      2_147_483_647,
+    ),
+    authFailureTableSize: positiveInteger(
+      "authFailureTableSize",
+      limits.authFailureTableSize,
+      10_000_000,
     ),
   });
 };

@@ -1,11 +1,13 @@
 import type { IPublishPacket } from "mqtt-packet";
 import { bodyOffset } from "./framing.js";
+import { isMqttUtf8 } from "./utf8.js";
 
 /**
  * PUBLISH, the packet of the hot path, read and written by hand. mqtt-packet's parser
  * copies each packet through a BufferList and calls `debug` per field; together that
  * was ~10 % of a busy edge. Anything unusual (MQTT 5 properties, QoS 0 with DUP, a
- * malformed packet) returns undefined, and the full parser takes the packet instead.
+ * malformed packet) returns undefined, and strict.ts then the full parser take the
+ * packet instead.
  */
 export const readPublish = (
   packet: Buffer,
@@ -20,6 +22,8 @@ export const readPublish = (
   if (at + 2 > packet.length) return undefined;
   const topicEnd = at + 2 + packet.readUInt16BE(at);
   if (topicEnd > packet.length) return undefined;
+  // Ill-formed UTF-8 or U+0000 (strict.ts refuses the packet); a byte loop, no copy.
+  if (!isMqttUtf8(packet, at + 2, topicEnd)) return undefined;
   const topic = packet.toString("utf8", at + 2, topicEnd);
   at = topicEnd;
   // 0 for QoS 0, which has none: one object shape for every publish.
@@ -27,6 +31,7 @@ export const readPublish = (
   if (qos > 0) {
     if (at + 2 > packet.length) return undefined;
     messageId = packet.readUInt16BE(at);
+    if (messageId === 0) return undefined; // not a packet identifier: strict.ts refuses it
     at += 2;
   }
   if (protocolVersion === 5) {

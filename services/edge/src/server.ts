@@ -1,5 +1,6 @@
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { type CounterCell, counterFamily, gaugeFamily, type Logger } from "@umbra/runtime";
+import { AuthThrottle } from "./authThrottle.js";
 import type { EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
@@ -21,6 +22,10 @@ export interface EdgeMetrics {
   /** Deliveries not sent: the device reads too slowly, or its packet size limit. */
   readonly droppedSlowConsumer: CounterCell;
   readonly droppedTooLarge: CounterCell;
+  /** CONNECTs refused unchecked: their address failed authentication too often. */
+  readonly authThrottledAddress: CounterCell;
+  /** Failed authentications answered late: their client id failed too often. */
+  readonly authDelayedClientId: CounterCell;
   /** QoS 1 publishes the cluster did not process in time (no PUBACK). */
   readonly commandTimeouts: CounterCell;
   /** Adds a server's open sessions to the connections gauge; returns the remover. */
@@ -48,6 +53,11 @@ export const edgeMetrics = (): EdgeMetrics => {
     "Messages to devices dropped, by reason.",
     ["reason"],
   );
+  const throttled = counterFamily(
+    "umbra_edge_auth_throttled_total",
+    "CONNECTs slowed down after failed authentications: refused unchecked for their source address, or answered late for their client id.",
+    ["scope"],
+  );
   const connections = gaugeFamily("umbra_edge_connections", "Open MQTT sessions of devices.");
   return {
     traffic: (dialect) => ({
@@ -58,6 +68,8 @@ export const edgeMetrics = (): EdgeMetrics => {
     connectsRefused: connects.cell({ result: "refused" }),
     droppedSlowConsumer: dropped.cell({ reason: "slow_consumer" }),
     droppedTooLarge: dropped.cell({ reason: "client_packet_size" }),
+    authThrottledAddress: throttled.cell({ scope: "address" }),
+    authDelayedClientId: throttled.cell({ scope: "client_id" }),
     commandTimeouts: counterFamily(
       "umbra_edge_command_timeouts_total",
       "QoS 1 publishes the cluster did not process in time: no PUBACK, the session closed.",
@@ -104,6 +116,12 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     logger,
     limits,
     metrics,
+    authThrottle: new AuthThrottle({
+      limit: limits.authFailureLimit,
+      windowMs: limits.authFailureWindowMs,
+      delayMs: limits.authFailureDelayMs,
+      tableSize: limits.authFailureTableSize,
+    }),
     // Every session speaks the OneNET device image dialect today.
     traffic: metrics.traffic("onenet"),
     register(session) {

@@ -40,6 +40,23 @@ export const edgeService = Effect.gen(function* () {
   const edgeId = yield* instanceId("EDGE_ID");
   const maxPacketBytes = yield* intInRange("MQTT_MAX_PACKET_BYTES", 65_536, 1_024, 268_435_455);
   const maxInflight = yield* intInRange("MQTT_MAX_INFLIGHT", 32, 1, 65_535);
+  const maxConnectBytes = yield* intInRange("MQTT_MAX_CONNECT_BYTES", 4_096, 256, 268_435_455);
+  const maxSubscriptions = yield* intInRange("MQTT_MAX_SUBSCRIPTIONS", 128, 1, 1_000_000);
+  const maxTopicBytes = yield* intInRange("MQTT_MAX_TOPIC_BYTES", 512, 64, 65_535);
+  const authFailureLimit = yield* intInRange("MQTT_AUTH_FAILURE_LIMIT", 10, 0, 1_000_000);
+  const authFailureWindowMs = yield* intInRange(
+    "MQTT_AUTH_FAILURE_WINDOW_MS",
+    60_000,
+    1_000,
+    86_400_000,
+  );
+  const authFailureDelayMs = yield* intInRange("MQTT_AUTH_FAILURE_DELAY_MS", 2_000, 0, 600_000);
+  const authFailureTableSize = yield* intInRange(
+    "MQTT_AUTH_FAILURE_TABLE_SIZE",
+    10_000,
+    1,
+    10_000_000,
+  );
   const retryAfterMs = yield* intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000);
   const deadlineMs = yield* intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000);
 
@@ -62,7 +79,21 @@ export const edgeService = Effect.gen(function* () {
     Effect.sync(() => backend.start()),
     () => Effect.promise(() => backend.stop()),
   );
-  const server = createEdgeServer({ backend, logger, limits: { maxPacketBytes, maxInflight } });
+  const server = createEdgeServer({
+    backend,
+    logger,
+    limits: {
+      maxPacketBytes,
+      maxInflight,
+      maxConnectBytes,
+      maxSubscriptions,
+      maxTopicBytes,
+      authFailureLimit,
+      authFailureWindowMs,
+      authFailureDelayMs,
+      authFailureTableSize,
+    },
+  });
   // Ready while listening with NATS (and, with auth on, Redis) connected.
   let listening = false;
   const opsPort = yield* serveOps(

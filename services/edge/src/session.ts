@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { type DeviceId, deviceKey, topicMatches } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
 import { parser as createParser, generate, type Packet, type Parser } from "mqtt-packet";
+import type { AuthThrottle } from "./authThrottle.js";
 import type { DeviceSession, EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { INCOMPLETE, MALFORMED, packetLength } from "./framing.js";
@@ -10,6 +11,7 @@ import { handlePacket, screenConnect } from "./handlers/index.js";
 import { handlePublish } from "./handlers/publish.js";
 import type { EdgeLimits } from "./limits.js";
 import { readPublish, writePublishQos0 } from "./publishCodec.js";
+import { checkPacket } from "./strict.js";
 import type { DialectTraffic, EdgeMetrics } from "./server.js";
 
 /** A DeviceSession of this edge, with what it knows about its own back-pressure. */
@@ -36,6 +38,8 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly limits: EdgeLimits;
   readonly metrics: EdgeMetrics;
+  /** Failed authentications of this server's clients, per address and client id. */
+  readonly authThrottle: AuthThrottle;
   /** Where a session counts its PUBLISH packets in and out, until it knows its dialect. */
   readonly traffic: DialectTraffic;
   /** Makes `session` its device's session on this server, closing the one it replaces. */
@@ -50,8 +54,15 @@ const NO_DEVICE: DeviceId = Object.freeze({ productId: "", deviceName: "" });
 /** How long a closing socket may take to flush before it is destroyed. */
 const LINGER_MS = 2_000;
 
+/** CONNECT's fixed header first byte: type 1, reserved flags 0 (MQTT §2.2.2). */
+const CONNECT_FIRST_BYTE = 0x10;
+
 /** Warnings a session logs once: a misbehaving device must not flood the log. */
-export type OnceWarning = "slow-reader" | "denied-publish" | "denied-subscribe";
+export type OnceWarning =
+  | "slow-reader"
+  | "denied-publish"
+  | "denied-subscribe"
+  | "subscription-limit";
 
 /**
  * One MQTT connection: its socket, framing and parser, state, subscriptions, timers,
@@ -144,8 +155,13 @@ export class Session implements EdgeSession {
 
   close(reasonCode: number, why: string): void {
     if (this.state === "closed") return;
-    // DISCONNECT exists only in MQTT 5, and only after a CONNACK accepted the client.
+    // DISCONNECT exists only in MQTT 5, and only after a CONNACK accepted the client;
+    // an MQTT 5 CONNECT refused before that is answered by a CONNACK with the code.
     if (this.protocolVersion === 5 && this.state === "open") this.sendDisconnect(reasonCode, why);
+    else if (this.protocolVersion === 5 && this.state === "awaiting-connect") {
+      this.refuse({ cmd: "connack", sessionPresent: false, reasonCode }, why);
+      return;
+    }
     this.end(why);
   }
 
@@ -306,6 +322,9 @@ export class Session implements EdgeSession {
     while (this.inbound !== undefined && this.state !== "closed" && !this.readingHeld()) {
       const buffered = this.inbound;
       const size = packetLength(buffered);
+      // Before CONNECT the client is unknown: refuse anything but a CONNECT fixed header
+      // of modest size at once, instead of buffering it until the connect timeout.
+      if (this.state === "awaiting-connect" && !this.screenFirstPacket(buffered, size)) return;
       if (size === INCOMPLETE) {
         this.awaitedBytes = 0; // join the next chunk whatever its size
         break;
@@ -334,13 +353,37 @@ export class Session implements EdgeSession {
         if (publish !== undefined) {
           this.traffic.in.value++;
           handlePublish(this, publish);
-        } else this.parser.parse(packet); // emits at most this one packet, synchronously
+        } else {
+          // What mqtt-packet would let through (bad UTF-8, truncations, duplicated
+          // properties…) is refused on the raw bytes first.
+          const violation = checkPacket(packet, this.protocolVersion);
+          if (violation !== undefined) {
+            this.close(violation.reason, violation.why);
+            return;
+          }
+          this.parser.parse(packet); // emits at most this one packet, synchronously
+        }
       } catch (error) {
         this.log.error({ err: error }, "packet handler failed");
         this.close(Reason.implementationSpecificError, "internal error");
         return;
       }
     }
+  }
+
+  /** Whether the start of the first packet may be a CONNECT; ends the connection if not. */
+  private screenFirstPacket(buffered: Buffer, size: number): boolean {
+    if (buffered[0] !== CONNECT_FIRST_BYTE) {
+      this.end("first packet is not CONNECT");
+      return false;
+    }
+    const { maxConnectBytes, maxPacketBytes } = this.context.limits;
+    const max = Math.min(maxConnectBytes, maxPacketBytes);
+    if (size > max) {
+      this.end(`CONNECT of ${size} bytes exceeds ${max}`);
+      return false;
+    }
+    return true;
   }
 
   private isSubscribed(topic: string): boolean {

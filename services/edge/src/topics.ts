@@ -18,3 +18,10 @@ export const isValidTopicFilter = (filter: string): boolean => {
   }
   return true;
 };
+
+/**
+ * Whether `topic` takes more than `maxBytes` bytes in UTF-8. A UTF-16 unit takes 1 to 3
+ * bytes, so the string's length alone settles most cases without counting.
+ */
+export const longerThanBytes = (topic: string, maxBytes: number): boolean =>
+  topic.length > maxBytes || (topic.length * 3 > maxBytes && Buffer.byteLength(topic) > maxBytes);

@@ -60,8 +60,18 @@ describe("edge server", () => {
       maxInflight: 32,
       outboundHighWaterBytes: 1_048_576,
       connectTimeoutMs: 10_000,
+      maxConnectBytes: 4_096,
+      maxSubscriptions: 128,
+      maxTopicBytes: 512,
+      authFailureLimit: 10,
+      authFailureWindowMs: 60_000,
+      authFailureDelayMs: 2_000,
+      authFailureTableSize: 10_000,
     });
     assert.equal(resolveEdgeLimits({ maxInflight: 4 }).maxInflight, 4);
+    assert.equal(resolveEdgeLimits({ authFailureLimit: 0 }).authFailureLimit, 0);
+    assert.throws(() => resolveEdgeLimits({ authFailureLimit: -1 }), RangeError);
+    assert.throws(() => resolveEdgeLimits({ maxSubscriptions: 0 }), RangeError);
     assert.throws(() => resolveEdgeLimits({ maxInflight: 0 }), RangeError);
     assert.throws(() => resolveEdgeLimits({ maxInflight: 70_000 }), RangeError);
     assert.throws(() => resolveEdgeLimits({ maxPacketBytes: 1.5 }), RangeError);

@@ -29,7 +29,11 @@ export const screenConnect = (session: Session, packet: Buffer): boolean => {
     return false;
   }
   const level = packet.readUInt8(levelAt);
-  if (level === 3 || level === 4 || level === 5) return true;
+  if (level === 3 || level === 4 || level === 5) {
+    // Known from here: a malformed MQTT 5 CONNECT is answered with CONNACK 0x81/0x82.
+    session.setProtocolVersion(level);
+    return true;
+  }
   // A level above 5 is a newer client: refuse in the MQTT 5 format (0x84). Anything
   // else gets the 3.1.1 format (return code 1), which every older client reads.
   if ((level & 0x7f) > 5) {
@@ -76,6 +80,18 @@ export const handleConnect = (session: Session, packet: IConnectPacket): void =>
     refuseFor(session, "bad-client-id", "empty client id");
     return;
   }
+  const { authThrottle, metrics } = session.context;
+  const address = session.socket.remoteAddress ?? "";
+  if (authThrottle.addressBlocked(address)) {
+    metrics.authThrottledAddress.value++;
+    refuse(
+      session,
+      Reason.connectionRateExceeded,
+      ConnectReturnCode.notAuthorized,
+      "too many failed authentications from this address",
+    );
+    return;
+  }
   session.beginAuthentication(packet.keepalive ?? 0);
   let result: Promise<AuthResult>;
   try {
@@ -87,8 +103,9 @@ export const handleConnect = (session: Session, packet: IConnectPacket): void =>
   } catch (error) {
     result = Promise.reject(error);
   }
+  const clientId = packet.clientId;
   result.then(
-    (outcome) => settleAuthentication(session, outcome),
+    (outcome) => settleAuthentication(session, outcome, clientId, address),
     (error: unknown) => {
       session.log.warn({ err: error }, "backend.authenticate failed");
       refuseFor(session, "unavailable", "authentication failed");
@@ -96,14 +113,33 @@ export const handleConnect = (session: Session, packet: IConnectPacket): void =>
   );
 };
 
-const settleAuthentication = (session: Session, outcome: AuthResult): void => {
+const settleAuthentication = (
+  session: Session,
+  outcome: AuthResult,
+  clientId: string,
+  address: string,
+): void => {
   if (session.state !== "authenticating") return; // the client left, or timed out
   if (outcome.ok) {
     session.accept(outcome.device, acceptingConnack(session));
     session.log.debug("connected");
-  } else {
-    refuseFor(session, outcome.refusal, outcome.detail);
+    return;
   }
+  // An unreachable registry is not the client's failure.
+  const delayMs =
+    outcome.refusal === "unavailable" ? 0 : session.context.authThrottle.failed(clientId, address);
+  if (delayMs === 0) {
+    refuseFor(session, outcome.refusal, outcome.detail);
+    return;
+  }
+  // Reading stays held; the connect timeout may answer first (server unavailable).
+  session.context.metrics.authDelayedClientId.value++;
+  setTimeout(refuseLate, delayMs, session, outcome).unref();
+};
+
+const refuseLate = (session: Session, outcome: AuthResult & { ok: false }): void => {
+  if (session.state !== "authenticating") return;
+  refuseFor(session, outcome.refusal, `${outcome.detail} (answered late: repeated failures)`);
 };
 
 const acceptingConnack = (session: Session): Packet => {

@@ -3,7 +3,7 @@ import type { IPublishPacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
 import { actsForTopic } from "../gateway.js";
 import type { Session } from "../session.js";
-import { isValidTopicName } from "../topics.js";
+import { isValidTopicName, longerThanBytes } from "../topics.js";
 
 /**
  * PUBLISH from a device: checked (QoS, topic, ACL) and handed to the backend in the
@@ -21,11 +21,11 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
     session.close(Reason.topicAliasInvalid, "topic aliases are not supported");
     return;
   }
-  if (!isValidTopicName(topic)) {
+  const { backend, limits } = session.context;
+  if (!isValidTopicName(topic) || longerThanBytes(topic, limits.maxTopicBytes)) {
     session.close(Reason.topicNameInvalid, "invalid topic name");
     return;
   }
-  const { backend, limits } = session.context;
   if (!mayPublish(session.device, topic) && !actsForTopic(session, topic)) {
     denyPublish(session, packet);
     return;

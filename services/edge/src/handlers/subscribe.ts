@@ -3,7 +3,7 @@ import type { ISubscribePacket } from "mqtt-packet";
 import { Reason, SUBACK_FAILURE } from "../codes.js";
 import { actsForTopic } from "../gateway.js";
 import type { Session } from "../session.js";
-import { isValidTopicFilter } from "../topics.js";
+import { isValidTopicFilter, longerThanBytes } from "../topics.js";
 
 /** Every grant is QoS 0: every cloud→device topic of the OneNET dialect is QoS 0. */
 const GRANTED_QOS = 0;
@@ -32,11 +32,21 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
 
 const grant = (session: Session, filter: string): number => {
   const v5 = session.protocolVersion === 5;
+  const { maxTopicBytes, maxSubscriptions } = session.context.limits;
+  if (longerThanBytes(filter, maxTopicBytes)) {
+    session.warnOnce("subscription-limit", { maxTopicBytes }, "topic filter too long");
+    return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
+  }
   if (!isValidTopicFilter(filter)) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
   if (v5 && filter.startsWith("$share/")) return Reason.sharedSubscriptionsNotSupported;
   if (!maySubscribe(session.device, filter) && !actsForTopic(session, filter)) {
     session.warnOnce("denied-subscribe", { filter }, "subscription outside the device's topics");
     return v5 ? Reason.notAuthorized : SUBACK_FAILURE;
+  }
+  // A filter already held is replaced, not added: it does not count against the bound.
+  if (session.subscriptions.size >= maxSubscriptions && !session.subscriptions.has(filter)) {
+    session.warnOnce("subscription-limit", { maxSubscriptions }, "too many subscriptions");
+    return v5 ? Reason.quotaExceeded : SUBACK_FAILURE;
   }
   session.subscriptions.add(filter);
   return GRANTED_QOS;
