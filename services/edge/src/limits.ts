@@ -82,7 +82,11 @@ export const resolveEdgeLimits = (overrides: Partial<EdgeLimits> = {}): EdgeLimi
       limits.connectTimeoutMs,
       2_147_483_647, // setTimeout's ceiling
     ),
-    maxConnectBytes: positiveInteger("maxConnectBytes", limits.maxConnectBytes, MQTT_MAX_PACKET_BYTES),
+    maxConnectBytes: positiveInteger(
+      "maxConnectBytes",
+      limits.maxConnectBytes,
+      MQTT_MAX_PACKET_BYTES,
+    ),
     maxSubscriptions: positiveInteger("maxSubscriptions", limits.maxSubscriptions, 1_000_000),
     maxTopicBytes: positiveInteger("maxTopicBytes", limits.maxTopicBytes, 65_535),
     authFailureLimit: nonNegativeInteger("authFailureLimit", limits.authFailureLimit, 1_000_000),

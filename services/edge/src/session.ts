@@ -11,8 +11,8 @@ import { handlePacket, screenConnect } from "./handlers/index.js";
 import { handlePublish } from "./handlers/publish.js";
 import type { EdgeLimits } from "./limits.js";
 import { readPublish, writePublishQos0 } from "./publishCodec.js";
-import { checkPacket } from "./strict.js";
 import type { DialectTraffic, EdgeMetrics } from "./server.js";
+import { checkPacket } from "./strict.js";
 
 /** A DeviceSession of this edge, with what it knows about its own back-pressure. */
 export interface EdgeSession extends DeviceSession {

@@ -266,12 +266,14 @@ export class RawClient {
     );
   }
 
+  /** `localAddress`: another loopback address (127.0.0.2 …) to connect from. */
   static async open(
     t: TestContext,
     edge: Edge,
     protocolVersion: 3 | 4 | 5 = 4,
+    localAddress?: string,
   ): Promise<RawClient> {
-    const socket = netConnect(edge.port, "127.0.0.1");
+    const socket = netConnect({ port: edge.port, host: "127.0.0.1", localAddress });
     await nextEvent(socket, "connect");
     t.after(() => socket.destroy());
     return new RawClient(socket, protocolVersion);
@@ -359,3 +361,57 @@ export class RawClient {
     waiting?.();
   }
 }
+
+/** A packet from its first byte and body parts: the remaining length is filled in. */
+export const frame = (firstByte: number, ...parts: Buffer[]): Buffer => {
+  const body = Buffer.concat(parts);
+  const length: number[] = [];
+  let rest = body.length;
+  do {
+    let byte = rest & 0x7f;
+    rest >>>= 7;
+    if (rest > 0) byte |= 0x80;
+    length.push(byte);
+  } while (rest > 0);
+  return Buffer.concat([Buffer.from([firstByte, ...length]), body]);
+};
+
+/** A length-prefixed MQTT string of raw bytes (which may be ill-formed UTF-8). */
+export const mqttString = (bytes: Buffer | string): Buffer => {
+  const raw = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(raw.length);
+  return Buffer.concat([length, raw]);
+};
+
+export const u16 = (value: number): Buffer => {
+  const bytes = Buffer.alloc(2);
+  bytes.writeUInt16BE(value);
+  return bytes;
+};
+
+/**
+ * A CONNECT written byte by byte, for what mqtt-packet will not generate: `properties`
+ * is an MQTT 5 property list's content (its length is prepended), `flags` the connect flags.
+ */
+export const rawConnect = (options: {
+  level: 4 | 5;
+  clientId: Buffer | string;
+  flags?: number;
+  properties?: Buffer;
+  rest?: Buffer[];
+}): Buffer => {
+  const { level, clientId, properties = Buffer.alloc(0) } = options;
+  const flags = options.flags ?? 0xc2; // user name, password, clean start
+  const rest = options.rest ?? [mqttString(PRODUCT), mqttString(PASSWORD)];
+  return frame(
+    0x10,
+    mqttString("MQTT"),
+    Buffer.from([level, flags]),
+    u16(0),
+    level === 5 ? Buffer.from([properties.length]) : Buffer.alloc(0),
+    properties,
+    mqttString(clientId),
+    ...rest,
+  );
+};
