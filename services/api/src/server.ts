@@ -18,6 +18,28 @@ export interface ServerOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Path parameters that name a product: the caller's key must cover each one, checked
+ * before anything is looked up, so a product the key does not hold answers 403 whether
+ * or not the device exists. A gateway and its sub-device (`pid`, `subPid`) are both.
+ */
+const PRODUCT_PARAMETERS: ReadonlySet<string> = new Set(["pid", "subPid"]);
+/** Path parameters naming something inside the products above (a device, a call, a service). */
+const SCOPED_PARAMETERS: ReadonlySet<string> = new Set(["dn", "subDn", "requestId", "identifier"]);
+
+/**
+ * Refuses a route whose path has a parameter neither list above knows: a new parameter
+ * naming a product must join `PRODUCT_PARAMETERS`, or it would escape the key's scope.
+ */
+export const checkRouteParameters = (routes: readonly Route[]): void => {
+  for (const route of routes)
+    for (const [, name] of route.path.matchAll(/\{(\w+)\}/g))
+      if (!PRODUCT_PARAMETERS.has(name as string) && !SCOPED_PARAMETERS.has(name as string))
+        throw new Error(
+          `route ${route.operationId}: path parameter '${name}' is not known to name a product or not: add it to PRODUCT_PARAMETERS or SCOPED_PARAMETERS`,
+        );
+};
+
 const decodeOptions = { onExcessProperty: "error", errors: "first" } as const;
 
 /** `application/merge-patch+json; charset=utf-8` → `application/merge-patch+json`. */
@@ -66,6 +88,7 @@ const bearer = (header: string | undefined): string | undefined => {
 export const createApiServer = (options: ServerOptions): Server => {
   const { logger, metrics, keys, limiter, maxBodyBytes } = options;
   const now = options.now ?? Date.now;
+  checkRouteParameters(options.routes);
   const router = new Router(options.routes);
   const decoders = new Map<Route, (input: unknown) => ReturnType<typeof decodeBody>>();
   const decodeBody = (schema: Schema.Top, input: unknown) =>
@@ -142,9 +165,11 @@ export const createApiServer = (options: ServerOptions): Server => {
         throw new ProblemError(problem("unauthorized", "the API key is not valid"), {
           "www-authenticate": 'Bearer realm="umbra", error="invalid_token"',
         });
-      const pid = params.pid;
-      if (pid !== undefined && !covers(key, pid))
-        throw new ProblemError(problem("forbidden", `the API key does not cover product '${pid}'`));
+      for (const name in params)
+        if (PRODUCT_PARAMETERS.has(name) && !covers(key, params[name] as string))
+          throw new ProblemError(
+            problem("forbidden", `the API key does not cover product '${params[name]}'`),
+          );
     }
     if (!route.public) {
       const wait = limiter.take(key?.id ?? "anonymous", now());

@@ -6,6 +6,7 @@ import type { Redis } from "@umbra/store";
 import { DeviceRegistry } from "@umbra/store";
 import {
   apiRoutes,
+  checkRouteParameters,
   covers,
   type EventStreams,
   findKey,
@@ -148,6 +149,12 @@ describe("OpenAPI document", () => {
       ids.add(route.operationId);
       assert.equal(op.requestBody !== undefined, route.body !== undefined);
     }
+  });
+
+  it("every route's path parameters are known to name a product (checked against the key) or not", () => {
+    checkRouteParameters(routes);
+    const stray = { ...(routes[0] as (typeof routes)[number]), path: "/v1/things/{otherPid}" };
+    assert.throws(() => checkRouteParameters([stray]), /path parameter 'otherPid' is not known/);
   });
 
   it("names its schemas and points every reference at them", () => {
