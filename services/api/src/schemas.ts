@@ -9,7 +9,7 @@ const Name = (what: string) =>
   Schema.String.check(
     Schema.isBetweenLength(1, 64),
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-    Schema.isPattern(/^(?!\.\.?$)[^/+#\s{}|\u0000-\u001f\u007f]+$/),
+    Schema.isPattern(/^[^/+#\s{}|\u0000-\u001f\u007f]+$/),
   ).annotate({
     description: `${what}: 1–64 characters, no '/', '+', '#', '{', '}', '|', whitespace or control characters, not '.' or '..'`,
   });

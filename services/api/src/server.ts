@@ -15,6 +15,8 @@ export interface ServerOptions {
   readonly keys: Map<string, ApiKey> | undefined;
   readonly limiter: RateLimiter;
   readonly maxBodyBytes: number;
+  /** Deepest nesting of arrays and objects a JSON body may have (`API_MAX_BODY_DEPTH`). */
+  readonly maxBodyDepth: number;
   readonly now?: () => number;
 }
 
@@ -74,6 +76,30 @@ const readBody = (req: IncomingMessage, limit: number): Promise<Buffer> =>
     req.on("error", reject);
   });
 
+/** Refuses ill-formed UTF-8 instead of storing U+FFFD in its place (a BOM is dropped). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`, in one pass without
+ * recursion: parsing and schema-checking a deeper body recurse once per level, and an
+ * 8,000-deep array overflowed the stack (a 500). Brackets inside strings do not count.
+ */
+export const nestsDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+};
+
 const bearer = (header: string | undefined): string | undefined => {
   if (header === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -86,7 +112,7 @@ const bearer = (header: string | undefined): string | undefined => {
  * problem document. Per request it is plain code over plain objects.
  */
 export const createApiServer = (options: ServerOptions): Server => {
-  const { logger, metrics, keys, limiter, maxBodyBytes } = options;
+  const { logger, metrics, keys, limiter, maxBodyBytes, maxBodyDepth } = options;
   const now = options.now ?? Date.now;
   checkRouteParameters(options.routes);
   const router = new Router(options.routes);
@@ -191,9 +217,22 @@ export const createApiServer = (options: ServerOptions): Server => {
           { "accept-patch": route.body.contentType },
         );
       const bytes = await readBody(req, maxBodyBytes);
+      let text: string;
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        throw new ProblemError(problem("bad-json", "the body is not valid UTF-8"));
+      }
+      if (nestsDeeperThan(text, maxBodyDepth))
+        throw new ProblemError(
+          problem(
+            "bad-json",
+            `the body nests arrays and objects deeper than ${maxBodyDepth} levels`,
+          ),
+        );
       let parsed: unknown;
       try {
-        parsed = JSON.parse(bytes.toString("utf8"));
+        parsed = JSON.parse(text);
       } catch (e) {
         throw new ProblemError(
           problem("bad-json", `the body is not valid JSON: ${(e as Error).message}`),
