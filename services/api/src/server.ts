@@ -15,6 +15,8 @@ export interface ServerOptions {
   readonly keys: Map<string, ApiKey> | undefined;
   readonly limiter: RateLimiter;
   readonly maxBodyBytes: number;
+  /** How long a client has to send a request, ms; default `DEFAULT_TIMEOUTS`. */
+  readonly timeouts?: ServerTimeouts;
   /** Deepest nesting of arrays and objects a JSON body may have (`API_MAX_BODY_DEPTH`). */
   readonly maxBodyDepth: number;
   readonly now?: () => number;
@@ -40,6 +42,24 @@ export const checkRouteParameters = (routes: readonly Route[]): void => {
         throw new Error(
           `route ${route.operationId}: path parameter '${name}' is not known to name a product or not: add it to PRODUCT_PARAMETERS or SCOPED_PARAMETERS`,
         );
+};
+
+export interface ServerTimeouts {
+  /** Until the request's headers are in (`API_HEADERS_TIMEOUT_MS`): slowloris. */
+  readonly headersMs: number;
+  /**
+   * Until the whole request, body included, is in (`API_REQUEST_TIMEOUT_MS`). Only the
+   * receiving: a response, an event stream too, may then take as long as it takes.
+   */
+  readonly requestMs: number;
+  /** An idle kept-alive connection is closed after this (`API_KEEPALIVE_TIMEOUT_MS`). */
+  readonly keepAliveMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
 };
 
 const decodeOptions = { onExcessProperty: "error", errors: "first" } as const;
@@ -264,45 +284,57 @@ export const createApiServer = (options: ServerOptions): Server => {
     send(res, reply);
   };
 
-  return createServer((req, res) => {
-    const started = process.hrtime.bigint();
-    const seen = { operation: "unmatched" };
-    const finish = () =>
-      metrics.request(
-        seen.operation,
-        res.statusCode,
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    handle(req, res, seen).then(finish, (e: unknown) => {
-      let p: Problem;
-      let headers: Record<string, string> = {};
-      if (e instanceof ProblemError) {
-        p = e.problem;
-        headers = e.headers;
-      } else if (e instanceof ClusterUnavailableError) {
-        p = problem("cluster-unavailable", e.message);
-        headers = { "retry-after": "1" };
-      } else {
-        p = problem("internal", "the request failed; the API's log says why");
-        logger.error(
-          { err: e instanceof Error ? (e.stack ?? e.message) : String(e), url: req.url },
-          "request failed",
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const server = createServer(
+    {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      // How often Node looks for requests past those deadlines (its default, 30 s, let a
+      // slowloris connection live up to 30 s past them); a pass over the open connections.
+      connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
+    },
+    (req, res) => {
+      const started = process.hrtime.bigint();
+      const seen = { operation: "unmatched" };
+      const finish = () =>
+        metrics.request(
+          seen.operation,
+          res.statusCode,
+          Number(process.hrtime.bigint() - started) / 1e9,
         );
-      }
-      if (p.status >= 500 && p.type !== problem("internal", "").type)
-        logger.warn({ method: req.method, url: req.url, detail: p.detail }, p.title);
-      else if (p.status < 500)
-        logger.debug(
-          { method: req.method, url: req.url, status: p.status, detail: p.detail },
-          p.title,
-        );
-      if (res.headersSent) res.destroy();
-      else {
-        // An unread body would otherwise stall the connection: close it after answering.
-        if (!req.complete) headers.connection = "close";
-        sendProblem(res, p, headers);
-      }
-      finish();
-    });
-  });
+      handle(req, res, seen).then(finish, (e: unknown) => {
+        let p: Problem;
+        let headers: Record<string, string> = {};
+        if (e instanceof ProblemError) {
+          p = e.problem;
+          headers = e.headers;
+        } else if (e instanceof ClusterUnavailableError) {
+          p = problem("cluster-unavailable", e.message);
+          headers = { "retry-after": "1" };
+        } else {
+          p = problem("internal", "the request failed; the API's log says why");
+          logger.error(
+            { err: e instanceof Error ? (e.stack ?? e.message) : String(e), url: req.url },
+            "request failed",
+          );
+        }
+        if (p.status >= 500 && p.type !== problem("internal", "").type)
+          logger.warn({ method: req.method, url: req.url, detail: p.detail }, p.title);
+        else if (p.status < 500)
+          logger.debug(
+            { method: req.method, url: req.url, status: p.status, detail: p.detail },
+            p.title,
+          );
+        if (res.headersSent) res.destroy();
+        else {
+          // An unread body would otherwise stall the connection: close it after answering.
+          if (!req.complete) headers.connection = "close";
+          sendProblem(res, p, headers);
+        }
+        finish();
+      });
+    },
+  );
+  return server;
 };

@@ -28,7 +28,7 @@ import { openApiDocument } from "./openapi.js";
 import { Readiness } from "./readiness.js";
 import type { Route } from "./routing.js";
 import * as S from "./schemas.js";
-import { createApiServer } from "./server.js";
+import { createApiServer, DEFAULT_TIMEOUTS } from "./server.js";
 import { subDeviceRoutes } from "./subdevices.js";
 
 export const API_VERSION = "0.1.0";
@@ -156,6 +156,31 @@ export const apiService = Effect.gen(function* () {
   // with their precise error; this one only keeps parsing from recursing without end.
   const maxBodyDepth = yield* intInRange("API_MAX_BODY_DEPTH", 32, 8, 256);
   const timeoutMs = yield* intInRange("API_COMMAND_TIMEOUT_MS", 5_000, 100, 600_000);
+  const headersMs = yield* intInRange(
+    "API_HEADERS_TIMEOUT_MS",
+    DEFAULT_TIMEOUTS.headersMs,
+    100,
+    600_000,
+  );
+  const requestMs = yield* intInRange(
+    "API_REQUEST_TIMEOUT_MS",
+    DEFAULT_TIMEOUTS.requestMs,
+    100,
+    3_600_000,
+  );
+  if (requestMs < headersMs)
+    return yield* Effect.fail(
+      new ConfigInvalid({
+        variable: "API_REQUEST_TIMEOUT_MS",
+        problem: `must be at least API_HEADERS_TIMEOUT_MS (${headersMs}), got ${requestMs}`,
+      }),
+    );
+  const keepAliveMs = yield* intInRange(
+    "API_KEEPALIVE_TIMEOUT_MS",
+    DEFAULT_TIMEOUTS.keepAliveMs,
+    100,
+    600_000,
+  );
   const partitions = yield* partitionCount;
   const retentionSeconds = yield* intInRange("API_EVENTS_RETENTION_S", 3_600, 1, 31_536_000);
   const maxEventBytes = yield* intInRange(
@@ -219,6 +244,7 @@ export const apiService = Effect.gen(function* () {
     limiter: new RateLimiter(rate, burst),
     maxBodyBytes,
     maxBodyDepth,
+    timeouts: { headersMs, requestMs, keepAliveMs },
   });
   const httpPort = yield* Effect.acquireRelease(
     Effect.tryPromise({
