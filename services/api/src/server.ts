@@ -2,7 +2,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ClusterUnavailableError } from "@umbra/bus";
 import type { Logger } from "@umbra/runtime";
 import { Schema } from "effect";
-import { type ApiKey, covers, findKey, type RateLimiter } from "./keys.js";
+import {
+  type ApiKey,
+  type AuthThrottle,
+  addressGroup,
+  covers,
+  findKey,
+  type RateLimiter,
+} from "./keys.js";
 import type { Metrics } from "./metrics.js";
 import { type Problem, ProblemError, problem } from "./problems.js";
 import { type Reply, type Route, Router } from "./routing.js";
@@ -14,6 +21,8 @@ export interface ServerOptions {
   /** `undefined`: authentication is off. */
   readonly keys: Map<string, ApiKey> | undefined;
   readonly limiter: RateLimiter;
+  /** Failed authentications per source address; `undefined`: not throttled. */
+  readonly authThrottle?: AuthThrottle;
   readonly maxBodyBytes: number;
   /** How long a client has to send a request, ms; default `DEFAULT_TIMEOUTS`. */
   readonly timeouts?: ServerTimeouts;
@@ -133,7 +142,7 @@ const bearer = (header: string | undefined): string | undefined => {
  * problem document. Per request it is plain code over plain objects.
  */
 export const createApiServer = (options: ServerOptions): Server => {
-  const { logger, metrics, keys, limiter, maxBodyBytes, maxBodyDepth } = options;
+  const { logger, metrics, keys, limiter, authThrottle, maxBodyBytes, maxBodyDepth } = options;
   const now = options.now ?? Date.now;
   checkRouteParameters(options.routes);
   const router = new Router(options.routes);
@@ -201,17 +210,37 @@ export const createApiServer = (options: ServerOptions): Server => {
     seen.operation = route.operationId;
     let key: ApiKey | undefined;
     if (!route.public && keys !== undefined) {
+      // Before the key is read: a throttled address learns nothing from its guesses.
+      const address = addressGroup(req.socket.remoteAddress ?? "");
+      const throttled = authThrottle?.wait(address, now()) ?? 0;
+      if (throttled > 0) {
+        metrics.authRefused.throttled.value++;
+        throw new ProblemError(
+          problem(
+            "rate-limited",
+            `too many requests with an invalid API key from this address; retry in ${throttled} s`,
+          ),
+          { "retry-after": String(throttled) },
+        );
+      }
       const secret = bearer(req.headers.authorization);
-      if (secret === undefined)
+      if (secret === undefined) {
+        metrics.authRefused["missing-key"].value++;
         throw new ProblemError(
           problem("unauthorized", "send an API key as 'Authorization: Bearer <key>'"),
           { "www-authenticate": 'Bearer realm="umbra"' },
         );
+      }
       key = findKey(keys, secret);
-      if (key === undefined)
+      if (key === undefined) {
+        metrics.authRefused["invalid-key"].value++;
+        // Once per address and episode, when its last attempt is used: not per request.
+        if (authThrottle?.failed(address, now()) === true)
+          logger.warn({ address }, "invalid API keys from this address: throttled");
         throw new ProblemError(problem("unauthorized", "the API key is not valid"), {
           "www-authenticate": 'Bearer realm="umbra", error="invalid_token"',
         });
+      }
       for (const name in params)
         if (PRODUCT_PARAMETERS.has(name) && !covers(key, params[name] as string))
           throw new ProblemError(
