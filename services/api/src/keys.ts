@@ -115,7 +115,7 @@ export class AuthThrottle {
   readonly #burst: number;
   readonly #max: number;
   /** In order of the last failure: the first entry is the next one forgotten. */
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #buckets = new Map<string, { tokens: number; at: number; told: boolean }>();
 
   constructor(perMinute: number, burst: number, maxAddresses: number) {
     this.#rate = perMinute / 60_000;
@@ -141,16 +141,23 @@ export class AuthThrottle {
     return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.#rate / 1000);
   }
 
-  /** Counts a failure; true when it used the address's last token (it is now throttled). */
+  /**
+   * Counts a failure. True when it throttles the address for the first time since the
+   * address last had all its attempts back: once per episode, for one log line, not
+   * once per token that trickles back while an attacker keeps trying.
+   */
   failed(address: string, nowMs: number): boolean {
     if (this.#rate <= 0) return false;
     const bucket = this.#buckets.get(address);
-    const tokens = (bucket === undefined ? this.#burst : this.#tokens(bucket, nowMs)) - 1;
+    const before = bucket === undefined ? this.#burst : this.#tokens(bucket, nowMs);
+    const tokens = before - 1;
+    const told = bucket !== undefined && bucket.told && before < this.#burst;
+    const tell = tokens < 1 && !told;
     // Re-inserted: the map's order is the order of last failures.
     this.#buckets.delete(address);
-    this.#buckets.set(address, { tokens, at: nowMs });
+    this.#buckets.set(address, { tokens, at: nowMs, told: told || tell });
     if (this.#buckets.size > this.#max)
       this.#buckets.delete(this.#buckets.keys().next().value as string);
-    return tokens < 1;
+    return tell;
   }
 }

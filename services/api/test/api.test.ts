@@ -76,6 +76,12 @@ describe("failed authentication throttle", () => {
     assert.equal(throttle.wait("a", 0), 1, "waiting uses no token");
     assert.equal(throttle.wait("b", 0), 0, "another address is not affected");
     assert.equal(throttle.wait("a", 1_000), 0, "a token a second comes back");
+    assert.equal(throttle.failed("a", 1_000), false, "throttled again: said once per episode");
+    assert.equal(throttle.wait("a", 1_000), 1);
+    // Quiet long enough for all three to come back: the next throttling is a new episode.
+    assert.equal(throttle.failed("a", 5_000), false);
+    assert.equal(throttle.failed("a", 5_000), false);
+    assert.equal(throttle.failed("a", 5_000), true);
     assert.equal(new AuthThrottle(0, 1, 1).failed("a", 0), false, "0 turns the throttle off");
   });
 
