@@ -90,6 +90,10 @@ describe("slow clients", () => {
       10_000,
     );
     assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /\r\ncontent-type: application\/problem\+json\r\n/i);
+    const problem = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
+    assert.equal(problem.type, "urn:umbra:problem:request-timeout");
+    assert.equal(problem.status, 408);
   });
 
   it("a client sending its body a byte at a time is cut at the request deadline", async () => {
@@ -98,10 +102,27 @@ describe("slow clients", () => {
       `PATCH /v1/products/${PID}/devices/d1/shadow HTTP/1.1\r\nHost: api\r\n` +
       `Authorization: Bearer ${KEY}\r\nContent-Type: application/merge-patch+json\r\n` +
       `Content-Length: ${body.length}\r\n\r\n`;
-    await dribble(head, body, 10_000);
+    const answer = await dribble(head, body, 10_000);
+    assert.match(answer, /^HTTP\/1\.1 408 /);
     // Nothing of the partial body was written.
     const shadow = await http()("GET", `/v1/products/${PID}/devices/d1/shadow`, { key: KEY });
     assert.equal(shadow.status, 404, JSON.stringify(shadow.body));
+  });
+
+  it("what Node refuses before the pipeline (not HTTP, headers too large) is a problem document too", async () => {
+    for (const [head, status, type] of [
+      ["NOT HTTP AT ALL\r\n\r\n", 400, "bad-request"],
+      [
+        `GET /healthz HTTP/1.1\r\nHost: api\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+        431,
+        "headers-too-large",
+      ],
+    ] as const) {
+      const answer = await dribble(head, "", 10_000);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `));
+      const problem = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
+      assert.equal(problem.type, `urn:umbra:problem:${type}`);
+    }
   });
 
   it("an event stream lives on past the request deadline and still delivers", async () => {

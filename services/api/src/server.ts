@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { Duplex } from "node:stream";
 import { ClusterUnavailableError } from "@umbra/bus";
 import type { Logger } from "@umbra/runtime";
 import { Schema } from "effect";
@@ -365,5 +372,29 @@ export const createApiServer = (options: ServerOptions): Server => {
       });
     },
   );
+  // Requests Node refuses before they reach the pipeline (past a deadline above, headers
+  // too large, not HTTP): a problem document too, written on the socket, logged at
+  // debug like the pipeline's 4xx.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === "ECONNRESET" || !socket.writable || answering?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    const p =
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? problem("request-timeout", "the request was not sent in time; the connection is closed")
+        : error.code === "HPE_HEADER_OVERFLOW"
+          ? problem("headers-too-large", "the request headers are too large")
+          : problem("bad-request", "the request is not valid HTTP/1.1");
+    logger.debug({ code: error.code, status: p.status }, p.title);
+    const body = JSON.stringify(p);
+    socket.end(
+      `HTTP/1.1 ${p.status} ${STATUS_CODES[p.status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      // Written out: close, whatever the client still sends (the socket is half-open).
+      () => socket.destroy(),
+    );
+  });
   return server;
 };
