@@ -151,7 +151,7 @@ export class AuthThrottle {
     const bucket = this.#buckets.get(address);
     const before = bucket === undefined ? this.#burst : this.#tokens(bucket, nowMs);
     const tokens = before - 1;
-    const told = bucket !== undefined && bucket.told && before < this.#burst;
+    const told = bucket?.told === true && before < this.#burst;
     const tell = tokens < 1 && !told;
     // Re-inserted: the map's order is the order of last failures.
     this.#buckets.delete(address);
