@@ -210,7 +210,10 @@ export const applyTwinPatch = (
         const propertyIndex = inComponent ? 1 : 0;
         const propertyName = segments[propertyIndex] as string;
         const budget = limits.maxTwinDepth - (segments.length - 1 - propertyIndex);
-        const problem = twinValueProblem(value, budget);
+        // A path below the property nests its value as deep as levels of the value do: a
+        // scalar at /p/a/…/a (thousands of levels) overflowed the stack when merged.
+        const problem =
+          budget < 0 ? "the complex value nests too deeply" : twinValueProblem(value, budget);
         if (problem !== undefined)
           return err(ShadowErrors.twinNotConformant(propertyName, problem));
         if (inComponent) components.add(head);

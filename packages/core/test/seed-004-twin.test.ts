@@ -207,6 +207,18 @@ describe("IoT Plug and Play digital twin (seed 004)", () => {
     );
   });
 
+  it("a path below a property nests as deep as a value may: five levels, not six, nor thousands", () => {
+    const doc = sampleDevice();
+    const path = (levels: number) => `/thermostat1/config${"/f".repeat(levels)}`;
+    unwrap(applyTwinPatch(doc, [{ op: "add", path: path(5), value: 1 }], { now: LATER }));
+    for (const levels of [6, 5_000])
+      assert.equal(
+        patchError(doc, [{ op: "add", path: path(levels), value: 1 }])._tag,
+        "TwinNotConformant",
+        `${levels} levels`,
+      );
+  });
+
   it("refuses values that are not JSON", () => {
     const doc = sampleDevice();
     for (const value of [() => 1, undefined, Number.NaN])

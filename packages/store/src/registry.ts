@@ -1,3 +1,4 @@
+import { parseDeviceKey } from "@umbra/dialects";
 import type { Redis } from "ioredis";
 import {
   deviceRecordKey,
@@ -6,6 +7,17 @@ import {
   productRecordKey,
   subDevicesKey,
 } from "./keys.js";
+import { RegistryRefusal, registrableNameProblem } from "./names.js";
+
+/** Why a device key (`pid/dn`) does not name a registrable device, or `undefined`. */
+const deviceKeyProblem = (deviceKey: string): string | undefined => {
+  const device = parseDeviceKey(deviceKey);
+  if (device === undefined) return `'${deviceKey}' is not a device key (pid/dn)`;
+  return (
+    registrableNameProblem("product id", device.productId) ??
+    registrableNameProblem("device name", device.deviceName)
+  );
+};
 
 export interface DeviceRecord {
   /** Base64 device key: the secret OneNET tokens are signed with. */
@@ -35,8 +47,13 @@ export class DeviceRegistry {
     this.#redis = redis;
   }
 
-  /** Registers a product; false (and nothing changed) if it already exists. */
+  /**
+   * Registers a product; false (and nothing changed) if it already exists. Throws a
+   * `RegistryRefusal` for an id `registrableNameProblem` refuses.
+   */
   async addProduct(productId: string, now: number): Promise<boolean> {
+    const problem = registrableNameProblem("product id", productId);
+    if (problem !== undefined) throw new RegistryRefusal(problem);
     const created = await this.#redis.hsetnx(productRecordKey(productId), "createdAt", now);
     await this.#redis.sadd(PRODUCTS_KEY, productId);
     return created === 1;
@@ -60,9 +77,14 @@ export class DeviceRegistry {
     return removed === 1 ? "removed" : "missing";
   }
 
-  /** Registers a device; false (and nothing changed) if it already exists. */
+  /**
+   * Registers a device; false (and nothing changed) if it already exists. Throws a
+   * `RegistryRefusal` for a name `registrableNameProblem` refuses.
+   */
   async add(productId: string, deviceName: string, key: string, now: number): Promise<boolean> {
     const deviceKey = `${productId}/${deviceName}`;
+    const problem = deviceKeyProblem(deviceKey);
+    if (problem !== undefined) throw new RegistryRefusal(problem);
     const created = await this.#redis.hsetnx(deviceRecordKey(deviceKey), "key", key);
     if (created === 0) return false;
     await this.#redis.hset(deviceRecordKey(deviceKey), "createdAt", now);
@@ -110,9 +132,14 @@ export class DeviceRegistry {
   /**
    * Registers `sub` under `gateway` (both registered devices, seed 003). A sub-device has
    * one gateway: `other-gateway` if it is under another one already, and nothing changes.
-   * The sub-device's record is the truth; the gateway's set is its listing.
+   * The sub-device's record is the truth; the gateway's set is its listing. Throws a
+   * `RegistryRefusal` for a link no caller may ask for (a malformed key, a device as its
+   * own sub-device); whether the caller may link these products is the caller's check.
    */
   async attach(gateway: string, sub: string): Promise<AttachOutcome> {
+    const problem = deviceKeyProblem(gateway) ?? deviceKeyProblem(sub);
+    if (problem !== undefined) throw new RegistryRefusal(problem);
+    if (gateway === sub) throw new RegistryRefusal("a device cannot be its own sub-device");
     const record = deviceRecordKey(sub);
     // One key per call: the two records live in different Redis Cluster slots.
     if (
@@ -157,9 +184,21 @@ export class DeviceRegistry {
     return (await this.#redis.hget(deviceRecordKey(sub), "gateway")) === gateway;
   }
 
-  /** A gateway's sub-devices, as sorted device keys. */
+  /**
+   * A gateway's sub-devices, as sorted device keys: what its session may act for. The
+   * listing set is checked against each sub-device's record (the truth), so an entry left
+   * by a half-done write, or written by anything but `attach`, grants nothing.
+   */
   async subDevices(gateway: string): Promise<string[]> {
-    return (await this.#redis.smembers(subDevicesKey(gateway))).sort();
+    const listed = await this.#redis.smembers(subDevicesKey(gateway));
+    const owners = await Promise.all(
+      listed.map((sub) =>
+        deviceKeyProblem(sub) === undefined && sub !== gateway
+          ? this.#redis.hget(deviceRecordKey(sub), "gateway")
+          : null,
+      ),
+    );
+    return listed.filter((_, i) => owners[i] === gateway).sort();
   }
 
   async list(productId: string): Promise<string[]> {

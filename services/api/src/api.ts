@@ -26,7 +26,7 @@ import {
   signOneNetToken,
   type TokenMethod,
 } from "@umbra/dialects";
-import type { DeviceRegistry, Presence } from "@umbra/store";
+import { type DeviceRegistry, type Presence, registrableNameProblem } from "@umbra/store";
 import { type EventId, type EventStreams, parseEventId } from "./events.js";
 import * as F from "./function-schemas.js";
 import { covers } from "./keys.js";
@@ -257,7 +257,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         const { id } = ctx.body as typeof S.ProductCreate.Type;
         if (ctx.key !== undefined && !covers(ctx.key, id))
           fail("forbidden", `the API key does not cover product '${id}'`);
-        const problem = nameProblem("product id", id);
+        const problem = registrableNameProblem("product id", id);
         if (problem !== undefined) fail("bad-request", problem);
         const at = now();
         if (!(await registry.addProduct(id, at))) fail("conflict", `product '${id}' exists`);
@@ -355,7 +355,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
       handle: async (ctx) => {
         const pid = pidOf(ctx);
         const { name } = ctx.body as typeof S.DeviceCreate.Type;
-        const problem = nameProblem("device name", name);
+        const problem = registrableNameProblem("device name", name);
         if (problem !== undefined) fail("bad-request", problem);
         await productMustExist(pid);
         const key = newDeviceKey();

@@ -76,3 +76,88 @@ export class RateLimiter {
     return Math.ceil((1 - bucket.tokens) / this.#rate);
   }
 }
+
+/**
+ * The part of a client's address that failed authentications are counted by: an IPv4
+ * address (also IPv4-mapped IPv6), or an IPv6 address's /64 network, as one host is
+ * handed a whole /64 and could otherwise try from each of its addresses.
+ */
+export const addressGroup = (address: string): string => {
+  const zone = address.indexOf("%");
+  const ip = (zone < 0 ? address : address.slice(0, zone)).toLowerCase();
+  if (!ip.includes(":")) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
+  if (mapped !== null) return mapped[1] as string;
+  const [head = "", tail] = ip.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = [
+    ...left,
+    ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"),
+    ...right,
+  ];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+};
+
+/**
+ * Failed authentications per source address (`addressGroup`), as a token bucket of
+ * `burst` failures refilled at `perMinute`. An address out of tokens is refused (429)
+ * before its key is read, valid or not, until a token is back: keys cannot be guessed
+ * faster than `perMinute`, and a throttled guess tells nothing. Other addresses are not
+ * affected. At most `maxAddresses` are kept; the one that failed least recently is
+ * forgotten first, so the table stays bounded however many addresses fail.
+ */
+export class AuthThrottle {
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #max: number;
+  /** In order of the last failure: the first entry is the next one forgotten. */
+  readonly #buckets = new Map<string, { tokens: number; at: number; told: boolean }>();
+
+  constructor(perMinute: number, burst: number, maxAddresses: number) {
+    this.#rate = perMinute / 60_000;
+    this.#burst = burst;
+    this.#max = maxAddresses;
+  }
+
+  /** Addresses remembered. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #tokens(bucket: { tokens: number; at: number }, nowMs: number): number {
+    return Math.min(this.#burst, bucket.tokens + (nowMs - bucket.at) * this.#rate);
+  }
+
+  /** 0 when the address may try a key, else the seconds until it may. */
+  wait(address: string, nowMs: number): number {
+    if (this.#rate <= 0) return 0;
+    const bucket = this.#buckets.get(address);
+    if (bucket === undefined) return 0;
+    const tokens = this.#tokens(bucket, nowMs);
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.#rate / 1000);
+  }
+
+  /**
+   * Counts a failure. True when it throttles the address for the first time since the
+   * address last had all its attempts back: once per episode, for one log line, not
+   * once per token that trickles back while an attacker keeps trying.
+   */
+  failed(address: string, nowMs: number): boolean {
+    if (this.#rate <= 0) return false;
+    const bucket = this.#buckets.get(address);
+    const before = bucket === undefined ? this.#burst : this.#tokens(bucket, nowMs);
+    const tokens = before - 1;
+    const told = bucket?.told === true && before < this.#burst;
+    const tell = tokens < 1 && !told;
+    // Re-inserted: the map's order is the order of last failures.
+    this.#buckets.delete(address);
+    this.#buckets.set(address, { tokens, at: nowMs, told: told || tell });
+    if (this.#buckets.size > this.#max)
+      this.#buckets.delete(this.#buckets.keys().next().value as string);
+    return tell;
+  }
+}

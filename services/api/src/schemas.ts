@@ -11,7 +11,7 @@ const Name = (what: string) =>
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
     Schema.isPattern(/^[^/+#\s{}|\u0000-\u001f\u007f]+$/),
   ).annotate({
-    description: `${what}: 1–64 characters, no '/', '+', '#', '{', '}', '|', whitespace or control characters`,
+    description: `${what}: 1–64 characters, no '/', '+', '#', '{', '}', '|', whitespace or control characters, not '.' or '..'`,
   });
 
 export const ProductId = Name("product id");

@@ -22,13 +22,13 @@ import { Config, Effect } from "effect";
 import { apiRoutes } from "./api.js";
 import { DOCS_PAGE } from "./docs.js";
 import { EventStreams, openEventStore } from "./events.js";
-import { type ApiKey, parseApiKeys, RateLimiter } from "./keys.js";
+import { type ApiKey, AuthThrottle, parseApiKeys, RateLimiter } from "./keys.js";
 import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { Readiness } from "./readiness.js";
 import type { Route } from "./routing.js";
 import * as S from "./schemas.js";
-import { createApiServer } from "./server.js";
+import { createApiServer, DEFAULT_TIMEOUTS } from "./server.js";
 import { subDeviceRoutes } from "./subdevices.js";
 
 export const API_VERSION = "0.1.0";
@@ -151,8 +151,44 @@ export const apiService = Effect.gen(function* () {
     1,
     60_000_000,
   );
+  const authFailureRate = yield* intInRange("API_AUTH_FAILURES_PER_MINUTE", 30, 0, 60_000_000);
+  const authFailureBurst = yield* intInRange("API_AUTH_FAILURE_BURST", 10, 1, 1_000_000);
+  const authFailureAddresses = yield* intInRange(
+    "API_AUTH_FAILURE_ADDRESSES",
+    10_000,
+    1,
+    10_000_000,
+  );
   const maxBodyBytes = yield* intInRange("API_MAX_BODY_BYTES", 16_384, 64, 16_777_216);
+  // Above the engine's own limits (8 below desired, 5 in a twin value), which answer
+  // with their precise error; this one only keeps parsing from recursing without end.
+  const maxBodyDepth = yield* intInRange("API_MAX_BODY_DEPTH", 32, 8, 256);
   const timeoutMs = yield* intInRange("API_COMMAND_TIMEOUT_MS", 5_000, 100, 600_000);
+  const headersMs = yield* intInRange(
+    "API_HEADERS_TIMEOUT_MS",
+    DEFAULT_TIMEOUTS.headersMs,
+    100,
+    600_000,
+  );
+  const requestMs = yield* intInRange(
+    "API_REQUEST_TIMEOUT_MS",
+    DEFAULT_TIMEOUTS.requestMs,
+    100,
+    3_600_000,
+  );
+  if (requestMs < headersMs)
+    return yield* Effect.fail(
+      new ConfigInvalid({
+        variable: "API_REQUEST_TIMEOUT_MS",
+        problem: `must be at least API_HEADERS_TIMEOUT_MS (${headersMs}), got ${requestMs}`,
+      }),
+    );
+  const keepAliveMs = yield* intInRange(
+    "API_KEEPALIVE_TIMEOUT_MS",
+    DEFAULT_TIMEOUTS.keepAliveMs,
+    100,
+    600_000,
+  );
   const partitions = yield* partitionCount;
   const retentionSeconds = yield* intInRange("API_EVENTS_RETENTION_S", 3_600, 1, 31_536_000);
   const maxEventBytes = yield* intInRange(
@@ -208,13 +244,18 @@ export const apiService = Effect.gen(function* () {
   routes.push(...operationRoutes(readiness, () => document));
   document = openApiDocument(routes, API_VERSION);
 
+  const authThrottle = new AuthThrottle(authFailureRate, authFailureBurst, authFailureAddresses);
+  metrics.throttledAddresses(() => authThrottle.size);
   const server = createApiServer({
     routes,
     logger,
     metrics,
     keys,
     limiter: new RateLimiter(rate, burst),
+    authThrottle,
     maxBodyBytes,
+    maxBodyDepth,
+    timeouts: { headersMs, requestMs, keepAliveMs },
   });
   const httpPort = yield* Effect.acquireRelease(
     Effect.tryPromise({

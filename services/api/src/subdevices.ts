@@ -12,10 +12,11 @@ import {
   type ShadowClient,
 } from "@umbra/bus";
 import { GATEWAY_CALL_TIMEOUT_MS, type GatewayRequest } from "@umbra/core";
-import { type DeviceId, nameProblem } from "@umbra/dialects";
+import { type DeviceId, nameProblem, parseDeviceKey } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
 import { DEVICE, problemResponses } from "./api.js";
 import * as G from "./gateway-schemas.js";
+import { covers } from "./keys.js";
 import { fail, ProblemError, shadowProblem } from "./problems.js";
 import type { Reply, RequestContext, Route } from "./routing.js";
 
@@ -144,7 +145,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       method: "GET",
       path: `${DEVICE}/subdevices`,
       operationId: "listSubDevices",
-      summary: "A gateway's registered sub-devices",
+      summary: "A gateway's registered sub-devices (of the products the API key covers)",
       tag: "gateways",
       responses: {
         200: { description: "the sub-devices", schema: G.SubDeviceList },
@@ -154,10 +155,13 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
         const gateway = gatewayOf(ctx);
         await mustBeRegistered(gateway);
         const keys = await registry.subDevices(keyOf(gateway));
-        const subDevices = keys.map((key) => {
-          const slash = key.indexOf("/");
-          return { productId: key.slice(0, slash), deviceName: key.slice(slash + 1) };
-        });
+        const subDevices: DeviceId[] = [];
+        for (const key of keys) {
+          const sub = parseDeviceKey(key);
+          // Another product's device names are that product's business.
+          if (sub !== undefined && (ctx.key === undefined || covers(ctx.key, sub.productId)))
+            subDevices.push(sub);
+        }
         return { status: 200, body: { subDevices } };
       },
     },

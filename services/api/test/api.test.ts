@@ -5,7 +5,10 @@ import { ShadowErrors } from "@umbra/core";
 import type { Redis } from "@umbra/store";
 import { DeviceRegistry } from "@umbra/store";
 import {
+  AuthThrottle,
+  addressGroup,
   apiRoutes,
+  checkRouteParameters,
   covers,
   type EventStreams,
   findKey,
@@ -60,6 +63,49 @@ describe("API keys", () => {
     assert.equal(limiter.take("b", 0), 0, "keys have their own buckets");
     assert.equal(limiter.take("a", 1_000), 0, "a token a second comes back");
     assert.equal(new RateLimiter(0, 1).take("a", 0), 0, "0 turns limiting off");
+  });
+});
+
+describe("failed authentication throttle", () => {
+  it("lets an address fail `burst` times, then makes it wait for a token, without slowing others", () => {
+    const throttle = new AuthThrottle(60, 3, 100); // a failure a second, bursts of three
+    for (let i = 0; i < 2; i++) assert.equal(throttle.failed("a", 0), false);
+    assert.equal(throttle.wait("a", 0), 0, "one attempt left");
+    assert.equal(throttle.failed("a", 0), true, "the third failure throttles");
+    assert.equal(throttle.wait("a", 0), 1, "retry in a second");
+    assert.equal(throttle.wait("a", 0), 1, "waiting uses no token");
+    assert.equal(throttle.wait("b", 0), 0, "another address is not affected");
+    assert.equal(throttle.wait("a", 1_000), 0, "a token a second comes back");
+    assert.equal(throttle.failed("a", 1_000), false, "throttled again: said once per episode");
+    assert.equal(throttle.wait("a", 1_000), 1);
+    // Quiet long enough for all three to come back: the next throttling is a new episode.
+    assert.equal(throttle.failed("a", 5_000), false);
+    assert.equal(throttle.failed("a", 5_000), false);
+    assert.equal(throttle.failed("a", 5_000), true);
+    assert.equal(new AuthThrottle(0, 1, 1).failed("a", 0), false, "0 turns the throttle off");
+  });
+
+  it("remembers at most maxAddresses, forgetting the one that failed least recently", () => {
+    const throttle = new AuthThrottle(1, 1, 3);
+    for (const address of ["a", "b", "c"]) throttle.failed(address, 0);
+    assert.equal(throttle.size, 3, "at the bound");
+    throttle.failed("a", 0); // a failed again: b is now the oldest
+    throttle.failed("d", 0);
+    assert.equal(throttle.size, 3, "past the bound: still 3");
+    assert.equal(throttle.wait("b", 0), 0, "b forgotten");
+    for (const kept of ["a", "c", "d"]) assert.ok(throttle.wait(kept, 0) > 0, kept);
+    for (let i = 0; i < 10_000; i++) throttle.failed(`x${i}`, 0);
+    assert.equal(throttle.size, 3, "far past the bound");
+  });
+
+  it("counts IPv4 addresses one by one and IPv6 by /64 network", () => {
+    assert.equal(addressGroup("192.0.2.7"), "192.0.2.7");
+    assert.equal(addressGroup("::ffff:192.0.2.7"), "192.0.2.7");
+    assert.equal(addressGroup("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    assert.equal(addressGroup("2001:DB8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+    assert.equal(addressGroup("2001:db8::1"), "2001:db8:0:0::/64");
+    assert.equal(addressGroup("fe80::1%eth0"), "fe80:0:0:0::/64");
+    assert.equal(addressGroup("::1"), "0:0:0:0::/64");
   });
 });
 
@@ -148,6 +194,12 @@ describe("OpenAPI document", () => {
       ids.add(route.operationId);
       assert.equal(op.requestBody !== undefined, route.body !== undefined);
     }
+  });
+
+  it("every route's path parameters are known to name a product (checked against the key) or not", () => {
+    checkRouteParameters(routes);
+    const stray = { ...(routes[0] as (typeof routes)[number]), path: "/v1/things/{otherPid}" };
+    assert.throws(() => checkRouteParameters([stray]), /path parameter 'otherPid' is not known/);
   });
 
   it("names its schemas and points every reference at them", () => {

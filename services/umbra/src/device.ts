@@ -6,7 +6,7 @@ import {
   signOneNetToken,
   type TokenMethod,
 } from "@umbra/dialects";
-import { DeviceRegistry } from "@umbra/store";
+import { DeviceRegistry, registrableNameProblem } from "@umbra/store";
 import { withCliRedis } from "./cli-redis.js";
 
 const usage = `Usage: umbra device <add|token|remove|list> ...
@@ -92,9 +92,12 @@ export const deviceCommand = async (argv: readonly string[]): Promise<number> =>
     console.error(`umbra device ${action}: wrong arguments\n\n${usage}`);
     return 2;
   }
+  // A new device's name must also be addressable over the API; an older one that is not
+  // can still be read and removed here.
+  const check = action === "add" ? registrableNameProblem : nameProblem;
   const problem =
-    nameProblem("product id", productId) ??
-    (deviceName === undefined ? undefined : nameProblem("device name", deviceName));
+    check("product id", productId) ??
+    (deviceName === undefined ? undefined : check("device name", deviceName));
   if (problem !== undefined) return fail(problem);
   if (!Number.isFinite(days) || days <= 0 || days > 36_500)
     return fail("--days must be a number of days between 1 and 36500");
