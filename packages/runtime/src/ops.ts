@@ -97,17 +97,41 @@ export const SharedOps = Context.Reference<OpsHub | undefined>("@umbra/runtime/S
  * life of the scope. GET only; an unknown path is 404; a route that throws is 503.
  * Resolves to the port it listens on (`0` asks for any free one).
  */
+/**
+ * Deadlines of the ops listener. It may face the same network as the devices (a pod's
+ * port), so a client dribbling a request must not hold a socket open: orchestrators'
+ * probes send a whole request at once.
+ */
+export interface OpsTimeouts {
+  readonly headersMs: number;
+  readonly requestMs: number;
+}
+
+export const DEFAULT_OPS_TIMEOUTS: OpsTimeouts = Object.freeze({
+  headersMs: 5_000,
+  requestMs: 10_000,
+});
+
 export const opsServer = (
   port: number,
   host: string,
   hub: OpsHub,
   logger: Logger,
+  timeouts: OpsTimeouts = DEFAULT_OPS_TIMEOUTS,
 ): Effect.Effect<number, StartupError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () =>
         new Promise<Server>((resolve, reject) => {
-          const server = createServer((req, res) => {
+          const options = {
+            headersTimeout: timeouts.headersMs,
+            requestTimeout: timeouts.requestMs,
+            keepAliveTimeout: Math.min(5_000, timeouts.headersMs),
+            // Node checks those deadlines every 30 s by default, which would let a slow
+            // client live up to 30 s past them.
+            connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
+          };
+          const server = createServer(options, (req, res) => {
             const path = (req.url ?? "/").split("?")[0] ?? "/";
             const route = hub.route(path);
             const reply = (answer: OpsAnswer) => {

@@ -1,20 +1,25 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { Effect, Exit, Scope } from "effect";
 import { createLogger } from "../src/logger.js";
 import { counterFamily, gaugeFamily, histogramFamily } from "../src/metrics.js";
-import { OpsHub, opsServer, type ReadyReport } from "../src/ops.js";
+import { OpsHub, type OpsTimeouts, opsServer, type ReadyReport } from "../src/ops.js";
 
 const logger = createLogger("ops-test", "silent");
 
 /** Runs `use` against an ops listener of `hub` on a free port, then closes it. */
-const withListener = async (hub: OpsHub, use: (base: string) => Promise<void>): Promise<void> => {
+const withListener = async (
+  hub: OpsHub,
+  use: (base: string, port: number) => Promise<void>,
+  timeouts?: OpsTimeouts,
+): Promise<void> => {
   const scope = Effect.runSync(Scope.make());
   try {
     const port = await Effect.runPromise(
-      Scope.provide(scope)(opsServer(0, "127.0.0.1", hub, logger)),
+      Scope.provide(scope)(opsServer(0, "127.0.0.1", hub, logger, timeouts)),
     );
-    await use(`http://127.0.0.1:${port}`);
+    await use(`http://127.0.0.1:${port}`, port);
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void));
   }
@@ -91,5 +96,35 @@ describe("ops listener", () => {
         services: { reply: { ready: false, error: "no NATS" } },
       });
     });
+  });
+
+  it("closes a client that dribbles its request headers once the headers deadline passes", async () => {
+    await withListener(
+      new OpsHub(),
+      async (_base, port) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.setNoDelay(true);
+        const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+        socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        // One header byte every 100 ms, for up to 20 s: never a complete request.
+        let sent = 0;
+        const drip = setInterval(() => {
+          if (sent++ < 200 && !socket.destroyed) socket.write("X");
+        }, 100);
+        let deadline: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          closed.then(() => "closed"),
+          new Promise<string>((resolve) => {
+            deadline = setTimeout(() => resolve("still open"), 20_000);
+          }),
+        ]);
+        clearTimeout(deadline);
+        clearInterval(drip);
+        socket.destroy();
+        assert.equal(outcome, "closed");
+      },
+      { headersMs: 500, requestMs: 1_000 },
+    );
   });
 });
