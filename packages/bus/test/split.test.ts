@@ -27,7 +27,10 @@ describe("batches split below the server's max_payload", () => {
     const past = encodeAckFrames(ids(6), max);
     assert.equal(past.length, 2);
     for (const frame of past) assert.ok(frame.length <= max);
-    assert.deepEqual(past.flatMap((f) => [...decodeAcks(f)]), ids(6));
+    assert.deepEqual(
+      past.flatMap((f) => [...decodeAcks(f)]),
+      ids(6),
+    );
   });
 
   it("JSON arrays: a batch of exactly max bytes is one message, one byte more is two", () => {
