@@ -16,6 +16,7 @@ import {
   startRedis,
   startService,
   TestDevice,
+  withDeadline,
 } from "../src/harness.js";
 
 const MAX_PAYLOAD = 4096;
@@ -58,6 +59,8 @@ after(async () => {
   await Promise.all([nats?.stop(), redis?.stop()]);
 });
 
+const logs = () => processes.map((p) => `\n${p.logs()}`).join("");
+
 const alive = () => {
   for (const p of processes) assert.equal(p.proc.exitCode, null, p.logs());
 };
@@ -89,7 +92,7 @@ describe("a NATS server with max_payload 4096", () => {
     );
     const perDevice = 8;
     // Each device's window written at once: one read at the edge, one batch per partition.
-    await Promise.all(
+    const acked = Promise.all(
       devices.flatMap((device, d) =>
         Array.from({ length: perDevice }, (_, n) =>
           device.client.publishAsync(
@@ -100,6 +103,7 @@ describe("a NATS server with max_payload 4096", () => {
         ),
       ),
     );
+    await withDeadline(acked, 20_000, () => `not every update was acknowledged${logs()}`);
     for (const device of devices)
       for (let n = 0; n < perDevice; n++) await device.next("/image/update/accepted");
     const client = new ShadowClient(nc, 1024);
@@ -134,10 +138,14 @@ describe("a NATS server with max_payload 4096", () => {
       { timeoutMs: 10_000, what: "the edge counts the oversize command" },
     );
     // The same device is still served.
-    await device.client.publishAsync(
-      "$sys/mp/big/image/update",
-      JSON.stringify({ state: { reported: { small: 1 } } }),
-      { qos: 1 },
+    await withDeadline(
+      device.client.publishAsync(
+        "$sys/mp/big/image/update",
+        JSON.stringify({ state: { reported: { small: 1 } } }),
+        { qos: 1 },
+      ),
+      10_000,
+      () => `the update after the oversize one was not acknowledged${logs()}`,
     );
     const accepted = await device.next("/image/update/accepted");
     assert.ok(accepted.body !== undefined);
