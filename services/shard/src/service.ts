@@ -15,6 +15,7 @@ import {
   redisConnection,
   redisUrl,
   serveOps,
+  shutdownTimeoutMs,
 } from "@umbra/runtime";
 import { ShadowStore } from "@umbra/store";
 import { Config, Effect } from "effect";
@@ -59,6 +60,15 @@ export const shardService = Effect.gen(function* () {
       }),
     );
   const handoffTimeoutMs = yield* intInRange("HANDOFF_TIMEOUT_MS", 2 * leaseMs, 0, 3_600_000);
+  // The hand-off happens inside the shutdown: the shutdown's deadline must leave it time.
+  const shutdownMs = yield* shutdownTimeoutMs;
+  if (handoffTimeoutMs >= shutdownMs)
+    return yield* Effect.fail(
+      new ConfigInvalid({
+        variable: "SHUTDOWN_TIMEOUT_MS",
+        problem: `must exceed the hand-off (HANDOFF_TIMEOUT_MS = ${handoffTimeoutMs}), got ${shutdownMs}`,
+      }),
+    );
   const shardId = yield* instanceId("SHARD_ID");
   const nc = yield* natsConnection(yield* natsUrl, "umbra-shard", logger);
   const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
