@@ -15,7 +15,12 @@ export type DropReason =
   /** Larger than the server's `max_payload` even alone. */
   | "oversize"
   /** The client refused it: connection closed or draining, a bad subject. */
-  | "failed";
+  | "failed"
+  /**
+   * Not handed to the client while it reconnects: it would buffer without bound (an
+   * at-most-once message from a device flooding during an outage).
+   */
+  | "disconnected";
 
 /** Told of every message the bus did not send (counted and logged by the owner). */
 export type OnDropped = (

@@ -12,12 +12,13 @@ import { counterFamily } from "./metrics.js";
 export const busDropReporter = (logger: Logger): OnDropped => {
   const family = counterFamily(
     "umbra_bus_dropped_total",
-    "Messages not published on NATS, by reason: oversize (over the server's max_payload even alone) or failed (connection closed or draining).",
+    "Messages not published on NATS, by reason: oversize (over the server's max_payload even alone), failed (connection closed or draining), disconnected (QoS 0 while reconnecting).",
     ["reason"],
   );
   const cells: Record<DropReason, { value: number }> = {
     oversize: family.cell({ reason: "oversize" }),
     failed: family.cell({ reason: "failed" }),
+    disconnected: family.cell({ reason: "disconnected" }),
   };
   const log = limitedLog(logger);
   return (reason, subject, bytes, error) => {

@@ -36,7 +36,13 @@ import {
   topicMatches,
   verifyOneNetToken,
 } from "@umbra/dialects";
-import { busDropReporter, type LimitedLog, type Logger, limitedLog } from "@umbra/runtime";
+import {
+  busDropReporter,
+  type LimitedLog,
+  type Logger,
+  limitedLog,
+  natsConnected,
+} from "@umbra/runtime";
 import type { DeviceRegistry, Presence } from "@umbra/store";
 import type { AuthResult, ConnectCredentials, DeviceSession, EdgeBackend } from "./backend.js";
 
@@ -462,6 +468,12 @@ export class NatsBackend implements EdgeBackend {
         : deviceKey(parsed.device);
     const subject = commandSubject(partitionOf(key, this.#options.partitions));
     if (qos === 0) {
+      // While NATS reconnects the client buffers every publish without bound: a device
+      // flooding QoS 0 through an outage is dropped (at most once allows it) and counted.
+      if (!natsConnected(this.#nc)) {
+        this.#dropped("disconnected", subject, payload.length, "NATS disconnected");
+        return undefined;
+      }
       const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };
       // The inbox as reply subject tells the reply service where the answers go.
       this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
