@@ -150,6 +150,8 @@ describe("a NATS server with max_payload 4096", () => {
     const accepted = await device.next("/image/update/accepted");
     assert.ok(accepted.body !== undefined);
     await device.close();
+    // The operator was told at start that such publishes cannot be forwarded.
+    await edge.waitForLog((line) => String(line.msg).startsWith("MQTT_MAX_PACKET_BYTES is close"));
     alive();
   });
 });
