@@ -9,6 +9,7 @@ import {
   commandSubject,
   connectBus,
   encodeCommand,
+  encodeCommandBatch,
   type NatsConnection,
   partitionOf,
   ShadowClient,
@@ -16,7 +17,13 @@ import {
 } from "@umbra/bus";
 import { defaultLimits, type ShadowDocument } from "@umbra/core";
 import { createLogger } from "@umbra/runtime";
-import { type BatchResult, ShadowActor, Shard, type ShardOptions } from "@umbra/shard";
+import {
+  type BatchResult,
+  ShadowActor,
+  Shard,
+  type ShardOptions,
+  shardMetrics,
+} from "@umbra/shard";
 import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
 import { pollUntil, type Server, startNats, startRedis } from "../src/harness.js";
 
@@ -200,3 +207,100 @@ describe("routing", () => {
     }
   });
 });
+
+describe("bounded mailbox", () => {
+  it("sheds commands past ACTOR_MAILBOX_MAX: QoS 1 not acked, QoS 0 dropped, cloud told; all counted", async () => {
+    const metrics = shardMetrics();
+    const shard = startShard({
+      shardId: "shed-shard",
+      actorIdleMs: 60_000,
+      maxMailbox: 2,
+      metrics,
+    });
+    const inbox = "_INBOX.shed-test";
+    const got: Uint8Array[] = [];
+    const sub = nc.subscribe(inbox, {
+      callback: (_e, msg) => {
+        got.push(msg.data);
+      },
+    });
+    try {
+      await nc.flush();
+      const device = "shed/dev";
+      const subject = commandSubject(partitionOf(device, 1024));
+      const before = { q0: metrics.shed.qos0.value, q1: metrics.shed.qos1.value };
+      const cloudBefore = metrics.shed.cloud.value;
+      // One message, so one synchronous dispatch: the first command goes to storage at once,
+      // the next two fill the mailbox, the rest are one past the bound each.
+      const frame = (n: number, qos1: boolean) =>
+        encodeCommand(
+          {
+            op: "update",
+            device,
+            dialect: "onenet",
+            source: "device",
+            ...(qos1 ? { corr: n } : {}),
+          },
+          update(n),
+        );
+      const cloud = encodeCommand(
+        { op: "update", device, dialect: "cloud", source: "cloud" },
+        update(6),
+      );
+      nc.publish(
+        subject,
+        encodeCommandBatch([
+          frame(1, true),
+          frame(2, true),
+          frame(3, true),
+          frame(4, true),
+          frame(5, false),
+          frame(7, true),
+          cloud,
+        ]),
+        { reply: inbox },
+      );
+      await pollUntil(
+        async () => metrics.shed.cloud.value > cloudBefore && shard.queuedBytes === 0,
+        {
+          timeoutMs: 10_000,
+          what: "the shard sheds and finishes",
+        },
+      );
+      await nc.flush();
+      const acked = got
+        .filter((data) => data[0] === 0x7b && decodeAcksSafe(data) !== undefined)
+        .flatMap((data) => decodeAcksSafe(data) ?? []);
+      assert.deepEqual(
+        [...acked].sort((a, b) => a - b),
+        [1, 2, 3],
+        "only the commands taken are acked",
+      );
+      assert.equal(metrics.shed.qos1.value - before.q1, 2, "corr 4 and 7");
+      assert.equal(metrics.shed.qos0.value - before.q0, 1);
+      const answers = got.flatMap((data) => {
+        const text = new TextDecoder().decode(data);
+        return text.startsWith('{"ok"')
+          ? [JSON.parse(text) as { ok: boolean; error?: { detail?: string } }]
+          : [];
+      });
+      assert.equal(answers.length, 1);
+      assert.equal(answers[0]?.ok, false);
+      assert.match(String(answers[0]?.error?.detail), /mailbox is full/);
+      const doc = (await new ShadowStore(redis).load(device)).doc as ShadowDocument;
+      assert.equal(doc.version, 3, "what was shed changed nothing");
+    } finally {
+      sub.unsubscribe();
+      await shard.stop();
+    }
+  });
+});
+
+const decodeAcksSafe = (data: Uint8Array): readonly number[] | undefined => {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(data)) as { c?: unknown };
+    return Array.isArray(parsed.c) ? (parsed.c as number[]) : undefined;
+  } catch {
+    return undefined;
+  }
+};

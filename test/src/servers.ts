@@ -126,6 +126,8 @@ interface ContainerSpec {
   readonly port: number;
   readonly scheme: string;
   readonly command?: string[];
+  /** Files written into the container before it starts. */
+  readonly files?: readonly { readonly content: string; readonly target: string }[];
   readonly readyLog: RegExp;
   readonly answers: (port: number, host: string) => Promise<boolean>;
 }
@@ -139,6 +141,7 @@ const startContainer = async (spec: ContainerSpec): Promise<Server> => {
     .withWaitStrategy(Wait.forLogMessage(spec.readyLog))
     .withStartupTimeout(CONTAINER_TIMEOUT_MS);
   if (spec.command !== undefined) builder = builder.withCommand(spec.command);
+  if (spec.files !== undefined) builder = builder.withCopyContentToContainer([...spec.files]);
   const container = await builder.start();
   const host = container.getHost();
   const port = container.getMappedPort(spec.port);
@@ -166,6 +169,11 @@ const startContainer = async (spec: ContainerSpec): Promise<Server> => {
 export interface NatsOptions {
   /** Off: a plain NATS without JetStream, as some users run (default on). */
   readonly jetstream?: boolean;
+  /**
+   * The server's `max_payload` in bytes (NATS's default: 1 MiB), for tests of what
+   * happens past it without megabytes of traffic.
+   */
+  readonly maxPayload?: number;
 }
 
 /**
@@ -174,12 +182,20 @@ export interface NatsOptions {
  */
 export const startNats = async (options: NatsOptions = {}): Promise<Server> => {
   const jetstream = options.jetstream !== false;
+  // No command-line flag sets max_payload: a configuration file does.
+  const config =
+    options.maxPayload === undefined ? undefined : `max_payload: ${options.maxPayload}\n`;
+  const inContainer = "/etc/nats/umbra-test.conf";
   return (await dockerAvailable())
     ? startContainer({
         image: "nats:2",
         port: 4222,
         scheme: "nats",
-        ...(jetstream ? { command: ["-js"] } : {}),
+        command: [
+          ...(config === undefined ? [] : ["-c", inContainer]),
+          ...(jetstream ? ["-js"] : []),
+        ],
+        ...(config === undefined ? {} : { files: [{ content: config, target: inContainer }] }),
         readyLog: /Server is ready/,
         answers: natsAnswers,
       })
@@ -188,7 +204,14 @@ export const startNats = async (options: NatsOptions = {}): Promise<Server> => {
         binary: "nats-server",
         debianPackage: "nats-server",
         scheme: "nats",
+        ...(config === undefined
+          ? {}
+          : {
+              prepare: (_port: number, dir: string) =>
+                writeFileSync(join(dir, "nats.conf"), config),
+            }),
         args: (port, dir) => [
+          ...(config === undefined ? [] : ["-c", join(dir, "nats.conf")]),
           "-a",
           HOST,
           "-p",

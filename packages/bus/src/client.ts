@@ -141,7 +141,13 @@ export class ShadowClient {
           ),
       };
       this.#waiting.set(n, waiting);
-      this.#nc.publish(subject, frame, { reply: `${this.#inbox}.${n}` });
+      try {
+        this.#nc.publish(subject, frame, { reply: `${this.#inbox}.${n}` });
+      } catch (error) {
+        // Closed or draining, or a frame over the server's max_payload: not sent.
+        this.#waiting.delete(n);
+        waiting.reject(error as Error);
+      }
     });
     return JSON.parse(decoder.decode(data)) as CommandReply;
   }
@@ -181,7 +187,13 @@ export class ShadowClient {
         );
       } else if (waiting.retryAt > 0 && now >= waiting.retryAt) {
         waiting.retryAt = 0;
-        this.#nc.publish(waiting.subject, waiting.frame, { reply: `${this.#inbox}.${n}` });
+        try {
+          this.#nc.publish(waiting.subject, waiting.frame, { reply: `${this.#inbox}.${n}` });
+        } catch (error) {
+          // In a timer: a throw here would end the process.
+          this.#waiting.delete(n);
+          waiting.reject(error as Error);
+        }
       }
     }
     if (this.#nc.isClosed()) this.close();

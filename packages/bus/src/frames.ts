@@ -198,6 +198,45 @@ export interface AckFrame {
 export const encodeAcks = (corrs: readonly number[]): Uint8Array =>
   encoder.encode(`{"c":[${corrs.join(",")}]}`);
 
+/** Characters of one id in an ack frame at most: 10 digits and a comma. */
+const ACK_CHARS = 11;
+/** `{"c":[` and `]}`. */
+const ACK_FRAME_CHARS = 8;
+
+/**
+ * Acks as frames of at most `maxBytes` each (the server's `max_payload`): one frame
+ * unless a batch of thousands meets a small limit.
+ */
+export const encodeAckFrames = (corrs: readonly number[], maxBytes: number): Uint8Array[] => {
+  const per = Math.max(1, Math.floor((maxBytes - ACK_FRAME_CHARS) / ACK_CHARS));
+  if (corrs.length <= per) return [encodeAcks(corrs)];
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < corrs.length; at += per) out.push(encodeAcks(corrs.slice(at, at + per)));
+  return out;
+};
+
+/**
+ * JSON values (already encoded) as JSON arrays of at most `maxBytes` bytes of UTF-8
+ * each, in order. A value too large alone gets an array of its own (the bus drops it).
+ */
+export const jsonArrays = (values: readonly string[], maxBytes: number): string[] => {
+  const out: string[] = [];
+  let start = 0;
+  let bytes = 2;
+  for (let i = 0; i < values.length; i++) {
+    const size = Buffer.byteLength(values[i] as string, "utf8");
+    // A comma before every value but the array's first.
+    if (i > start && bytes + 1 + size > maxBytes) {
+      out.push(`[${values.slice(start, i).join(",")}]`);
+      start = i;
+      bytes = 2;
+    }
+    bytes += i > start ? 1 + size : size;
+  }
+  if (start < values.length) out.push(`[${values.slice(start).join(",")}]`);
+  return out;
+};
+
 export const decodeAcks = (frame: Uint8Array): readonly number[] => {
   const parsed = JSON.parse(decoder.decode(frame)) as AckFrame;
   return Array.isArray(parsed.c) ? parsed.c : [];
@@ -294,6 +333,33 @@ export const encodeDeliverText = (messages: readonly OutboundText[]): Uint8Array
   return out.subarray(0, writeMessages(out, 1, messages));
 };
 
+/**
+ * Deliver frames of at most `maxBytes` each (the server's `max_payload`, judged by the
+ * worst case of 3 bytes per UTF-16 unit), the messages in order. A message too large
+ * alone gets a frame of its own (the bus drops it if it really is too large).
+ */
+export const encodeDeliverTextFrames = (
+  messages: readonly OutboundText[],
+  maxBytes: number,
+): Uint8Array[] => {
+  if (1 + messagesBound(messages) <= maxBytes) return [encodeDeliverText(messages)];
+  const out: Uint8Array[] = [];
+  let start = 0;
+  let bound = 1;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as OutboundText;
+    const size = 6 + 3 * (m.topic.length + m.body.length);
+    if (i > start && bound + size > maxBytes) {
+      out.push(encodeDeliverText(messages.slice(start, i)));
+      start = i;
+      bound = 1;
+    }
+    bound += size;
+  }
+  out.push(encodeDeliverText(messages.slice(start)));
+  return out;
+};
+
 /** Reads a deliver frame (without copying payloads); throws FrameError if it is cut short. */
 export const decodeDeliver = (frame: Uint8Array): OutboundMessage[] => {
   if (frame[0] !== OUTBOUND_DELIVER) throw new FrameError("not a deliver frame");
@@ -328,6 +394,46 @@ export const encodeEdgeDeliver = (devices: readonly DeviceMessages<OutboundText>
     at = end;
   }
   return out.subarray(0, at);
+};
+
+/**
+ * Edge deliver frames of at most `maxBytes` each (judged by the worst case, as
+ * `encodeDeliverTextFrames`), devices and messages in order: a device whose messages
+ * do not fit one frame continues in the next (the edge reads each frame on its own).
+ */
+export const encodeEdgeDeliverFrames = (
+  devices: readonly DeviceMessages<OutboundText>[],
+  maxBytes: number,
+): Uint8Array[] => {
+  let total = 1;
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i] as DeviceMessages<OutboundText>;
+    total += 6 + 3 * d.device.length + messagesBound(d.messages);
+  }
+  if (total <= maxBytes) return [encodeEdgeDeliver(devices)];
+  const out: Uint8Array[] = [];
+  let frame: DeviceMessages<OutboundText>[] = [];
+  let bound = 1;
+  for (const { device, messages } of devices) {
+    const entry = 6 + 3 * device.length;
+    let current: OutboundText[] = [];
+    frame.push({ device, messages: current });
+    bound += entry;
+    for (const m of messages) {
+      const size = 6 + 3 * (m.topic.length + m.body.length);
+      if (bound + size > maxBytes && (current.length > 0 || frame.length > 1)) {
+        if (current.length === 0) frame.pop();
+        out.push(encodeEdgeDeliver(frame));
+        current = [];
+        frame = [{ device, messages: current }];
+        bound = 1 + entry;
+      }
+      current.push(m);
+      bound += size;
+    }
+  }
+  out.push(encodeEdgeDeliver(frame));
+  return out;
 };
 
 /** Reads an edge deliver frame (payloads not copied); throws FrameError if it is cut short. */

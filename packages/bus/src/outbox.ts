@@ -1,15 +1,22 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeCommandBatch } from "./frames.js";
+import { IGNORE_DROPPED, maxPayloadOf, type OnDropped, publishOrDrop } from "./publish.js";
 
 /**
  * Publishes at the end of the event-loop turn instead of at once. The NATS client
  * writes its buffer to the socket after every microtask checkpoint, which under load
  * means one write syscall per message handled (measured: 10 % of a busy process in
  * socket writes). Collecting a turn's messages first sends them in one write.
+ *
+ * Nothing here throws: a message the client refuses (over the server's `max_payload`,
+ * connection closed) is dropped and `onDropped` told — a throw inside `setImmediate`
+ * would end the process. Users merging a turn into batches keep them under
+ * `maxPayload` themselves.
  */
 export class Outbox {
   readonly #nc: NatsConnection;
   readonly #beforeFlush: (() => void) | undefined;
+  readonly #onDropped: OnDropped;
   #subjects: string[] = [];
   #payloads: (Uint8Array | string)[] = [];
   #replies: (string | undefined)[] = [];
@@ -19,9 +26,15 @@ export class Outbox {
    * `beforeFlush` runs first at every flush: a user that merges a turn's output into
    * fewer messages publishes them there, so they go out in the same write.
    */
-  constructor(nc: NatsConnection, beforeFlush?: () => void) {
+  constructor(nc: NatsConnection, beforeFlush?: () => void, onDropped: OnDropped = IGNORE_DROPPED) {
     this.#nc = nc;
     this.#beforeFlush = beforeFlush;
+    this.#onDropped = onDropped;
+  }
+
+  /** The largest payload the server takes now (its announced `max_payload`). */
+  get maxPayload(): number {
+    return maxPayloadOf(this.#nc);
   }
 
   publish(subject: string, payload: Uint8Array | string, reply?: string): void {
@@ -42,7 +55,12 @@ export class Outbox {
   /** Hands everything collected to the client now (also called before a drain). */
   readonly flush = (): void => {
     // Still marked scheduled while the hook publishes: its messages join this flush.
-    this.#beforeFlush?.();
+    try {
+      this.#beforeFlush?.();
+    } catch (error) {
+      // A bug in a batcher must not end the process: what it had is lost, and told.
+      this.#onDropped("failed", "(batch)", 0, error);
+    }
     this.#scheduled = false;
     const subjects = this.#subjects;
     const payloads = this.#payloads;
@@ -52,19 +70,26 @@ export class Outbox {
     this.#payloads = [];
     this.#replies = [];
     const nc = this.#nc;
-    for (let i = 0; i < subjects.length; i++) {
-      const reply = replies[i];
-      if (reply === undefined) nc.publish(subjects[i] as string, payloads[i]);
-      else nc.publish(subjects[i] as string, payloads[i], { reply });
-    }
+    for (let i = 0; i < subjects.length; i++)
+      publishOrDrop(
+        nc,
+        subjects[i] as string,
+        payloads[i] as Uint8Array | string,
+        replies[i],
+        this.#onDropped,
+      );
   };
 }
 
-/** Past this many bytes a subject's batch is sent at once (NATS payloads max out at 1 MiB). */
+/** At most this many bytes per command batch (below NATS's default 1 MiB `max_payload`). */
 const MAX_BATCH_BYTES = 512 * 1024;
+/** A batch's marker byte, and each frame's length prefix. */
+const BATCH_HEADER = 1;
+const FRAME_PREFIX = 4;
 
 interface CommandGroup {
   frames: Uint8Array[];
+  /** The batch's encoded size: header, prefixes and frames. */
   bytes: number;
   reply: string | undefined;
 }
@@ -75,29 +100,36 @@ interface CommandGroup {
  * and each NATS message costs a publish, a routing and a parse. Order within a subject
  * — and so per device — is kept. The reply subject is the sending edge's inbox (the last
  * one given for the subject in the turn); the shard acks only commands carrying a corr.
+ * A batch that would pass the server's `max_payload` (or 512 KiB) is sent before the
+ * frame that would tip it over; a frame too large alone is dropped (`onDropped`).
  */
 export class CommandOutbox {
   readonly #nc: NatsConnection;
+  readonly #onDropped: OnDropped;
   #groups = new Map<string, CommandGroup>();
   #scheduled = false;
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsConnection, onDropped: OnDropped = IGNORE_DROPPED) {
     this.#nc = nc;
+    this.#onDropped = onDropped;
   }
 
   publish(subject: string, frame: Uint8Array, reply?: string): void {
     let group = this.#groups.get(subject);
     if (group === undefined) {
-      group = { frames: [], bytes: 0, reply: undefined };
+      group = { frames: [], bytes: BATCH_HEADER, reply: undefined };
       this.#groups.set(subject, group);
-    } else if (group.bytes + frame.length > MAX_BATCH_BYTES) {
+    } else if (
+      group.bytes + FRAME_PREFIX + frame.length >
+      Math.min(MAX_BATCH_BYTES, maxPayloadOf(this.#nc))
+    ) {
       this.#send(subject, group);
       group.frames = [];
-      group.bytes = 0;
+      group.bytes = BATCH_HEADER;
       group.reply = undefined;
     }
     group.frames.push(frame);
-    group.bytes += frame.length;
+    group.bytes += FRAME_PREFIX + frame.length;
     if (reply !== undefined) group.reply = reply;
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -114,11 +146,11 @@ export class CommandOutbox {
   };
 
   #send(subject: string, group: CommandGroup): void {
+    if (group.frames.length === 0) return;
     const payload =
       group.frames.length === 1
         ? (group.frames[0] as Uint8Array)
         : encodeCommandBatch(group.frames);
-    if (group.reply === undefined) this.#nc.publish(subject, payload);
-    else this.#nc.publish(subject, payload, { reply: group.reply });
+    publishOrDrop(this.#nc, subject, payload, group.reply, this.#onDropped);
   }
 }

@@ -35,6 +35,14 @@ export const intInRange = (name: string, fallback: number, min: number, max: num
     return value;
   });
 
+/**
+ * How long an orderly shutdown may take after SIGTERM/SIGINT before the process exits
+ * anyway (code 1): a drain waiting on a NATS or Redis that is gone must not hang it.
+ * Above a shard's hand-off (HANDOFF_TIMEOUT_MS, 10 s by default) and below Kubernetes'
+ * grace period (60 s on shards, 30 s elsewhere).
+ */
+export const shutdownTimeoutMs = intInRange("SHUTDOWN_TIMEOUT_MS", 30_000, 1_000, 3_600_000);
+
 /** P, the number of partitions of the cluster: fixed for its lifetime. */
 export const partitionCount = intInRange("UMBRA_PARTITIONS", 1024, 1, 65_536);
 

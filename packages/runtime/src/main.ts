@@ -1,4 +1,5 @@
 import { Cause, Effect, Exit, Fiber, type Scope } from "effect";
+import { shutdownTimeoutMs } from "./config.js";
 import type { Logger } from "./logger.js";
 
 /** A failure to start that deserves one clear line, not a stack trace. */
@@ -30,6 +31,13 @@ export const runMain = (
   program: Effect.Effect<void, unknown, Scope.Scope>,
   logger?: Logger,
 ): void => {
+  const timeout = Effect.runSyncExit(shutdownTimeoutMs);
+  if (Exit.isFailure(timeout)) {
+    console.error(`${name}: ${describeFailure(timeout.cause)}`);
+    process.exitCode = 1;
+    return;
+  }
+  const deadlineMs = timeout.value;
   const fiber = Effect.runFork(Effect.scoped(Effect.andThen(program, Effect.never)));
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -38,7 +46,15 @@ export const runMain = (
       process.exit(130);
     }
     stopping = true;
-    logger?.info({ signal }, "stopping");
+    logger?.info({ signal, deadlineMs }, "stopping");
+    // Releases wait on the bus and the store (drains, QUIT): with either gone they may
+    // never finish. Unref'd: it only ends a process something else keeps alive.
+    setTimeout(() => {
+      const line = `${name}: shutdown did not finish within ${deadlineMs} ms (SHUTDOWN_TIMEOUT_MS); exiting`;
+      if (logger !== undefined) logger.error({ deadlineMs }, line);
+      else console.error(line);
+      process.exit(1);
+    }, deadlineMs).unref();
     Effect.runFork(Fiber.interrupt(fiber));
   };
   process.once("SIGINT", stop);
@@ -49,6 +65,9 @@ export const runMain = (
     if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
       logger?.info("stopped");
       process.exitCode = 0;
+      // Everything was released; a client still reconnecting to a server that is gone
+      // must not keep the process alive.
+      setTimeout(() => process.exit(0), 500).unref();
       return;
     }
     const line = `${name}: ${describeFailure(exit.cause)}`;

@@ -1,6 +1,7 @@
 import { connectBus, type NatsConnection, watchBus } from "@umbra/bus";
 import { connectRedis, type Redis, watchRedis } from "@umbra/store";
 import { Effect, type Scope } from "effect";
+import { limitedLog } from "./log-limit.js";
 import type { Logger } from "./logger.js";
 import { StartupError } from "./main.js";
 import { connectionMetrics } from "./metrics.js";
@@ -29,7 +30,8 @@ const followNats = (nc: NatsConnection, url: string, logger: Logger | undefined)
         break;
       case "error":
         counts.natsErrors.value++;
-        logger?.warn({ url, err: event.detail }, "NATS error");
+        // Can repeat per message (a permissions violation): rate-limited.
+        if (logger !== undefined) limitedLog(logger).warn({ url, err: event.detail }, "NATS error");
         break;
       case "slow-consumer":
         // Can repeat for every message dropped: counted, logged at debug only.

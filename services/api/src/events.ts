@@ -23,7 +23,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import { ALL_APP, appSubject, type NatsConnection } from "@umbra/bus";
-import type { Logger } from "@umbra/runtime";
+import { type Logger, limitedLog } from "@umbra/runtime";
 import type { Metrics } from "./metrics.js";
 import { fail } from "./problems.js";
 
@@ -360,7 +360,10 @@ export class EventStreams {
           after !== undefined && m.seq === after.seq ? after.index : -1,
         );
         if (frames === undefined)
-          this.#logger.warn({ seq: m.seq, subject: m.subject }, "unreadable application event");
+          limitedLog(this.#logger).warn(
+            { seq: m.seq, subject: m.subject },
+            "unreadable application event",
+          );
         else text += frames;
         if (text === "" || res.writableEnded) continue;
         if (!res.write(text))

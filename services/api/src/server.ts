@@ -7,7 +7,7 @@ import {
 } from "node:http";
 import type { Duplex } from "node:stream";
 import { ClusterUnavailableError } from "@umbra/bus";
-import type { Logger } from "@umbra/runtime";
+import { type Logger, limitedLog } from "@umbra/runtime";
 import { Schema } from "effect";
 import {
   type ApiKey,
@@ -350,13 +350,13 @@ export const createApiServer = (options: ServerOptions): Server => {
           headers = { "retry-after": "1" };
         } else {
           p = problem("internal", "the request failed; the API's log says why");
-          logger.error(
+          limitedLog(logger).error(
             { err: e instanceof Error ? (e.stack ?? e.message) : String(e), url: req.url },
             "request failed",
           );
         }
         if (p.status >= 500 && p.type !== problem("internal", "").type)
-          logger.warn({ method: req.method, url: req.url, detail: p.detail }, p.title);
+          limitedLog(logger).warn({ method: req.method, url: req.url, detail: p.detail }, p.title);
         else if (p.status < 500)
           logger.debug(
             { method: req.method, url: req.url, status: p.status, detail: p.detail },

@@ -5,6 +5,7 @@ import {
   ConfigInvalid,
   createLogger,
   intInRange,
+  limitedLog,
   logLevel,
   METRICS_CONTENT_TYPE,
   metricsText,
@@ -225,7 +226,7 @@ export const apiService = Effect.gen(function* () {
         new GatewayClient(nc, {
           timeoutMs: gatewayTimeoutMs,
           onUnreadable: (subject, why) =>
-            logger.warn({ subject, why }, "unreadable gateway reply dropped"),
+            limitedLog(logger).warn({ subject, why }, "unreadable gateway reply dropped"),
         }),
     ),
     (client) => Effect.sync(() => client.close()),

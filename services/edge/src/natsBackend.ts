@@ -14,11 +14,13 @@ import {
   encodeTakeover,
   gatewayReplySubject,
   type NatsConnection,
+  type OnDropped,
   OUTBOUND_DELIVER,
   OUTBOUND_EDGE_DELIVER,
   OUTBOUND_TAKEOVER,
   OUTBOUND_TOPOLOGY,
   partitionOf,
+  publishOrDrop,
   type Subscription,
 } from "@umbra/bus";
 import {
@@ -34,7 +36,13 @@ import {
   topicMatches,
   verifyOneNetToken,
 } from "@umbra/dialects";
-import type { Logger } from "@umbra/runtime";
+import {
+  busDropReporter,
+  type LimitedLog,
+  type Logger,
+  limitedLog,
+  natsConnected,
+} from "@umbra/runtime";
 import type { DeviceRegistry, Presence } from "@umbra/store";
 import type { AuthResult, ConnectCredentials, DeviceSession, EdgeBackend } from "./backend.js";
 
@@ -80,6 +88,9 @@ export class NatsBackend implements EdgeBackend {
   readonly #nc: NatsConnection;
   readonly #outbox: CommandOutbox;
   readonly #logger: Logger;
+  /** Per-message warnings, rate-limited (with no shard serving, one per ack or command). */
+  readonly #log: LimitedLog;
+  readonly #dropped: OnDropped;
   readonly #options: NatsBackendOptions;
   readonly #now: () => number;
   /** This edge's inbox: acks from shards, answers to its devices from the reply service. */
@@ -107,8 +118,10 @@ export class NatsBackend implements EdgeBackend {
 
   constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
     this.#nc = nc;
-    this.#outbox = new CommandOutbox(nc);
+    this.#dropped = busDropReporter(logger);
+    this.#outbox = new CommandOutbox(nc, this.#dropped);
     this.#logger = logger;
+    this.#log = limitedLog(logger);
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#inbox = edgeSubject(options.edgeId);
@@ -118,7 +131,7 @@ export class NatsBackend implements EdgeBackend {
     this.#inboxSub = this.#nc.subscribe(this.#inbox, {
       callback: (error, msg) => {
         if (error !== null) {
-          this.#logger.error({ err: error.message }, "inbox subscription failed");
+          this.#log.error({ err: error.message }, "inbox subscription failed");
           return;
         }
         if (msg.data[0] === OUTBOUND_EDGE_DELIVER) {
@@ -132,7 +145,7 @@ export class NatsBackend implements EdgeBackend {
         try {
           corrs = decodeAcks(msg.data);
         } catch {
-          this.#logger.warn("unreadable ack dropped");
+          this.#log.warn({}, "unreadable ack dropped");
           return;
         }
         for (const corr of corrs) {
@@ -263,13 +276,20 @@ export class NatsBackend implements EdgeBackend {
           try {
             messages = decodeDeliver(frame);
           } catch {
-            this.#logger.warn({ device: session.deviceKey }, "unreadable delivery dropped");
+            this.#log.warn({ device: session.deviceKey }, "unreadable delivery dropped");
             return;
           }
           let delivered = true;
           for (const m of messages) delivered = session.deliver(m.topic, m.payload) && delivered;
           // A gateway call (seed 003) asks whether its session took it.
-          if (msg.reply !== undefined && msg.reply !== "") msg.respond(encodeDelivered(delivered));
+          if (msg.reply !== undefined && msg.reply !== "")
+            publishOrDrop(
+              this.#nc,
+              msg.reply,
+              encodeDelivered(delivered),
+              undefined,
+              this.#dropped,
+            );
         } else if (frame[0] === OUTBOUND_TAKEOVER) {
           if (decodeTakeover(frame) !== session.id)
             session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
@@ -288,7 +308,7 @@ export class NatsBackend implements EdgeBackend {
     if (presence !== undefined)
       this.#present(presence.online(session.deviceKey, this.#presenceOf(session)));
     // Any other edge holding this device closes its older session.
-    this.#nc.publish(subject, encodeTakeover(session.id));
+    publishOrDrop(this.#nc, subject, encodeTakeover(session.id), undefined, this.#dropped);
   }
 
   /**
@@ -340,7 +360,7 @@ export class NatsBackend implements EdgeBackend {
     try {
       devices = decodeEdgeDeliver(frame);
     } catch {
-      this.#logger.warn("unreadable edge delivery dropped");
+      this.#log.warn({}, "unreadable edge delivery dropped");
       return;
     }
     for (const { device, messages } of devices) {
@@ -366,7 +386,7 @@ export class NatsBackend implements EdgeBackend {
         if (entry !== undefined) this.#setSubDevices(entry, subs);
       },
       (e: unknown) =>
-        this.#logger.warn(
+        this.#log.warn(
           { device: session.deviceKey, err: e instanceof Error ? e.message : String(e) },
           "gateway sub-devices not re-read; the session keeps the ones it had",
         ),
@@ -423,9 +443,12 @@ export class NatsBackend implements EdgeBackend {
       if (call !== undefined) {
         // A gateway answering a call: to whichever API process waits for it (by id).
         const { productId, deviceName } = session.device;
-        this.#nc.publish(
+        publishOrDrop(
+          this.#nc,
           gatewayReplySubject(productId, deviceName),
           encodeGatewayReply(call, payload),
+          undefined,
+          this.#dropped,
         );
         return qos === 1 ? Promise.resolve(true) : undefined;
       }
@@ -445,6 +468,12 @@ export class NatsBackend implements EdgeBackend {
         : deviceKey(parsed.device);
     const subject = commandSubject(partitionOf(key, this.#options.partitions));
     if (qos === 0) {
+      // While NATS reconnects the client buffers every publish without bound: a device
+      // flooding QoS 0 through an outage is dropped (at most once allows it) and counted.
+      if (!natsConnected(this.#nc)) {
+        this.#dropped("disconnected", subject, payload.length, "NATS disconnected");
+        return undefined;
+      }
       const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };
       // The inbox as reply subject tells the reply service where the answers go.
       this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
@@ -482,7 +511,7 @@ export class NatsBackend implements EdgeBackend {
     for (const [corr, pending] of this.#pending) {
       if (now - pending.firstSentAt >= deadlineMs) {
         this.#pending.delete(corr);
-        this.#logger.warn(
+        this.#log.warn(
           {
             device: pending.header.device,
             corr: pending.header.corr,

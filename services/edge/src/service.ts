@@ -1,3 +1,4 @@
+import { maxPayloadOf } from "@umbra/bus";
 import {
   createLogger,
   instanceId,
@@ -61,6 +62,14 @@ export const edgeService = Effect.gen(function* () {
   const deadlineMs = yield* intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000);
 
   const nc = yield* natsConnection(yield* natsUrl, `umbra-edge-${edgeId}`, logger);
+  // A publish is forwarded with a header of a few dozen bytes: past the server's limit it
+  // cannot be sent (dropped and counted), which a device would see as no PUBACK, ever.
+  const maxPayload = maxPayloadOf(nc);
+  if (maxPacketBytes + 1_024 > maxPayload)
+    logger.warn(
+      { maxPacketBytes, maxPayload },
+      "MQTT_MAX_PACKET_BYTES is close to or above NATS's max_payload: the largest publishes cannot be forwarded",
+    );
   // Redis holds the registry and where each device is connected; with auth off the edge
   // needs neither (function calls then record devices as not online).
   const redis =

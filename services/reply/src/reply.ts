@@ -3,8 +3,8 @@ import {
   appSubject,
   type DeviceMessages,
   deviceSubject,
-  encodeDeliverText,
-  encodeEdgeDeliver,
+  encodeDeliverTextFrames,
+  encodeEdgeDeliverFrames,
   type Msg,
   type NatsConnection,
   type OutboundText,
@@ -15,7 +15,13 @@ import {
 } from "@umbra/bus";
 import { encodeJson } from "@umbra/core";
 import { type DeviceId, parseDeviceKey } from "@umbra/dialects";
-import type { CounterCell, Logger } from "@umbra/runtime";
+import {
+  busDropReporter,
+  type CounterCell,
+  type LimitedLog,
+  type Logger,
+  limitedLog,
+} from "@umbra/runtime";
 import { encodeAppEvent } from "./app-events.js";
 import { type ReplyMetrics, replyMetrics } from "./metrics.js";
 import { renderOneNetAccepted, renderOneNetEvent } from "./onenet.js";
@@ -30,8 +36,9 @@ interface AppBatch {
 }
 
 /**
- * Characters of JSON after which a product's batch is sent before the turn ends: at most
- * 3 UTF-8 bytes each, so a message stays under NATS's default 1 MiB payload limit.
+ * Characters of JSON after which a product's batch is sent before the turn ends (or a
+ * third of the server's `max_payload`, if smaller): at most 3 UTF-8 bytes each, so a
+ * message stays under the limit.
  */
 const MAX_APP_CHARS = 256 * 1024;
 
@@ -48,7 +55,8 @@ const MAX_APP_CHARS = 256 * 1024;
 export class Reply {
   readonly #nc: NatsConnection;
   readonly #outbox: Outbox;
-  readonly #logger: Logger;
+  /** Per-message warnings, rate-limited. */
+  readonly #log: LimitedLog;
   #subscription: Subscription | undefined;
   /** This turn's answers per edge inbox, sent as one frame each when the turn ends. */
   #toEdges = new Map<string, DeviceMessages<OutboundText>[]>();
@@ -60,11 +68,15 @@ export class Reply {
 
   constructor(nc: NatsConnection, logger: Logger, metrics: ReplyMetrics = replyMetrics()) {
     this.#nc = nc;
-    this.#outbox = new Outbox(nc, () => {
-      this.#flushEdges();
-      this.#flushApps();
-    });
-    this.#logger = logger;
+    this.#outbox = new Outbox(
+      nc,
+      () => {
+        this.#flushEdges();
+        this.#flushApps();
+      },
+      busDropReporter(logger),
+    );
+    this.#log = limitedLog(logger);
     this.#events = metrics.events;
     this.#oneNetOut = metrics.messagesOut("onenet");
   }
@@ -74,7 +86,7 @@ export class Reply {
       queue: REPLY_QUEUE,
       callback: (error, msg) => {
         if (error === null) this.#handle(msg);
-        else this.#logger.error({ err: error.message }, "event subscription failed");
+        else this.#log.error({ err: error.message }, "event subscription failed");
       },
     });
   }
@@ -92,7 +104,7 @@ export class Reply {
       const parsed = JSON.parse(decoder.decode(msg.data)) as ShadowEvent | ShadowEvent[];
       events = Array.isArray(parsed) ? parsed : [parsed];
     } catch (e) {
-      this.#logger.warn(
+      this.#log.warn(
         { err: e instanceof Error ? e.message : String(e) },
         "unreadable event dropped",
       );
@@ -116,7 +128,7 @@ export class Reply {
           key = event.device;
           device = parseDeviceKey(key);
           if (device === undefined)
-            this.#logger.warn({ device: key }, "event for an unreadable device key dropped");
+            this.#log.warn({ device: key }, "event for an unreadable device key dropped");
           else {
             deviceJson = encodeJson(device.deviceName);
             apps = this.#appEvents(device.productId);
@@ -145,10 +157,9 @@ export class Reply {
     if (device === undefined || messages.length === 0) return;
     this.#oneNetOut.value += messages.length;
     if (origin === undefined) {
-      this.#outbox.publish(
-        deviceSubject(device.productId, device.deviceName),
-        encodeDeliverText(messages),
-      );
+      const subject = deviceSubject(device.productId, device.deviceName);
+      for (const frame of encodeDeliverTextFrames(messages, this.#outbox.maxPayload))
+        this.#outbox.publish(subject, frame);
       return;
     }
     const waiting = this.#toEdges.get(origin);
@@ -171,7 +182,8 @@ export class Reply {
   #addAppEvent(batch: AppBatch, json: string): void {
     // A turn of one product's events stays far below NATS's payload limit unless its
     // documents are large: past MAX_APP_CHARS the batch so far goes out first, in order.
-    if (batch.chars + json.length > MAX_APP_CHARS && batch.events.length > 0) {
+    const max = Math.min(MAX_APP_CHARS, Math.floor((this.#outbox.maxPayload - 2) / 3));
+    if (batch.chars + json.length > max && batch.events.length > 0) {
       this.#outbox.publish(batch.subject, `[${batch.events.join(",")}]`);
       batch.events = [];
       batch.chars = 0;
@@ -194,6 +206,10 @@ export class Reply {
     if (this.#toEdges.size === 0) return;
     const toEdges = this.#toEdges;
     this.#toEdges = new Map();
-    for (const [inbox, devices] of toEdges) this.#outbox.publish(inbox, encodeEdgeDeliver(devices));
+    // A burst (6,000 reports/s of 20 properties) can pass the server's max_payload in one
+    // turn: split, devices and messages in order.
+    const max = this.#outbox.maxPayload;
+    for (const [inbox, devices] of toEdges)
+      for (const frame of encodeEdgeDeliverFrames(devices, max)) this.#outbox.publish(inbox, frame);
   }
 }

@@ -7,7 +7,7 @@ import {
   ShadowErrors,
 } from "@umbra/core";
 import type { DeviceId } from "@umbra/dialects";
-import type { Logger } from "@umbra/runtime";
+import { type Logger, limitedLog } from "@umbra/runtime";
 import type { ShadowStore } from "@umbra/store";
 import { runCommand } from "./commands.js";
 import { DedupRing, dedupEntry } from "./dedup.js";
@@ -45,6 +45,16 @@ export interface ActorEnvironment {
   readonly publish: (result: BatchResult) => void;
   /** Counts commands, their latency and compare-and-set conflicts; none in some tests. */
   readonly metrics?: ShardMetrics;
+  /** Commands one mailbox holds at most (default: no bound); `enqueue` refuses past it. */
+  readonly maxMailbox?: number;
+  /** Payload bytes queued in every mailbox of the shard together, and their bound. */
+  readonly queued?: QueuedBytes;
+}
+
+/** The payload bytes in a shard's mailboxes (waiting or being processed). */
+export interface QueuedBytes {
+  bytes: number;
+  readonly max: number;
 }
 
 /**
@@ -111,7 +121,7 @@ export class ShadowActor {
     const delay = Math.min(Math.max(minDelayMs, at - this.#env.now() + 1), 0x7fffffff);
     this.#expiry = setTimeout(() => {
       this.#expiry = undefined;
-      this.enqueue({ header: this.#checkHeader, payload: CHECK_FUNCTIONS, reply: undefined });
+      this.enqueue({ header: this.#checkHeader, payload: CHECK_FUNCTIONS, reply: undefined }, true);
     }, delay);
     this.#expiry.unref();
   }
@@ -120,9 +130,21 @@ export class ShadowActor {
     return { op: "function", device: this.key, dialect: "cloud", source: "cloud" };
   }
 
-  enqueue(command: QueuedCommand): void {
+  /**
+   * Queues a command; `false` when the mailbox is full (`maxMailbox` commands, or the
+   * shard's queued bytes at their bound): the command is not taken — a bounded mailbox
+   * turns a flood into refusals instead of memory. The actor's own checks always go in.
+   */
+  enqueue(command: QueuedCommand, own = false): boolean {
+    const queued = this.#env.queued;
+    if (!own) {
+      if (this.#mailbox.length >= (this.#env.maxMailbox ?? Number.POSITIVE_INFINITY)) return false;
+      if (queued !== undefined && queued.bytes + command.payload.length > queued.max) return false;
+    }
+    if (queued !== undefined) queued.bytes += command.payload.length;
     this.#mailbox.push(command);
     if (!this.#running) this.#idle = this.#drain();
+    return true;
   }
 
   async #drain(): Promise<void> {
@@ -131,7 +153,14 @@ export class ShadowActor {
       while (this.#mailbox.length > 0) {
         const batch = this.#mailbox;
         this.#mailbox = [];
-        await this.#process(batch);
+        try {
+          await this.#process(batch);
+        } finally {
+          const queued = this.#env.queued;
+          if (queued !== undefined)
+            for (let i = 0; i < batch.length; i++)
+              queued.bytes -= (batch[i] as QueuedCommand).payload.length;
+        }
       }
     } finally {
       this.#running = false;
@@ -200,7 +229,7 @@ export class ShadowActor {
               if (env.metrics !== undefined) env.metrics.casRetries.value++;
               continue;
             }
-            env.logger.warn(
+            limitedLog(env.logger).warn(
               { device: this.key, corr: correlations(batch), attempts: attempt },
               "shadow kept changing under this shard; batch refused",
             );
@@ -220,7 +249,7 @@ export class ShadowActor {
         // Storage unreachable or a corrupt record: nothing was applied. Device QoS 1
         // commands get no ack (the device retransmits); the others are told.
         this.#loaded = false;
-        env.logger.error(
+        limitedLog(env.logger).error(
           {
             device: this.key,
             corr: correlations(batch),

@@ -25,6 +25,12 @@ export interface ShardMetrics {
   readonly passivations: CounterCell;
   /** Partitions given up to another shard. */
   readonly handoffs: CounterCell;
+  /** Commands refused by a full mailbox: QoS 0 and QoS 1 of devices, cloud callers'. */
+  readonly shed: {
+    readonly qos0: CounterCell;
+    readonly qos1: CounterCell;
+    readonly cloud: CounterCell;
+  };
   /** Adds a shard's live actors and owned partitions to the gauges; returns the remover. */
   readonly gauges: (actors: () => number, partitions: () => number) => () => void;
 }
@@ -72,6 +78,18 @@ export const shardMetrics = (): ShardMetrics => {
       "umbra_shard_handoffs_total",
       "Partitions handed off to another shard.",
     ).cell(),
+    shed: (() => {
+      const family = counterFamily(
+        "umbra_shard_commands_shed_total",
+        "Commands refused because the device's mailbox (ACTOR_MAILBOX_MAX) or the shard's queue (SHARD_QUEUE_MAX_BYTES) was full, by kind: qos0 (dropped), qos1 (not acked: re-sent), cloud (answered unavailable).",
+        ["kind"],
+      );
+      return {
+        qos0: family.cell({ kind: "qos0" }),
+        qos1: family.cell({ kind: "qos1" }),
+        cloud: family.cell({ kind: "cloud" }),
+      };
+    })(),
     gauges: (liveActors, partitions) => {
       const removeActors = actors.source(liveActors);
       const removeOwned = owned.source(partitions);

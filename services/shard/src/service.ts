@@ -1,7 +1,8 @@
-import { CLUSTER_CHANGED, parsePartitionSet } from "@umbra/bus";
+import { CLUSTER_CHANGED, parsePartitionSet, publishOrDrop } from "@umbra/bus";
 import { Membership, readClusterStatus } from "@umbra/cluster";
 import { defaultLimits } from "@umbra/core";
 import {
+  busDropReporter,
   ConfigInvalid,
   createLogger,
   instanceId,
@@ -14,11 +15,14 @@ import {
   redisConnection,
   redisUrl,
   serveOps,
+  shutdownTimeoutMs,
 } from "@umbra/runtime";
 import { ShadowStore } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { ShardMember } from "./member.js";
 import { Shard } from "./shard.js";
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * The shard service: reads its configuration, connects to NATS and Redis and serves
@@ -37,6 +41,15 @@ export const shardService = Effect.gen(function* () {
     );
   const actorIdleMs = yield* intInRange("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000);
   const maxActors = yield* intInRange("MAX_ACTORS", 100_000, 10, 100_000_000);
+  // A device's legitimate backlog is its session's in-flight window (32) and a few cloud
+  // calls; a flood past these is refused instead of held (see Shard#shed).
+  const maxMailbox = yield* intInRange("ACTOR_MAILBOX_MAX", 1_000, 1, 1_000_000);
+  const maxQueuedBytes = yield* intInRange(
+    "SHARD_QUEUE_MAX_BYTES",
+    64 * 1024 * 1024,
+    64 * 1024,
+    16 * 1024 * 1024 * 1024,
+  );
   const heartbeatMs = yield* intInRange("MEMBER_HEARTBEAT_MS", 1_000, 50, 60_000);
   const leaseMs = yield* intInRange("MEMBER_LEASE_MS", 5_000, 150, 600_000);
   if (leaseMs < 3 * heartbeatMs)
@@ -47,10 +60,20 @@ export const shardService = Effect.gen(function* () {
       }),
     );
   const handoffTimeoutMs = yield* intInRange("HANDOFF_TIMEOUT_MS", 2 * leaseMs, 0, 3_600_000);
+  // The hand-off happens inside the shutdown: the shutdown's deadline must leave it time.
+  const shutdownMs = yield* shutdownTimeoutMs;
+  if (handoffTimeoutMs >= shutdownMs)
+    return yield* Effect.fail(
+      new ConfigInvalid({
+        variable: "SHUTDOWN_TIMEOUT_MS",
+        problem: `must exceed the hand-off (HANDOFF_TIMEOUT_MS = ${handoffTimeoutMs}), got ${shutdownMs}`,
+      }),
+    );
   const shardId = yield* instanceId("SHARD_ID");
   const nc = yield* natsConnection(yield* natsUrl, "umbra-shard", logger);
   const redis = yield* redisConnection(yield* redisUrl, "umbra-shard", logger);
   const membership = new Membership(redis, leaseMs);
+  const dropped = busDropReporter(logger);
   // Ready while connected and serving; not while starting or draining.
   let serving = false;
   const ops = yield* serveOps(
@@ -78,6 +101,8 @@ export const shardService = Effect.gen(function* () {
     limits: defaultLimits,
     actorIdleMs,
     maxActors,
+    maxMailbox,
+    maxQueuedBytes,
   });
   if (fixed !== undefined) {
     yield* Effect.acquireRelease(
@@ -103,7 +128,7 @@ export const shardService = Effect.gen(function* () {
     heartbeatMs,
     leaseMs,
     flushBus: () => nc.flush(),
-    nudgeOthers: () => nc.publish(CLUSTER_CHANGED),
+    nudgeOthers: () => publishOrDrop(nc, CLUSTER_CHANGED, EMPTY, undefined, dropped),
   });
   const nudges = nc.subscribe(CLUSTER_CHANGED, { callback: () => member.nudged() });
   yield* Effect.acquireRelease(

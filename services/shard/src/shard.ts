@@ -3,8 +3,9 @@ import {
   type CommandReply,
   commandSubject,
   decodeCommands,
-  encodeAcks,
+  encodeAckFrames,
   eventSubject,
+  jsonArrays,
   type Msg,
   type NatsConnection,
   Outbox,
@@ -14,9 +15,14 @@ import {
 } from "@umbra/bus";
 import { encodeJson, type Limits, ShadowErrors } from "@umbra/core";
 import { parseDeviceKey } from "@umbra/dialects";
-import type { Logger } from "@umbra/runtime";
+import { busDropReporter, type LimitedLog, type Logger, limitedLog } from "@umbra/runtime";
 import type { ShadowStore } from "@umbra/store";
-import { type ActorEnvironment, type BatchResult, ShadowActor } from "./actor.js";
+import {
+  type ActorEnvironment,
+  type BatchResult,
+  type QueuedCommand,
+  ShadowActor,
+} from "./actor.js";
 import { type ShardMetrics, shardMetrics } from "./metrics.js";
 
 export interface ShardOptions {
@@ -32,6 +38,14 @@ export interface ShardOptions {
   /** At most this many actors in memory: past it, idle ones are passivated, oldest first. */
   readonly maxActors?: number;
   readonly maxCasAttempts?: number;
+  /**
+   * Commands one device's mailbox holds at most (ACTOR_MAILBOX_MAX); past it a command
+   * is refused: QoS 1 gets no ack (the edge re-sends it, the device retransmits), QoS 0
+   * is dropped, a cloud caller is answered "unavailable". Default: no bound.
+   */
+  readonly maxMailbox?: number;
+  /** Payload bytes all mailboxes hold together at most (SHARD_QUEUE_MAX_BYTES); as above. */
+  readonly maxQueuedBytes?: number;
   readonly now?: () => number;
   /** Default: the process's `umbra_shard_*` metrics. */
   readonly metrics?: ShardMetrics;
@@ -48,7 +62,8 @@ export class Shard {
   readonly #nc: NatsConnection;
   readonly #outbox: Outbox;
   readonly #options: ShardOptions;
-  readonly #logger: Logger;
+  /** Per-command warnings, rate-limited: a flood of bad commands is a few lines. */
+  readonly #log: LimitedLog;
   readonly #actors = new Map<string, ShadowActor>();
   /** Partition → its command subscription, for the partitions this shard serves. */
   readonly #subscriptions = new Map<number, Subscription>();
@@ -65,10 +80,10 @@ export class Shard {
 
   constructor(nc: NatsConnection, store: ShadowStore, logger: Logger, options: ShardOptions) {
     this.#nc = nc;
-    this.#outbox = new Outbox(nc, () => this.#flushEvents());
+    this.#outbox = new Outbox(nc, () => this.#flushEvents(), busDropReporter(logger));
     this.#eventSubject = eventSubject(options.shardId);
     this.#options = options;
-    this.#logger = logger;
+    this.#log = limitedLog(logger);
     this.#metrics = options.metrics ?? shardMetrics();
     this.#env = {
       store,
@@ -78,6 +93,8 @@ export class Shard {
       maxCasAttempts: options.maxCasAttempts ?? 5,
       publish: (result) => this.#publish(result),
       metrics: this.#metrics,
+      ...(options.maxMailbox === undefined ? {} : { maxMailbox: options.maxMailbox }),
+      queued: { bytes: 0, max: options.maxQueuedBytes ?? Number.POSITIVE_INFINITY },
     };
   }
 
@@ -123,7 +140,7 @@ export class Shard {
         queue: SHARD_QUEUE,
         callback: (error, msg) => {
           if (error === null) this.#dispatch(msg, partition);
-          else this.#logger.error({ err: error.message, partition }, "command subscription failed");
+          else this.#log.error({ err: error.message, partition }, "command subscription failed");
         },
       });
       this.#subscriptions.set(partition, sub);
@@ -181,7 +198,7 @@ export class Shard {
     try {
       commands = decodeCommands(msg.data);
     } catch (e) {
-      this.#logger.warn(
+      this.#log.warn(
         { partition, err: e instanceof Error ? e.message : String(e) },
         "unreadable command dropped",
       );
@@ -201,7 +218,7 @@ export class Shard {
           device === undefined ||
           partitionOf(header.device, this.#options.partitions) !== partition
         ) {
-          this.#logger.warn(
+          this.#log.warn(
             { partition, device: header.device, corr: header.corr },
             "command on the wrong partition dropped",
           );
@@ -218,8 +235,35 @@ export class Shard {
         if (this.#actors.size >= this.#maxActors) this.#evict();
         this.#actors.set(header.device, actor);
       }
-      actor.enqueue({ header, payload, reply, arrivedAt });
+      const command: QueuedCommand = { header, payload, reply, arrivedAt };
+      if (!actor.enqueue(command)) this.#shed(command);
     }
+  }
+
+  /**
+   * A full mailbox said no. A device's QoS 1 command gets no ack: the edge sends it again
+   * (DUP) and, past its deadline, withholds the PUBACK so the device retransmits. QoS 0
+   * is dropped (at most once allows it). A cloud caller is told to try again.
+   */
+  #shed({ header, reply }: QueuedCommand): void {
+    const shed = this.#metrics.shed;
+    if (header.source === "cloud") {
+      shed.cloud.value++;
+      this.#answer(reply, {
+        ok: false,
+        error: ShadowErrors.unspecified("the device's mailbox is full; try again"),
+      });
+    } else if (header.corr !== undefined) shed.qos1.value++;
+    else shed.qos0.value++;
+    this.#log.warn(
+      { device: header.device, source: header.source, qos1: header.corr !== undefined },
+      "mailbox full; command shed",
+    );
+  }
+
+  /** Payload bytes in the mailboxes now (waiting or being processed). */
+  get queuedBytes(): number {
+    return this.#env.queued?.bytes ?? 0;
   }
 
   #answer(reply: string | undefined, answer: CommandReply): void {
@@ -234,7 +278,8 @@ export class Shard {
       for (const event of result.events) this.#events.push(event);
       nc.schedule();
     }
-    for (const [subject, corrs] of result.acks) nc.publish(subject, encodeAcks(corrs));
+    for (const [subject, corrs] of result.acks)
+      for (const frame of encodeAckFrames(corrs, nc.maxPayload)) nc.publish(subject, frame);
     for (const [subject, reply] of result.replies) nc.publish(subject, encodeJson(reply));
   }
 
@@ -242,7 +287,20 @@ export class Shard {
     if (this.#events.length === 0) return;
     const events = this.#events;
     this.#events = [];
-    this.#outbox.publish(this.#eventSubject, encodeJson(events));
+    const json = encodeJson(events);
+    const max = this.#outbox.maxPayload;
+    // At most 3 bytes per UTF-16 unit: most turns are one message, measured by length only.
+    if (json.length * 3 <= max || Buffer.byteLength(json, "utf8") <= max) {
+      this.#outbox.publish(this.#eventSubject, json);
+      return;
+    }
+    // A turn larger than the server takes (3,000+ writes/s on one shard): several
+    // messages, in order — each device's events stay in order, as the reply reads them.
+    for (const part of jsonArrays(
+      events.map((event) => encodeJson(event)),
+      max,
+    ))
+      this.#outbox.publish(this.#eventSubject, part);
   }
 
   get #maxActors(): number {

@@ -1,0 +1,103 @@
+/**
+ * A device flooding QoS 0 while NATS is away: the edge drops and counts what it cannot
+ * send instead of letting the NATS client buffer it without bound, and serves again when
+ * NATS is back.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  pollUntil,
+  type Server,
+  type ServiceProcess,
+  startNats,
+  startRedis,
+  startService,
+  TestDevice,
+  withDeadline,
+} from "../src/harness.js";
+
+let nats: Server;
+let redis: Server;
+const processes: ServiceProcess[] = [];
+let edge: ServiceProcess;
+
+before(async () => {
+  [nats, redis] = await Promise.all([startNats({ jetstream: false }), startRedis()]);
+  const env = {
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    MQTT_HOST: "127.0.0.1",
+    MQTT_PORT: "0",
+    OPS_PORT: "0",
+    OPS_HOST: "127.0.0.1",
+    UMBRA_AUTH: "off",
+    SHARD_PARTITIONS: "all",
+  };
+  processes.push(
+    ...(await Promise.all([
+      startService(["shard"], env),
+      startService(["reply"], env),
+      startService(["edge"], env),
+    ])),
+  );
+  edge = processes[2] as ServiceProcess;
+});
+
+after(async () => {
+  await Promise.all(processes.map((p) => p.stop()));
+  await Promise.all([nats?.stop(), redis?.stop()]);
+});
+
+const ops = () => `http://127.0.0.1:${edge.ready.edge?.opsPort}`;
+const dropped = async (): Promise<number> => {
+  const series = 'umbra_bus_dropped_total{reason="disconnected"}';
+  const text = await (await fetch(`${ops()}/metrics`)).text();
+  for (const line of text.split("\n"))
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  return 0;
+};
+
+describe("QoS 0 during a NATS outage", () => {
+  it("is dropped and counted at the edge, not buffered; the device is served once NATS is back", async () => {
+    const url = `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`;
+    const device = await TestDevice.connect(
+      url,
+      { productId: "out", deviceName: "q0" },
+      { subscribe: ["$sys/out/q0/image/update/accepted"] },
+    );
+    // Killed, not stopped: stop() removes its data directory, which restart() reuses.
+    process.kill(nats.pid as number, "SIGTERM");
+    await pollUntil(async () => (await fetch(`${ops()}/readyz`)).status === 503, {
+      timeoutMs: 10_000,
+      what: "the edge notices NATS is gone",
+    });
+    const before = await dropped();
+    const count = 5_000;
+    const payload = JSON.stringify({ state: { reported: { pad: "z".repeat(2_000) } } });
+    for (let i = 0; i < count; i++)
+      device.client.publish("$sys/out/q0/image/update", payload, { qos: 0 });
+    await pollUntil(async () => (await dropped()) - before >= count, {
+      timeoutMs: 20_000,
+      what: `the edge counts ${count} QoS 0 publishes dropped`,
+    });
+    assert.equal((await dropped()) - before, count);
+
+    await nats.restart();
+    await pollUntil(async () => (await fetch(`${ops()}/readyz`)).status === 200, {
+      timeoutMs: 20_000,
+      what: "the edge is ready again",
+    });
+    await withDeadline(
+      device.client.publishAsync(
+        "$sys/out/q0/image/update",
+        JSON.stringify({ state: { reported: { back: 1 } } }),
+        { qos: 1 },
+      ),
+      15_000,
+      () => "the update after the outage was not acknowledged",
+    );
+    await device.next("/image/update/accepted", 15_000);
+    await device.close();
+    for (const p of processes) assert.equal(p.proc.exitCode, null, p.logs());
+  });
+});
