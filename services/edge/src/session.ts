@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { type DeviceId, deviceKey, topicMatches } from "@umbra/dialects";
-import type { Logger } from "@umbra/runtime";
+import { type Logger, limitedLog } from "@umbra/runtime";
 import { parser as createParser, generate, type Packet, type Parser } from "mqtt-packet";
 import type { AuthThrottle } from "./authThrottle.js";
 import type { DeviceSession, EdgeBackend } from "./backend.js";
@@ -109,6 +109,18 @@ export class Session implements EdgeSession {
   private openedInBackend = false;
   private warned: Set<OnceWarning> | undefined;
 
+  /**
+   * Errors that any session can hit on every packet (a backend that throws): rate-limited
+   * across the edge, so a broken dependency or a device that triggers a bug cannot flood
+   * the log.
+   */
+  logError(fields: object, msg: string): void {
+    limitedLog(this.context.logger).error(
+      { session: this.id, device: this.deviceKey, ...fields },
+      msg,
+    );
+  }
+
   constructor(
     readonly socket: Socket,
     readonly context: SessionContext,
@@ -210,7 +222,7 @@ export class Session implements EdgeSession {
     try {
       this.context.backend.opened(this);
     } catch (error) {
-      this.log.error({ err: error }, "backend.opened failed");
+      this.logError({ err: error }, "backend.opened failed");
       this.close(Reason.implementationSpecificError, "backend failure");
       return;
     }
@@ -364,7 +376,7 @@ export class Session implements EdgeSession {
           this.parser.parse(packet); // emits at most this one packet, synchronously
         }
       } catch (error) {
-        this.log.error({ err: error }, "packet handler failed");
+        this.logError({ err: error }, "packet handler failed");
         this.close(Reason.implementationSpecificError, "internal error");
         return;
       }
@@ -481,7 +493,7 @@ export class Session implements EdgeSession {
       try {
         this.context.backend.closed(this);
       } catch (error) {
-        this.log.error({ err: error }, "backend.closed failed");
+        this.logError({ err: error }, "backend.closed failed");
       }
     }
   }

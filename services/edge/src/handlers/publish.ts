@@ -35,7 +35,7 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
     try {
       backend.publish(session, topic, payload, 0, undefined, false);
     } catch (error) {
-      session.log.error({ err: error, topic }, "backend.publish failed");
+      session.logError({ err: error, topic }, "backend.publish failed");
     }
     return;
   }
@@ -52,7 +52,7 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
   try {
     settled = backend.publish(session, topic, payload, 1, messageId, packet.dup);
   } catch (error) {
-    session.log.error({ err: error, topic }, "backend.publish failed");
+    session.logError({ err: error, topic }, "backend.publish failed");
   }
   if (settled === undefined) {
     session.inflightSettled(messageId, false);
@@ -61,7 +61,7 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
   settled.then(
     (acknowledged) => session.inflightSettled(messageId, acknowledged === true),
     (error: unknown) => {
-      session.log.error({ err: error, topic }, "backend.publish failed");
+      session.logError({ err: error, topic }, "backend.publish failed");
       session.inflightSettled(messageId, false);
     },
   );
