@@ -14,6 +14,8 @@ export interface ApiClusterOptions {
   readonly edges?: number;
   /** One entry per API process: its environment besides the common one (default one process). */
   readonly apis?: readonly Readonly<Record<string, string>>[];
+  /** Environment of every edge process besides the common one. */
+  readonly edgeEnv?: Readonly<Record<string, string>>;
 }
 
 export interface ApiCluster {
@@ -25,6 +27,8 @@ export interface ApiCluster {
   readonly apiUrls: readonly string[];
   /** An HTTP client per API process, in order. */
   readonly http: readonly ReturnType<typeof httpClient>[];
+  /** Every Umbra process of the cluster, by name (`shard`, `reply`, `edge-a`, …, `api-0`, …). */
+  readonly processes: ReadonlyMap<string, ServiceProcess>;
   /** Stops every process, then NATS and Redis. */
   stop(): Promise<void>;
 }
@@ -57,25 +61,31 @@ const started = async (
   stop: () => Promise<void>,
 ): Promise<ApiCluster> => {
   const env = { NATS_URL: nats.url, REDIS_URL: redis.url };
-  const track = async (service: Promise<ServiceProcess>): Promise<ServiceProcess> => {
+  const byName = new Map<string, ServiceProcess>();
+  const track = async (name: string, service: Promise<ServiceProcess>): Promise<ServiceProcess> => {
     const p = await service;
     processes.push(p);
+    byName.set(name, p);
     return p;
   };
   const edgeEnv = { ...env, MQTT_PORT: "0", MQTT_HOST: "127.0.0.1" };
   const apiEnv = { ...env, HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", API_KEYS: options.apiKeys };
   const [, , edges, apis] = await Promise.all([
-    track(startService(["shard"], env)),
-    track(startService(["reply"], env)),
+    track("shard", startService(["shard"], env)),
+    track("reply", startService(["reply"], env)),
     Promise.all(
-      Array.from({ length: options.edges ?? 1 }, (_, i) =>
-        track(
-          startService(["edge"], { ...edgeEnv, EDGE_ID: `edge-${String.fromCharCode(97 + i)}` }),
-        ),
-      ),
+      Array.from({ length: options.edges ?? 1 }, (_, i) => {
+        const name = `edge-${String.fromCharCode(97 + i)}`;
+        return track(
+          name,
+          startService(["edge"], { ...edgeEnv, ...options.edgeEnv, EDGE_ID: name }),
+        );
+      }),
     ),
     Promise.all(
-      (options.apis ?? [{}]).map((extra) => track(startService(["api"], { ...apiEnv, ...extra }))),
+      (options.apis ?? [{}]).map((extra, i) =>
+        track(`api-${i}`, startService(["api"], { ...apiEnv, ...extra })),
+      ),
     ),
   ]);
   const mqttUrls = edges.map((edge) => `mqtt://127.0.0.1:${edge.ready.edge?.mqttPort}`);
@@ -88,5 +98,13 @@ const started = async (
     });
     assert.equal(made.status, 201, JSON.stringify(made.body));
   }
-  return { natsUrl: nats.url, redisUrl: redis.url, mqttUrls, apiUrls, http, stop };
+  return {
+    natsUrl: nats.url,
+    redisUrl: redis.url,
+    mqttUrls,
+    apiUrls,
+    http,
+    processes: byName,
+    stop,
+  };
 };

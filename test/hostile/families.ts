@@ -1,0 +1,787 @@
+/**
+ * The fuzz families. Each is a fast-check property over hostile input; a run sends one or
+ * more cases and checks what must hold for each, whatever the edge or API chooses to
+ * refuse: an answer or a close within a deadline (never a hang), nothing of another
+ * device or product delivered to the attacker, valid traffic answered correctly, and no
+ * API request of a key scoped elsewhere succeeding on another product. The exact refusal
+ * (reason code, problem type) is pinned by each handler's own tests, not here.
+ */
+import fc from "fast-check";
+import type { Packet } from "mqtt-packet";
+import { TestDevice } from "../src/harness.js";
+import {
+  type Bomb,
+  bomb,
+  bombBytes,
+  connectPacket,
+  type DeviceLogin,
+  filter,
+  frame,
+  framedPacket,
+  garbage,
+  hostileString,
+  mutate,
+  mutation,
+  validConnectExtra,
+  validPacket,
+} from "./arbitraries.js";
+import { ADMIN_KEY, ATTACKER, assertAlive, type Target, TENANT_KEY, VICTIM } from "./target.js";
+import { httpExchange, PINGREQ, RawMqtt } from "./wire.js";
+
+export interface FamilyContext {
+  readonly target: Target;
+  /** Which parallel runner: picks the attacker device, so runners never share a session. */
+  readonly worker: number;
+  /** Adds cases sent. */
+  count(n: number): void;
+}
+
+export type OnFailure = (value: unknown, error: unknown) => void;
+
+export interface Family {
+  readonly name: string;
+  /** Property runs in a CI-sized run (each sends one or more cases). */
+  readonly runs: number;
+  /** Runners at once, each with its own seed and attacker device. */
+  readonly parallel: number;
+  /** Started before the runs, stopped after them. */
+  readonly setup?: (t: Target) => Promise<() => Promise<void>>;
+  property(ctx: FamilyContext, onFailure: OnFailure): fc.IAsyncProperty<[unknown]>;
+}
+
+/** An async property whose failures are also reported to `onFailure` (before shrinking). */
+const property = <T>(
+  arb: fc.Arbitrary<T>,
+  onFailure: OnFailure,
+  run: (value: T) => Promise<void>,
+): fc.IAsyncProperty<[unknown]> =>
+  fc.asyncProperty(arb, async (value) => {
+    try {
+      await run(value);
+    } catch (error) {
+      onFailure(value, error);
+      throw error;
+    }
+  }) as unknown as fc.IAsyncProperty<[unknown]>;
+
+/** How long the edge may take to answer a PINGREQ, or to close after our FIN. */
+const ANSWER_MS = 5_000;
+
+const loginOf = (ctx: FamilyContext): DeviceLogin & { me: string } => {
+  const d = ctx.target.attackers[ctx.worker % ctx.target.attackers.length];
+  if (d === undefined) throw new Error("no attacker device");
+  return { clientId: d.deviceName, username: d.productId, password: d.token, me: d.deviceName };
+};
+
+/** Connects an attacker device over a raw socket; fails unless the edge accepts it. */
+const session = async (ctx: FamilyContext, version: 4 | 5): Promise<RawMqtt> => {
+  const login = loginOf(ctx);
+  const raw = await RawMqtt.open(ctx.target.mqttPort, version);
+  raw.write(connectPacket(login, version));
+  const got = await raw.until((ps) => ps.some((p) => p.cmd === "connack"), ANSWER_MS);
+  const connack = raw.packets.find((p) => p.cmd === "connack") as
+    | { returnCode?: number; reasonCode?: number }
+    | undefined;
+  const code = connack?.returnCode ?? connack?.reasonCode;
+  if (got !== "matched" || code !== 0) {
+    raw.destroy();
+    throw new Error(`a valid CONNECT of ${login.me} was not accepted (${got}, code ${code})`);
+  }
+  return raw;
+};
+
+/** Nothing but the device's own topics may reach it. */
+const assertNoLeak = (raw: RawMqtt, me: string): void => {
+  const own = `$sys/${ATTACKER}/${me}/`;
+  for (const p of raw.packets)
+    if (p.cmd === "publish" && !p.topic.startsWith(own))
+      throw new Error(`cross-tenant delivery: ${me} received a PUBLISH on '${p.topic}'`);
+  if (raw.parseError !== undefined)
+    throw new Error(`the edge sent bytes mqtt-packet cannot read: ${raw.parseError.message}`);
+};
+
+/** The edge answers PINGREQ or closes: a session that does neither hangs. */
+const assertAnswersPing = async (raw: RawMqtt, what: string): Promise<void> => {
+  raw.write(PINGREQ);
+  const outcome = await raw.until((ps) => ps.some((p) => p.cmd === "pingresp"), ANSWER_MS);
+  if (outcome === "timeout")
+    throw new Error(
+      `after ${what} the edge neither answered PINGREQ nor closed within ${ANSWER_MS} ms`,
+    );
+};
+
+/** Writes bytes on a fresh connection, half-closes, and wants the edge to close too. */
+const sendAndFinish = async (
+  ctx: FamilyContext,
+  bytes: Buffer,
+  probe = false,
+  protocolVersion = 5,
+): Promise<RawMqtt> => {
+  const raw = await RawMqtt.open(ctx.target.mqttPort, protocolVersion);
+  raw.write(bytes);
+  if (probe) raw.write(PINGREQ);
+  const outcome = await raw.finish(ANSWER_MS);
+  if (outcome === "timeout") {
+    raw.destroy();
+    throw new Error(`the edge kept the connection open ${ANSWER_MS} ms after the client's FIN`);
+  }
+  return raw;
+};
+
+/** Runs `tasks` with at most `limit` at once; the first failure fails all. */
+const pooled = async (tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+      while (next < tasks.length) await (tasks[next++] as () => Promise<void>)();
+    }),
+  );
+};
+
+const version = fc.constantFrom(4, 5) as fc.Arbitrary<4 | 5>;
+
+// ---- MQTT ----------------------------------------------------------------------------
+
+const mqttFramed: Family = {
+  name: "mqtt-framed",
+  runs: 320,
+  parallel: 8,
+  property: (ctx, onFailure) => {
+    const { me } = loginOf(ctx);
+    const arb = version.chain((v) =>
+      fc.record({
+        version: fc.constant(v),
+        packets: fc.array(framedPacket(me, v), { minLength: 1, maxLength: 40 }),
+      }),
+    );
+    return property(arb, onFailure, async ({ version: v, packets }) => {
+      assertAlive(ctx.target);
+      const frames = packets.map((p) => frame(p, v)).filter((b) => b !== undefined);
+      const raw = await session(ctx, v);
+      try {
+        raw.write(Buffer.concat(frames));
+        ctx.count(frames.length);
+        await assertAnswersPing(raw, `${frames.length} framed packets`);
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
+const rawGarbage: Family = {
+  name: "raw-garbage",
+  runs: 400,
+  parallel: 4,
+  property: (ctx, onFailure) =>
+    property(fc.array(garbage, { minLength: 1, maxLength: 8 }), onFailure, async (blobs) => {
+      assertAlive(ctx.target);
+      await Promise.all(blobs.map((b) => sendAndFinish(ctx, b).then((r) => r.destroy())));
+      ctx.count(blobs.length);
+    }),
+};
+
+/** A valid CONNECT (with will and properties) and a valid packet behind it. */
+const validStream = (ctx: FamilyContext) => {
+  const login = loginOf(ctx);
+  return version.chain((v) =>
+    fc.record({
+      version: fc.constant(v),
+      extra: validConnectExtra(v),
+      after: validPacket(login.me),
+    }),
+  );
+};
+
+const streamBytes = (
+  login: DeviceLogin,
+  s: { version: 4 | 5; extra: object; after: Packet },
+): [Buffer, Buffer] => [
+  connectPacket(login, s.version, s.extra),
+  frame(s.after, s.version) ?? Buffer.alloc(0),
+];
+
+const truncation: Family = {
+  name: "truncation",
+  runs: 12,
+  parallel: 2,
+  property: (ctx, onFailure) => {
+    const login = loginOf(ctx);
+    return property(validStream(ctx), onFailure, async (s) => {
+      assertAlive(ctx.target);
+      const whole = Buffer.concat(streamBytes(login, s));
+      // Cut at every offset: each prefix on its own connection, then FIN.
+      const cuts = Array.from({ length: whole.length - 1 }, (_, i) => i + 1);
+      await pooled(
+        cuts.map((at) => async () => {
+          try {
+            (await sendAndFinish(ctx, whole.subarray(0, at))).destroy();
+          } catch (error) {
+            throw new Error(`cut at ${at} of ${whole.length}: ${(error as Error).message}`);
+          }
+        }),
+        16,
+      );
+      ctx.count(cuts.length);
+    });
+  },
+};
+
+const mutated: Family = {
+  name: "mutation",
+  runs: 600,
+  parallel: 6,
+  property: (ctx, onFailure) => {
+    const login = loginOf(ctx);
+    const arb = fc.array(
+      fc.record({
+        stream: validStream(ctx),
+        which: fc.constantFrom("connect", "after") as fc.Arbitrary<"connect" | "after">,
+        mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
+      }),
+      { minLength: 1, maxLength: 4 },
+    );
+    return property(arb, onFailure, async (cases) => {
+      assertAlive(ctx.target);
+      // Sequential: the same device's sessions would take each other over.
+      for (const c of cases) {
+        let [connect, after] = streamBytes(login, c.stream);
+        for (const m of c.mutations)
+          if (c.which === "connect") connect = mutate(connect, m);
+          else after = mutate(after, m);
+        const raw = await sendAndFinish(
+          ctx,
+          Buffer.concat([connect, after]),
+          true,
+          c.stream.version,
+        );
+        assertNoLeak(raw, login.me);
+        ctx.count(1);
+      }
+    });
+  },
+};
+
+/** Largest bomb size for MQTT: the biggest shape (6 bytes a level) stays below 64 KiB. */
+const MQTT_BOMB = 8_000;
+
+const jsonBombsMqtt: Family = {
+  name: "json-bombs-mqtt",
+  runs: 240,
+  parallel: 8,
+  property: (ctx, onFailure) => {
+    const { me } = loginOf(ctx);
+    const own = `$sys/${ATTACKER}/${me}/image`;
+    const arb = fc.record({
+      version,
+      bombs: fc.array(bomb(MQTT_BOMB), { minLength: 1, maxLength: 8 }),
+    });
+    return property(arb, onFailure, async ({ version: v, bombs }) => {
+      assertAlive(ctx.target);
+      const raw = await session(ctx, v);
+      try {
+        raw.write(
+          frame(
+            { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: `${own}/#`, qos: 0 }] },
+            v,
+          ) as Buffer,
+        );
+        if ((await raw.until((ps) => ps.some((p) => p.cmd === "suback"), ANSWER_MS)) !== "matched")
+          throw new Error("no SUBACK for the device's own image topics");
+        const frames = bombs.map(
+          (b: Bomb, i) =>
+            frame(
+              {
+                cmd: "publish",
+                topic: `${own}/update`,
+                payload: bombBytes(b),
+                qos: 1,
+                messageId: i + 2,
+                retain: false,
+                dup: false,
+              },
+              v,
+            ) as Buffer,
+        );
+        raw.write(Buffer.concat(frames));
+        ctx.count(bombs.length);
+        // Every update gets its PUBACK and exactly one answer, accepted or rejected.
+        const answers = (ps: readonly Packet[]) =>
+          ps.filter(
+            (p) =>
+              p.cmd === "publish" &&
+              (p.topic === `${own}/update/accepted` || p.topic === `${own}/update/rejected`),
+          ).length;
+        const outcome = await raw.until(
+          (ps) =>
+            ps.filter((p) => p.cmd === "puback").length >= bombs.length &&
+            answers(ps) >= bombs.length,
+          15_000,
+        );
+        if (outcome !== "matched")
+          throw new Error(
+            `${bombs.length} updates: ${raw.count("puback")} PUBACKs and ${answers(raw.packets)} answers, then ${outcome}`,
+          );
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
+/** The victim's second device publishing all the time: a leaky filter would receive it. */
+class Noise {
+  answers = 0;
+  running = true;
+  #waiters: (() => void)[] = [];
+
+  answered(): void {
+    this.answers++;
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Resolves once `more` answers came after now; false if not within `ms`. */
+  async more(more: number, ms: number): Promise<boolean> {
+    const until = this.answers + more;
+    const deadline = Date.now() + ms;
+    while (this.answers < until) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return true;
+  }
+}
+let noise: Noise | undefined;
+
+const foreignTopics: Family = {
+  name: "foreign-topics",
+  runs: 240,
+  parallel: 8,
+  setup: async (t) => {
+    const d = await TestDevice.connect(`mqtt://127.0.0.1:${t.mqttPort}`, t.noisy, {
+      subscribe: [`$sys/${VICTIM}/${t.noisy.deviceName}/image/update/accepted`],
+    });
+    const state = new Noise();
+    d.client.on("message", () => state.answered());
+    noise = state;
+    const loop = (async () => {
+      for (let i = 0; state.running; i++)
+        await d.client.publishAsync(
+          `$sys/${VICTIM}/${t.noisy.deviceName}/image/update`,
+          JSON.stringify({ state: { reported: { n: i } } }),
+          { qos: 1 },
+        );
+    })();
+    return async () => {
+      state.running = false;
+      await loop;
+      noise = undefined;
+      await d.close();
+    };
+  },
+  property: (ctx, onFailure) => {
+    const { me } = loginOf(ctx);
+    const foreign = fc.constantFrom(
+      `$sys/${VICTIM}/v1/image/update`,
+      `$sys/${VICTIM}/v1/image/get`,
+      `$sys/${VICTIM}/v2/image/update`,
+      `$sys/${VICTIM}/v2/image/update/accepted`,
+      `$sys/${VICTIM}/v1/thing/sub/property/set_reply`,
+      `$sys/${ATTACKER}/gw/thing/sub/property/get_reply`,
+      `$sys/${ATTACKER}/a15/image/update`,
+      `$sys/${ATTACKER}/${me}/../../${VICTIM}/v1/image/update`,
+    );
+    const arb = fc.record({
+      version,
+      filters: fc.array(filter(me), { minLength: 1, maxLength: 6 }),
+      publishes: fc.array(
+        fc.record({ topic: foreign, qos: fc.constantFrom(0, 1) as fc.Arbitrary<0 | 1> }),
+        {
+          minLength: 1,
+          maxLength: 6,
+        },
+      ),
+    });
+    return property(arb, onFailure, async ({ version: v, filters, publishes }) => {
+      assertAlive(ctx.target);
+      const raw = await session(ctx, v);
+      try {
+        const frames = [
+          frame(
+            {
+              cmd: "subscribe",
+              messageId: 1,
+              subscriptions: filters.map((topic) => ({ topic, qos: 1 })),
+            },
+            v,
+          ),
+          ...publishes.map((p, i) =>
+            frame(
+              {
+                cmd: "publish",
+                topic: p.topic,
+                payload: Buffer.from(
+                  '{"state":{"desired":{"pwned":true},"reported":{"pwned":true}}}',
+                ),
+                qos: p.qos,
+                messageId: i + 2,
+                retain: false,
+                dup: false,
+              },
+              v,
+            ),
+          ),
+        ].filter((b) => b !== undefined);
+        raw.write(Buffer.concat(frames));
+        ctx.count(frames.length);
+        await assertAnswersPing(raw, "foreign subscribes and publishes");
+        // The victim's traffic flowed after the subscriptions: a leak would have arrived.
+        const n = noise;
+        if (n !== undefined && !raw.closed && !(await n.more(2, ANSWER_MS)))
+          throw new Error("the victim's noise device got no answers");
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
+// ---- HTTP API ------------------------------------------------------------------------
+
+const ROUTES = [
+  "merge",
+  "twin",
+  "function",
+  "function-get",
+  "gw-get",
+  "gw-set",
+  "gw-invoke",
+  "register",
+  "link",
+  "unlink",
+  "token",
+  "shadow-get",
+] as const;
+type RouteName = (typeof ROUTES)[number];
+
+const KEYS = {
+  admin: ADMIN_KEY,
+  tenant: TENANT_KEY,
+  bogus: "not-a-key-0123456789abcdef",
+  none: "",
+};
+type KeyName = keyof typeof KEYS;
+
+const UNRESERVED = /[A-Za-z0-9._~-]/;
+
+/**
+ * A path segment, percent-encoded from its UTF-8 bytes as a client library would, or raw
+ * as an attacker would (only bytes that cannot be on a request line at all are escaped,
+ * so `/`, `?`, `#`, `%` and `..` reach the server as they are).
+ */
+const segment = (s: string, raw: boolean): string => {
+  let out = "";
+  for (const b of Buffer.from(s, "utf8")) {
+    const c = String.fromCharCode(b);
+    const keep = raw ? b > 0x20 && b < 0x7f : UNRESERVED.test(c);
+    out += keep ? c : `%${b.toString(16).padStart(2, "0").toUpperCase()}`;
+  }
+  return out;
+};
+
+const name = (known: readonly string[]) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...known) },
+    { weight: 1, arbitrary: hostileString(40) },
+  );
+
+interface ApiCase {
+  route: RouteName;
+  product: string;
+  device: string;
+  subProduct: string;
+  subDevice: string;
+  identifier: string;
+  key: KeyName;
+  rawPath: boolean;
+  body: Buffer | undefined;
+  contentType: string | undefined;
+  headers: { name: string; value: string }[];
+  lie: "none" | "short" | "long" | "chunked";
+}
+
+const jsonBody = (route: RouteName): fc.Arbitrary<Buffer> => {
+  const json = (a: fc.Arbitrary<unknown>) => a.map((v) => Buffer.from(JSON.stringify(v) ?? "null"));
+  const obj = fc.dictionary(hostileString(24), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 6 });
+  switch (route) {
+    case "merge":
+      return json(
+        fc.oneof(
+          fc.record({ desired: obj }),
+          fc.record({ desired: fc.jsonValue() }),
+          fc.jsonValue(),
+        ),
+      );
+    case "twin":
+      return json(
+        fc.array(
+          fc.record(
+            {
+              op: fc.oneof(fc.constantFrom("add", "replace", "remove"), hostileString(8)),
+              path: fc.oneof(
+                fc.constantFrom(
+                  "/t",
+                  "/c/p",
+                  "",
+                  "/",
+                  "~",
+                  "/~2",
+                  "/__proto__/x",
+                  "/a/b/c/d/e/f/g",
+                ),
+                hostileString(60),
+              ),
+              value: fc.jsonValue({ maxDepth: 4 }),
+            },
+            { requiredKeys: ["op", "path"] },
+          ),
+          { maxLength: 8 },
+        ),
+      );
+    case "function":
+      return json(
+        fc.record(
+          {
+            funcKey: fc.oneof(fc.constantFrom("reboot", "$x", ""), hostileString(200)),
+            params: fc.oneof(obj, fc.jsonValue()),
+            timeout: fc.oneof(fc.integer(), fc.double(), fc.constant(Number.MAX_VALUE)),
+          },
+          { requiredKeys: [] },
+        ),
+      );
+    case "gw-get":
+      return json(
+        fc.record({
+          params: fc.oneof(fc.array(hostileString(20), { maxLength: 60 }), fc.jsonValue()),
+        }),
+      );
+    case "gw-set":
+    case "gw-invoke":
+      return json(fc.record({ params: fc.oneof(obj, fc.jsonValue()) }));
+    case "register":
+      return json(
+        fc.record(
+          { name: hostileString(80), extra: fc.jsonValue({ maxDepth: 2 }) },
+          { requiredKeys: ["name"] },
+        ),
+      );
+    case "token":
+      return json(
+        fc.record(
+          {
+            method: fc.oneof(fc.constantFrom("md5", "sha1", "sha256"), hostileString(10)),
+            expiresAt: fc.oneof(fc.integer(), fc.double()),
+          },
+          { requiredKeys: [] },
+        ),
+      );
+    default:
+      return fc.constant(Buffer.alloc(0));
+  }
+};
+
+const RIGHT_TYPE: Partial<Record<RouteName, string>> = {
+  merge: "application/merge-patch+json",
+  twin: "application/json-patch+json",
+};
+
+/** The API's body limit by default is 16 KiB: bombs go to it and past it. */
+const API_BOMB = 20_000;
+
+const apiCase = (bodies: "hostile" | "bombs"): fc.Arbitrary<ApiCase> =>
+  fc
+    .record({
+      route: fc.constantFrom(...ROUTES),
+      product: name([ATTACKER, ATTACKER, VICTIM]),
+      device: name(["a0", "gw", "v1", "v2", "nosuch"]),
+      subProduct: name([ATTACKER, VICTIM]),
+      subDevice: name(["a1", "v1", "v2", "nosuch"]),
+      identifier: name(["reboot", "x:y"]),
+      key: fc.constantFrom<KeyName>("tenant", "tenant", "admin", "bogus", "none"),
+      rawPath: fc.boolean(),
+      bodyKind: fc.constantFrom("route", "route", "bomb", "bytes"),
+      bomb: bomb(API_BOMB),
+      bytes: fc.uint8Array({ maxLength: 512 }),
+      contentType: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(undefined) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            "application/json",
+            "text/plain",
+            "application/merge-patch+json; charset=latin1",
+            "application/json-patch+json",
+            "",
+            "application/json, application/json",
+          ),
+        },
+        { weight: 1, arbitrary: hostileString(40) },
+      ),
+      headers: fc.array(
+        fc.record({
+          name: fc.constantFrom(
+            "if-match",
+            "x-forwarded-for",
+            "accept",
+            "content-encoding",
+            "expect",
+            "last-event-id",
+            "x-h",
+          ),
+          value: fc.oneof(
+            fc.constantFrom('"1"', '"99999999999999999999"', "*", 'W/"1"', "100-continue", "gzip"),
+            hostileString(100),
+          ),
+        }),
+        { maxLength: 4 },
+      ),
+      lie: fc.constantFrom(
+        "none",
+        "none",
+        "none",
+        "none",
+        "short",
+        "long",
+        "chunked",
+      ) as fc.Arbitrary<ApiCase["lie"]>,
+    })
+    .chain((r) =>
+      (bodies === "bombs" || r.bodyKind === "bomb"
+        ? fc.constant(bombBytes(r.bomb))
+        : r.bodyKind === "bytes"
+          ? fc.constant(Buffer.from(r.bytes))
+          : jsonBody(r.route)
+      ).map((body) => {
+        // The admin key is a careless application of the attacker's, not the victim's
+        // operator: it never names the victim's product.
+        const key: KeyName = r.key === "admin" && names(r).includes(VICTIM) ? "tenant" : r.key;
+        return { ...r, key, body: body.length === 0 && r.route.endsWith("get") ? undefined : body };
+      }),
+    );
+
+const names = (c: Pick<ApiCase, "route" | "product" | "subProduct">): string[] =>
+  c.route.startsWith("gw") || c.route === "link" || c.route === "unlink"
+    ? [c.product, c.subProduct]
+    : [c.product];
+
+const requestOf = (c: ApiCase): Buffer => {
+  const seg = (s: string) => segment(s, c.rawPath);
+  const dev = `/v1/products/${seg(c.product)}/devices/${seg(c.device)}`;
+  const sub = `${dev}/subdevices/${seg(c.subProduct)}/${seg(c.subDevice)}`;
+  const [method, path] = ((): [string, string] => {
+    switch (c.route) {
+      case "merge":
+        return ["PATCH", `${dev}/shadow`];
+      case "twin":
+        return ["PATCH", `${dev}/twin`];
+      case "function":
+        return ["POST", `${dev}/functions`];
+      case "function-get":
+        return ["GET", `${dev}/functions/${seg(c.identifier)}`];
+      case "gw-get":
+        return ["POST", `${sub}/properties:get`];
+      case "gw-set":
+        return ["POST", `${sub}/properties:set`];
+      case "gw-invoke":
+        return ["POST", `${sub}/services/${seg(c.identifier)}:invoke`];
+      case "register":
+        return ["POST", `/v1/products/${seg(c.product)}/devices`];
+      case "link":
+        return ["PUT", sub];
+      case "unlink":
+        return ["DELETE", sub];
+      case "token":
+        return ["POST", `${dev}/token`];
+      case "shadow-get":
+        return ["GET", `${dev}/shadow`];
+    }
+  })();
+  const lines = [`${method} ${path} HTTP/1.1`, "host: 127.0.0.1", "connection: close"];
+  if (KEYS[c.key] !== "") lines.push(`authorization: Bearer ${KEYS[c.key]}`);
+  for (const h of c.headers) lines.push(`${h.name}: ${h.value}`);
+  const body = c.body ?? Buffer.alloc(0);
+  if (c.body !== undefined)
+    lines.push(`content-type: ${c.contentType ?? RIGHT_TYPE[c.route] ?? "application/json"}`);
+  switch (c.lie) {
+    case "none":
+      if (c.body !== undefined) lines.push(`content-length: ${body.length}`);
+      break;
+    case "short":
+      lines.push(`content-length: ${Math.max(0, body.length - 3)}`);
+      break;
+    case "long":
+      lines.push(`content-length: ${body.length + 100}`);
+      break;
+    case "chunked":
+      lines.push(`content-length: ${body.length}`, "transfer-encoding: chunked");
+      break;
+  }
+  return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"), body]);
+};
+
+/** 5xx the API may answer (the bus or a gateway unavailable or late); 500 means a bug. */
+const ALLOWED_5XX = new Set([502, 503, 504]);
+
+const apiFamily = (name: string, bodies: "hostile" | "bombs", runs: number): Family => ({
+  name,
+  runs,
+  parallel: 8,
+  property: (ctx, onFailure) =>
+    property(apiCase(bodies), onFailure, async (c) => {
+      assertAlive(ctx.target);
+      const reply = await httpExchange(ctx.target.httpPort, requestOf(c), 10_000, c.lie === "long");
+      ctx.count(1);
+      if (reply.outcome === "timeout")
+        throw new Error("the API neither answered nor closed within 10 s");
+      if (reply.status === undefined) {
+        // Only a request whose framing lies may be dropped without an answer.
+        if (c.lie === "none")
+          throw new Error(`the API closed without an answer: ${JSON.stringify(reply.text)}`);
+        return;
+      }
+      if (reply.status >= 500 && !ALLOWED_5XX.has(reply.status))
+        throw new Error(`the API answered ${reply.status}: ${reply.text.slice(0, 600)}`);
+      if (reply.status < 300) {
+        if (c.key === "bogus" || c.key === "none")
+          throw new Error(
+            `key '${c.key}' got ${reply.status} on ${c.route}: ${reply.text.slice(0, 300)}`,
+          );
+        const foreign = names(c).filter((p) => p !== ATTACKER);
+        if (c.key === "tenant" && foreign.length > 0)
+          throw new Error(
+            `cross-tenant: a key scoped to '${ATTACKER}' got ${reply.status} on ${c.route} naming product(s) ${JSON.stringify(foreign)}: ${reply.text.slice(0, 300)}`,
+          );
+      }
+    }),
+});
+
+export const FAMILIES: readonly Family[] = [
+  mqttFramed,
+  rawGarbage,
+  truncation,
+  mutated,
+  jsonBombsMqtt,
+  foreignTopics,
+  apiFamily("api-bodies", "hostile", 4_000),
+  apiFamily("api-bombs", "bombs", 1_200),
+];
