@@ -49,35 +49,42 @@ export const hostileString = (maxLength = 64): fc.Arbitrary<string> =>
 export const publishTopic = (me: string): fc.Arbitrary<string> => {
   const own = `$sys/${ATTACKER}/${me}`;
   return fc.oneof(
-    fc.constantFrom(
-      `${own}/image/update`,
-      `${own}/image/get`,
-      `${own}/image/update/accepted`,
-      `${own}/image/update/delta`,
-      `${own}/thing/sub/property/get_reply`,
-      `${own}/thing/sub/property/set_reply`,
-      `${own}/thing/sub/service/invoke_reply`,
-      `${own}/image/update/`,
-      `${own}//image/update`,
-      `${own}/image/update/+`,
-      `${own}/image/#`,
-      `$sys/${VICTIM}/v1/image/update`,
-      `$sys/${VICTIM}/v1/image/get`,
-      `$sys/${VICTIM}/v2/image/update`,
-      `$sys/${VICTIM}/v1/thing/sub/property/get_reply`,
-      `$sys/${ATTACKER}/a15/image/update`,
-      `$sys/${ATTACKER}/gw/thing/sub/property/get_reply`,
-      `$SYS/${ATTACKER}/${me}/image/update`,
-      `$sys/${ATTACKER}/${me}\u0000/image/update`,
-      `$sys/${ATTACKER}/${me}/image/update\u0000`,
-      `$sys/${ATTACKER}/../${VICTIM}/v1/image/update`,
-      `/$sys/${VICTIM}/v1/image/update`,
-      "$sys",
-      "a",
-      "/",
-    ),
-    hostileString(200).filter((s) => s.length > 0),
-    fc.tuple(hostileString(16), hostileString(16)).map(([a, b]) => `$sys/${a}/${b}/image/update`),
+    { weight: 4, arbitrary: fc.constantFrom(`${own}/image/update`, `${own}/image/get`) },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom(
+        `${own}/image/update/accepted`,
+        `${own}/image/update/delta`,
+        `${own}/thing/sub/property/get_reply`,
+        `${own}/thing/sub/property/set_reply`,
+        `${own}/thing/sub/service/invoke_reply`,
+        `${own}/image/update/`,
+        `${own}//image/update`,
+        `${own}/image/update/+`,
+        `${own}/image/#`,
+        `$sys/${VICTIM}/v1/image/update`,
+        `$sys/${VICTIM}/v1/image/get`,
+        `$sys/${VICTIM}/v2/image/update`,
+        `$sys/${VICTIM}/v1/thing/sub/property/get_reply`,
+        `$sys/${ATTACKER}/a15/image/update`,
+        `$sys/${ATTACKER}/gw/thing/sub/property/get_reply`,
+        `$SYS/${ATTACKER}/${me}/image/update`,
+        `$sys/${ATTACKER}/${me}\u0000/image/update`,
+        `$sys/${ATTACKER}/${me}/image/update\u0000`,
+        `$sys/${ATTACKER}/../${VICTIM}/v1/image/update`,
+        `/$sys/${VICTIM}/v1/image/update`,
+        "$sys",
+        "a",
+        "/",
+      ),
+    },
+    { weight: 1, arbitrary: hostileString(200).filter((s) => s.length > 0) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(hostileString(16), hostileString(16))
+        .map(([a, b]) => `$sys/${a}/${b}/image/update`),
+    },
   );
 };
 
@@ -133,23 +140,43 @@ export const BOMB_SHAPES = [
 ] as const;
 export type BombShape = (typeof BOMB_SHAPES)[number];
 
+/** Where a bomb sits: in a device update, or in the body of one of the API's routes. */
+export const WHERES = [
+  "reported",
+  "desired",
+  "state",
+  "top",
+  "patch",
+  "twin",
+  "function",
+  "params",
+  "name",
+] as const;
+export type Where = (typeof WHERES)[number];
+
 export interface Bomb {
   readonly shape: BombShape;
   /** How big: depth, length or count, by shape. */
   readonly size: number;
   /** Where in the update it sits. */
-  readonly where: "reported" | "desired" | "state" | "top";
+  readonly where: Where;
 }
 
-export const bomb = (maxSize: number): fc.Arbitrary<Bomb> =>
+export const bomb = (
+  maxSize: number,
+  wheres: readonly Where[] = ["reported", "desired", "state", "top"],
+): fc.Arbitrary<Bomb> =>
   fc.record({
     shape: fc.constantFrom(...BOMB_SHAPES),
+    // Every order of magnitude alike: a depth that breaks a parser sits in a narrow band.
     size: fc.oneof(
       fc.integer({ min: 1, max: 20 }),
-      fc.integer({ min: 1, max: maxSize }),
+      fc.integer({ min: 20, max: Math.min(1_000, maxSize) }),
+      fc.integer({ min: Math.min(1_000, maxSize), max: maxSize }),
+      fc.integer({ min: Math.floor(maxSize / 4), max: maxSize }),
       fc.constant(maxSize),
     ),
-    where: fc.constantFrom("reported", "desired", "state", "top"),
+    where: fc.constantFrom(...wheres),
   });
 
 const wrap = (where: Bomb["where"], inner: string): string => {
@@ -160,6 +187,17 @@ const wrap = (where: Bomb["where"], inner: string): string => {
       return `{"state":{"desired":{"x":${inner}}}}`;
     case "state":
       return `{"state":${inner}}`;
+    // The bodies of the API's routes.
+    case "patch":
+      return `{"desired":{"x":${inner}}}`;
+    case "twin":
+      return `[{"op":"add","path":"/x","value":${inner}}]`;
+    case "function":
+      return `{"funcKey":"f","params":{"x":${inner}}}`;
+    case "params":
+      return `{"params":{"x":${inner}}}`;
+    case "name":
+      return `{"name":${inner}}`;
     case "top":
       return inner;
   }
@@ -233,7 +271,12 @@ export const bombBytes = ({ shape, size, where }: Bomb): Buffer => {
 };
 
 const messageId = fc.integer({ min: 1, max: 65_535 });
-const qos = fc.constantFrom(0, 1, 2) as fc.Arbitrary<0 | 1 | 2>;
+/** QoS 2 (which the edge does not grant) ends most sessions: rarer, so batches go further. */
+const qos = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(0) },
+  { weight: 4, arbitrary: fc.constant(1) },
+  { weight: 1, arbitrary: fc.constant(2) },
+) as fc.Arbitrary<0 | 1 | 2>;
 const userProperties = fc.dictionary(hostileString(16), hostileString(32), { maxKeys: 4 });
 
 const payload: fc.Arbitrary<Buffer> = fc.oneof(
@@ -301,7 +344,7 @@ export const framedPacket = (me: string, version: 4 | 5): fc.Arbitrary<Packet> =
     .map((p) => ({ cmd: "unsubscribe", ...p }) as Packet);
   const ack = fc
     .record({
-      cmd: fc.constantFrom("puback", "pubrec", "pubrel", "pubcomp"),
+      cmd: fc.constantFrom("puback", "puback", "puback", "pubrec", "pubrel", "pubcomp"),
       messageId,
       reasonCode: v5(fc.constantFrom(0, 0x10, 0x80, 0x87, 0x92)),
     })
@@ -324,11 +367,13 @@ export const framedPacket = (me: string, version: 4 | 5): fc.Arbitrary<Packet> =
       : []),
   );
   const disconnect = fc.constant<Packet>({ cmd: "disconnect" });
+  // Weighted towards packets a session survives, so that a batch is mostly read: the
+  // ones that end it (DISCONNECT, a second CONNECT, server-only packets) come rarely.
   return fc.oneof(
-    { weight: 8, arbitrary: publish },
-    { weight: 4, arbitrary: subscribe },
-    { weight: 1, arbitrary: unsubscribe },
-    { weight: 2, arbitrary: ack },
+    { weight: 20, arbitrary: publish },
+    { weight: 10, arbitrary: subscribe },
+    { weight: 3, arbitrary: unsubscribe },
+    { weight: 4, arbitrary: ack },
     { weight: 2, arbitrary: other },
     { weight: 1, arbitrary: disconnect },
   );

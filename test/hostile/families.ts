@@ -24,6 +24,8 @@ import {
   mutation,
   validConnectExtra,
   validPacket,
+  WHERES,
+  type Where,
 } from "./arbitraries.js";
 import { ADMIN_KEY, ATTACKER, assertAlive, type Target, TENANT_KEY, VICTIM } from "./target.js";
 import { httpExchange, PINGREQ, RawMqtt } from "./wire.js";
@@ -34,6 +36,8 @@ export interface FamilyContext {
   readonly worker: number;
   /** Adds cases sent. */
   count(n: number): void;
+  /** Counts an outcome, for the run's summary (what the edge or API did with the cases). */
+  note(outcome: string, n?: number): void;
 }
 
 export type OnFailure = (value: unknown, error: unknown) => void;
@@ -101,9 +105,15 @@ const assertNoLeak = (raw: RawMqtt, me: string): void => {
 };
 
 /** The edge answers PINGREQ or closes: a session that does neither hangs. */
-const assertAnswersPing = async (raw: RawMqtt, what: string): Promise<void> => {
+const assertAnswersPing = async (raw: RawMqtt): Promise<string> => {
   raw.write(PINGREQ);
   const outcome = await raw.until((ps) => ps.some((p) => p.cmd === "pingresp"), ANSWER_MS);
+  return outcome;
+};
+
+const answersPing = async (ctx: FamilyContext, raw: RawMqtt, what: string): Promise<void> => {
+  const outcome = await assertAnswersPing(raw);
+  ctx.note(outcome === "matched" ? "session answered PINGREQ" : "session closed by the edge");
   if (outcome === "timeout")
     throw new Error(
       `after ${what} the edge neither answered PINGREQ nor closed within ${ANSWER_MS} ms`,
@@ -142,29 +152,53 @@ const version = fc.constantFrom(4, 5) as fc.Arbitrary<4 | 5>;
 
 // ---- MQTT ----------------------------------------------------------------------------
 
+/** Reconnections one run of mqtt-framed may make after the edge closed its session. */
+const MAX_SESSIONS_PER_RUN = 12;
+
 const mqttFramed: Family = {
   name: "mqtt-framed",
-  runs: 320,
+  runs: 400,
   parallel: 8,
   property: (ctx, onFailure) => {
     const { me } = loginOf(ctx);
     const arb = version.chain((v) =>
       fc.record({
         version: fc.constant(v),
-        packets: fc.array(framedPacket(me, v), { minLength: 1, maxLength: 40 }),
+        packets: fc.array(framedPacket(me, v), { minLength: 1, maxLength: 60, size: "medium" }),
       }),
     );
     return property(arb, onFailure, async ({ version: v, packets }) => {
       assertAlive(ctx.target);
-      const frames = packets.map((p) => frame(p, v)).filter((b) => b !== undefined);
-      const raw = await session(ctx, v);
-      try {
-        raw.write(Buffer.concat(frames));
-        ctx.count(frames.length);
-        await assertAnswersPing(raw, `${frames.length} framed packets`);
-        assertNoLeak(raw, me);
-      } finally {
-        raw.destroy();
+      const framed = packets
+        .map((p) => ({ cmd: p.cmd, bytes: frame(p, v) }))
+        .filter((f): f is { cmd: Packet["cmd"]; bytes: Buffer } => f.bytes !== undefined);
+      // Each packet is followed by a PINGREQ: the edge reads in order, so the PINGRESPs
+      // count the packets it went past. When it closes the session, the packet after
+      // them is the one it refused; the rest go on a new session.
+      let at = 0;
+      for (let sessions = 0; at < framed.length && sessions < MAX_SESSIONS_PER_RUN; sessions++) {
+        const raw = await session(ctx, v);
+        try {
+          const rest = framed.slice(at);
+          raw.write(Buffer.concat(rest.flatMap((f) => [f.bytes, PINGREQ])));
+          const outcome = await raw.until(
+            (ps) => ps.filter((p) => p.cmd === "pingresp").length >= rest.length,
+            ANSWER_MS,
+          );
+          const passed = raw.count("pingresp");
+          assertNoLeak(raw, me);
+          if (outcome === "timeout")
+            throw new Error(
+              `the edge answered ${passed} of ${rest.length} PINGREQs, then neither the next nor closed within ${ANSWER_MS} ms (packet ${at + passed}: ${rest[passed]?.cmd})`,
+            );
+          ctx.count(Math.min(rest.length, passed + 1));
+          ctx.note("packets read", passed);
+          if (outcome === "closed")
+            ctx.note(`session closed at a ${rest[passed]?.cmd ?? "PINGREQ"}`);
+          at += passed + 1;
+        } finally {
+          raw.destroy();
+        }
       }
     });
   },
@@ -172,7 +206,7 @@ const mqttFramed: Family = {
 
 const rawGarbage: Family = {
   name: "raw-garbage",
-  runs: 400,
+  runs: 600,
   parallel: 4,
   property: (ctx, onFailure) =>
     property(fc.array(garbage, { minLength: 1, maxLength: 8 }), onFailure, async (blobs) => {
@@ -202,35 +236,62 @@ const streamBytes = (
   frame(s.after, s.version) ?? Buffer.alloc(0),
 ];
 
+/**
+ * Writes bytes on an accepted session, then a PINGREQ and FIN: the edge must close within
+ * the deadline. Whether it answered the PINGREQ first is counted (a length that promises
+ * more bytes swallows it).
+ */
+const afterConnect = async (ctx: FamilyContext, v: 4 | 5, bytes: Buffer): Promise<RawMqtt> => {
+  const raw = await session(ctx, v);
+  raw.write(Buffer.concat([bytes, PINGREQ]));
+  if ((await raw.finish(ANSWER_MS)) === "timeout") {
+    raw.destroy();
+    throw new Error(`the edge kept the session open ${ANSWER_MS} ms after the client's FIN`);
+  }
+  ctx.note(
+    raw.count("pingresp") > 0 ? "session answered PINGREQ" : "session closed, PINGREQ unanswered",
+  );
+  return raw;
+};
+
 const truncation: Family = {
   name: "truncation",
-  runs: 12,
+  runs: 24,
   parallel: 2,
   property: (ctx, onFailure) => {
     const login = loginOf(ctx);
     return property(validStream(ctx), onFailure, async (s) => {
       assertAlive(ctx.target);
-      const whole = Buffer.concat(streamBytes(login, s));
-      // Cut at every offset: each prefix on its own connection, then FIN.
-      const cuts = Array.from({ length: whole.length - 1 }, (_, i) => i + 1);
+      const [connect, after] = streamBytes(login, s);
+      const cut = async (at: number, run: () => Promise<RawMqtt>) => {
+        try {
+          (await run()).destroy();
+        } catch (error) {
+          throw new Error(
+            `cut at ${at} of ${connect.length + after.length}: ${(error as Error).message}`,
+          );
+        }
+      };
+      // The CONNECT cut at every offset, each prefix on its own connection, then FIN.
       await pooled(
-        cuts.map((at) => async () => {
-          try {
-            (await sendAndFinish(ctx, whole.subarray(0, at))).destroy();
-          } catch (error) {
-            throw new Error(`cut at ${at} of ${whole.length}: ${(error as Error).message}`);
-          }
-        }),
+        Array.from(
+          { length: connect.length - 1 },
+          (_, i) => () => cut(i + 1, () => sendAndFinish(ctx, connect.subarray(0, i + 1))),
+        ),
         16,
       );
-      ctx.count(cuts.length);
+      // The packet after it cut at every offset, on an accepted session (one at a time:
+      // sessions of one device take each other over).
+      for (let i = 1; i < after.length; i++)
+        await cut(connect.length + i, () => afterConnect(ctx, s.version, after.subarray(0, i)));
+      ctx.count(connect.length - 1 + Math.max(0, after.length - 1));
     });
   },
 };
 
 const mutated: Family = {
   name: "mutation",
-  runs: 600,
+  runs: 900,
   parallel: 6,
   property: (ctx, onFailure) => {
     const login = loginOf(ctx);
@@ -247,15 +308,20 @@ const mutated: Family = {
       // Sequential: the same device's sessions would take each other over.
       for (const c of cases) {
         let [connect, after] = streamBytes(login, c.stream);
-        for (const m of c.mutations)
-          if (c.which === "connect") connect = mutate(connect, m);
-          else after = mutate(after, m);
-        const raw = await sendAndFinish(
-          ctx,
-          Buffer.concat([connect, after]),
-          true,
-          c.stream.version,
-        );
+        let raw: RawMqtt;
+        if (c.which === "connect") {
+          for (const m of c.mutations) connect = mutate(connect, m);
+          raw = await sendAndFinish(ctx, Buffer.concat([connect, after]), true, c.stream.version);
+          ctx.note(
+            raw.count("connack") > 0
+              ? "mutated CONNECT answered with CONNACK"
+              : "mutated CONNECT closed",
+          );
+        } else {
+          for (const m of c.mutations) after = mutate(after, m);
+          raw = await afterConnect(ctx, c.stream.version, after);
+        }
+        raw.destroy();
         assertNoLeak(raw, login.me);
         ctx.count(1);
       }
@@ -268,7 +334,7 @@ const MQTT_BOMB = 8_000;
 
 const jsonBombsMqtt: Family = {
   name: "json-bombs-mqtt",
-  runs: 240,
+  runs: 360,
   parallel: 8,
   property: (ctx, onFailure) => {
     const { me } = loginOf(ctx);
@@ -323,6 +389,14 @@ const jsonBombsMqtt: Family = {
           throw new Error(
             `${bombs.length} updates: ${raw.count("puback")} PUBACKs and ${answers(raw.packets)} answers, then ${outcome}`,
           );
+        ctx.note(
+          "rejected",
+          raw.packets.filter((p) => p.cmd === "publish" && p.topic.endsWith("/rejected")).length,
+        );
+        ctx.note(
+          "accepted",
+          raw.packets.filter((p) => p.cmd === "publish" && p.topic.endsWith("/accepted")).length,
+        );
         assertNoLeak(raw, me);
       } finally {
         raw.destroy();
@@ -364,7 +438,7 @@ let noise: Noise | undefined;
 
 const foreignTopics: Family = {
   name: "foreign-topics",
-  runs: 240,
+  runs: 360,
   parallel: 8,
   setup: async (t) => {
     const d = await TestDevice.connect(`mqtt://127.0.0.1:${t.mqttPort}`, t.noisy, {
@@ -443,7 +517,7 @@ const foreignTopics: Family = {
         ].filter((b) => b !== undefined);
         raw.write(Buffer.concat(frames));
         ctx.count(frames.length);
-        await assertAnswersPing(raw, "foreign subscribes and publishes");
+        await answersPing(ctx, raw, "foreign subscribes and publishes");
         // The victim's traffic flowed after the subscriptions: a leak would have arrived.
         const n = noise;
         if (n !== undefined && !raw.closed && !(await n.more(2, ANSWER_MS)))
@@ -608,22 +682,42 @@ const RIGHT_TYPE: Partial<Record<RouteName, string>> = {
 /** The API's body limit by default is 16 KiB: bombs go to it and past it. */
 const API_BOMB = 20_000;
 
+/** Where in each route's body a bomb goes, so that it passes the body's outer shape. */
+const BOMB_HOME: Partial<Record<RouteName, Where>> = {
+  merge: "patch",
+  twin: "twin",
+  function: "function",
+  "gw-set": "params",
+  "gw-invoke": "params",
+  register: "name",
+};
+const BODY_ROUTES = Object.keys(BOMB_HOME) as RouteName[];
+
 const apiCase = (bodies: "hostile" | "bombs"): fc.Arbitrary<ApiCase> =>
   fc
     .record({
-      route: fc.constantFrom(...ROUTES),
-      product: name([ATTACKER, ATTACKER, VICTIM]),
-      device: name(["a0", "gw", "v1", "v2", "nosuch"]),
+      route: bodies === "bombs" ? fc.constantFrom(...BODY_ROUTES) : fc.constantFrom(...ROUTES),
+      product: name([ATTACKER, ATTACKER, ATTACKER, VICTIM]),
+      device: name(["a0", "a0", "a0", "gw", "v1", "v2", "nosuch"]),
       subProduct: name([ATTACKER, VICTIM]),
       subDevice: name(["a1", "v1", "v2", "nosuch"]),
       identifier: name(["reboot", "x:y"]),
-      key: fc.constantFrom<KeyName>("tenant", "tenant", "admin", "bogus", "none"),
+      key: fc.constantFrom<KeyName>(
+        "tenant",
+        "tenant",
+        "tenant",
+        "tenant",
+        "admin",
+        "admin",
+        "bogus",
+        "none",
+      ),
       rawPath: fc.boolean(),
       bodyKind: fc.constantFrom("route", "route", "bomb", "bytes"),
-      bomb: bomb(API_BOMB),
+      bomb: bomb(API_BOMB, WHERES),
       bytes: fc.uint8Array({ maxLength: 512 }),
       contentType: fc.oneof(
-        { weight: 4, arbitrary: fc.constant(undefined) },
+        { weight: 8, arbitrary: fc.constant(undefined) },
         {
           weight: 1,
           arbitrary: fc.constantFrom(
@@ -641,11 +735,13 @@ const apiCase = (bodies: "hostile" | "bombs"): fc.Arbitrary<ApiCase> =>
         fc.record({
           name: fc.constantFrom(
             "if-match",
+            "if-match",
             "x-forwarded-for",
             "accept",
             "content-encoding",
             "expect",
             "last-event-id",
+            "x-h",
             "x-h",
           ),
           value: fc.oneof(
@@ -653,9 +749,12 @@ const apiCase = (bodies: "hostile" | "bombs"): fc.Arbitrary<ApiCase> =>
             hostileString(100),
           ),
         }),
-        { maxLength: 4 },
+        { maxLength: 3 },
       ),
       lie: fc.constantFrom(
+        "none",
+        "none",
+        "none",
         "none",
         "none",
         "none",
@@ -665,8 +764,15 @@ const apiCase = (bodies: "hostile" | "bombs"): fc.Arbitrary<ApiCase> =>
         "chunked",
       ) as fc.Arbitrary<ApiCase["lie"]>,
     })
+    // In the bombs family the bomb sits where the route's body holds values (shown so in
+    // a counterexample).
+    .map((r) =>
+      bodies === "bombs"
+        ? { ...r, bodyKind: "bomb", bomb: { ...r.bomb, where: BOMB_HOME[r.route] ?? r.bomb.where } }
+        : r,
+    )
     .chain((r) =>
-      (bodies === "bombs" || r.bodyKind === "bomb"
+      (r.bodyKind === "bomb"
         ? fc.constant(bombBytes(r.bomb))
         : r.bodyKind === "bytes"
           ? fc.constant(Buffer.from(r.bytes))
@@ -739,6 +845,13 @@ const requestOf = (c: ApiCase): Buffer => {
   return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"), body]);
 };
 
+/** An answer for a report: the status line and the body, without the other headers. */
+const brief = (text: string): string => {
+  const status = text.slice(0, text.indexOf("\r\n"));
+  const body = text.slice(text.lastIndexOf("\r\n\r\n") + 4);
+  return `${status} ${body.slice(0, 300)}`;
+};
+
 /** 5xx the API may answer (the bus or a gateway unavailable or late); 500 means a bug. */
 const ALLOWED_5XX = new Set([502, 503, 504]);
 
@@ -751,6 +864,7 @@ const apiFamily = (name: string, bodies: "hostile" | "bombs", runs: number): Fam
       assertAlive(ctx.target);
       const reply = await httpExchange(ctx.target.httpPort, requestOf(c), 10_000, c.lie === "long");
       ctx.count(1);
+      ctx.note(`HTTP ${reply.status ?? "none"}`);
       if (reply.outcome === "timeout")
         throw new Error("the API neither answered nor closed within 10 s");
       if (reply.status === undefined) {
@@ -760,16 +874,14 @@ const apiFamily = (name: string, bodies: "hostile" | "bombs", runs: number): Fam
         return;
       }
       if (reply.status >= 500 && !ALLOWED_5XX.has(reply.status))
-        throw new Error(`the API answered ${reply.status}: ${reply.text.slice(0, 600)}`);
+        throw new Error(`the API answered ${reply.status}: ${brief(reply.text)}`);
       if (reply.status < 300) {
         if (c.key === "bogus" || c.key === "none")
-          throw new Error(
-            `key '${c.key}' got ${reply.status} on ${c.route}: ${reply.text.slice(0, 300)}`,
-          );
+          throw new Error(`key '${c.key}' got ${reply.status} on ${c.route}: ${brief(reply.text)}`);
         const foreign = names(c).filter((p) => p !== ATTACKER);
         if (c.key === "tenant" && foreign.length > 0)
           throw new Error(
-            `cross-tenant: a key scoped to '${ATTACKER}' got ${reply.status} on ${c.route} naming product(s) ${JSON.stringify(foreign)}: ${reply.text.slice(0, 300)}`,
+            `cross-tenant: a key scoped to '${ATTACKER}' got ${reply.status} on ${c.route} naming product(s) ${JSON.stringify(foreign)}: ${brief(reply.text)}`,
           );
       }
     }),
@@ -782,6 +894,6 @@ export const FAMILIES: readonly Family[] = [
   mutated,
   jsonBombsMqtt,
   foreignTopics,
-  apiFamily("api-bodies", "hostile", 4_000),
-  apiFamily("api-bombs", "bombs", 1_200),
+  apiFamily("api-bodies", "hostile", 6_000),
+  apiFamily("api-bombs", "bombs", 2_000),
 ];

@@ -20,6 +20,8 @@ export interface RunOptions {
 export interface FamilyResult {
   readonly family: string;
   readonly cases: number;
+  /** What the edge or API did with the cases, counted. */
+  readonly notes: Readonly<Record<string, number>>;
   readonly ms: number;
   readonly failures: readonly string[];
   readonly health?: Health;
@@ -66,6 +68,10 @@ export const runFamily = async (
   const count = (n: number) => {
     cases += n;
   };
+  const notes: Record<string, number> = {};
+  const note = (outcome: string, n = 1) => {
+    notes[outcome] = (notes[outcome] ?? 0) + n;
+  };
   const workers =
     options.replay === undefined
       ? Array.from({ length: family.parallel }, (_, i) => i)
@@ -77,7 +83,7 @@ export const runFamily = async (
     workers.map(async (worker) => {
       const seed = options.seed + worker;
       let first: string | undefined;
-      const property = family.property({ target, worker, count }, (value, error) => {
+      const property = family.property({ target, worker, count, note }, (value, error) => {
         first ??= `${show(value)}\n    error: ${describeError(error)}`;
       });
       const details = await fc.check(property, {
@@ -116,6 +122,7 @@ export const runFamily = async (
   return {
     family: family.name,
     cases,
+    notes,
     ms: Date.now() - started,
     failures,
     ...(health === undefined ? {} : { health }),
@@ -129,4 +136,10 @@ export const formatResult = (r: FamilyResult): string =>
     : `  rss MiB ${Object.entries(r.health.rss)
         .map(([k, v]) => `${k}=${v}`)
         .join(" ")}`) +
-  (r.failures.length === 0 ? "" : `  FAILED (${r.failures.length})`);
+  (r.failures.length === 0 ? "" : `  FAILED (${r.failures.length})`) +
+  (Object.keys(r.notes).length === 0
+    ? ""
+    : `\n${" ".repeat(19)}${Object.entries(r.notes)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ")}`);
