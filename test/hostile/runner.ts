@@ -81,7 +81,8 @@ export const runFamily = async (
   const teardown = await family.setup?.(target);
   await Promise.all(
     workers.map(async (worker) => {
-      const seed = options.seed + worker;
+      // A replay is given the failing worker's own seed.
+      const seed = options.replay === undefined ? options.seed + worker : options.seed;
       let first: string | undefined;
       const property = family.property({ target, worker, count, note }, (value, error) => {
         first ??= `${show(value)}\n    error: ${describeError(error)}`;
