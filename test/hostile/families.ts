@@ -8,7 +8,7 @@
  */
 import fc from "fast-check";
 import type { Packet } from "mqtt-packet";
-import { TestDevice } from "../src/harness.js";
+import { TestDevice, withDeadline } from "../src/harness.js";
 import {
   type Bomb,
   bomb,
@@ -457,9 +457,12 @@ const foreignTopics: Family = {
     })();
     return async () => {
       state.running = false;
-      await loop;
       noise = undefined;
+      // Closing first settles a publish left unanswered (a dead shard never answers it).
       await d.close();
+      await withDeadline(loop, ANSWER_MS, () => "the victim's noise device did not stop").catch(
+        () => undefined,
+      );
     };
   },
   property: (ctx, onFailure) => {

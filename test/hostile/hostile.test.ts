@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { FAMILIES } from "./families.js";
 import { formatResult, runFamily } from "./runner.js";
-import { startTarget, type Target } from "./target.js";
+import { revived, startTarget, type Target } from "./target.js";
 
 const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 0x7fff_ffff));
 let target: Target;
@@ -30,6 +30,8 @@ describe("hostile input never brings Umbra down or crosses a tenant (fuzz)", () 
     it(`${family.name}: the processes live, a fresh device is served, the victim's shadow is unchanged, memory is bounded`, async () => {
       const result = await runFamily(target, family, { seed, runs: family.runs });
       total += result.cases;
+      // After a crash (reported by this family) the next families get a new cluster.
+      target = await revived(target);
       console.log(`fuzz: ${formatResult(result)}`);
       if (result.failures.length > 0) assert.fail(result.failures.join("\n\n"));
     });

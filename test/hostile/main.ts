@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { FAMILIES } from "./families.js";
 import { type FamilyResult, familyNamed, formatResult, runFamily } from "./runner.js";
-import { startTarget } from "./target.js";
+import { revived, startTarget } from "./target.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +47,7 @@ if (replaying && (values.family === undefined || values.seed === undefined)) {
   process.exit(2);
 }
 
-const target = await startTarget();
+let target = await startTarget();
 const results: FamilyResult[] = [];
 const deadline = Date.now() + minutes * 60_000;
 let round = 0;
@@ -68,6 +68,9 @@ try {
       results.push(result);
       console.log(`fuzz: ${formatResult(result)}`);
       for (const failure of result.failures) console.log(failure);
+      const before = target;
+      target = await revived(target);
+      if (target !== before) console.log("fuzz: a process died; the cluster was started anew");
       // The first round always runs whole: `--minutes 0` is one pass over every family.
       if (replaying || (round > 0 && Date.now() >= deadline)) break;
     }

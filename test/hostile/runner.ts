@@ -55,8 +55,9 @@ const preview = (value: unknown, depth = 0): unknown => {
 /** fast-check's rendering of a (previewed) value. */
 export const show = (value: unknown): string => fc.stringify(preview(value));
 
-const describeError = (e: unknown): string =>
-  e instanceof Error ? (e.message.split("\n").slice(0, 12).join("\n") ?? String(e)) : String(e);
+/** An error's first lines (the health check's whole: it carries a dead process's output). */
+const describeError = (e: unknown, lines = 12): string =>
+  e instanceof Error ? e.message.split("\n").slice(0, lines).join("\n") : String(e);
 
 export const runFamily = async (
   target: Target,
@@ -117,7 +118,7 @@ export const runFamily = async (
     health = await checkHealth(target);
   } catch (error) {
     failures.push(
-      `family ${family.name}: health check after the family failed: ${describeError(error)}`,
+      `family ${family.name}: health check after the family failed: ${describeError(error, 80)}`,
     );
   }
   return {

@@ -141,6 +141,16 @@ export const deadProcesses = (t: Target): string[] => {
   return dead;
 };
 
+/**
+ * The target itself, or a new one in its place when one of its processes died (the
+ * crash is already reported): later families then still say something.
+ */
+export const revived = async (t: Target): Promise<Target> => {
+  if (deadProcesses(t).length === 0) return t;
+  await t.stop();
+  return startTarget();
+};
+
 /** Throws naming the dead processes, with the end of their output. */
 export const assertAlive = (t: Target): void => {
   const dead = deadProcesses(t);
