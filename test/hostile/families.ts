@@ -27,7 +27,15 @@ import {
   WHERES,
   type Where,
 } from "./arbitraries.js";
-import { ADMIN_KEY, ATTACKER, assertAlive, type Target, TENANT_KEY, VICTIM } from "./target.js";
+import {
+  ADMIN_KEY,
+  ATTACKER,
+  assertAlive,
+  FROM,
+  type Target,
+  TENANT_KEY,
+  VICTIM,
+} from "./target.js";
 import { httpExchange, PINGREQ, RawMqtt } from "./wire.js";
 
 export interface FamilyContext {
@@ -80,7 +88,7 @@ const loginOf = (ctx: FamilyContext): DeviceLogin & { me: string } => {
 /** Connects an attacker device over a raw socket; fails unless the edge accepts it. */
 const session = async (ctx: FamilyContext, version: 4 | 5): Promise<RawMqtt> => {
   const login = loginOf(ctx);
-  const raw = await RawMqtt.open(ctx.target.mqttPort, version);
+  const raw = await RawMqtt.open(ctx.target.mqttPort, version, FROM.sessions);
   raw.write(connectPacket(login, version));
   const got = await raw.until((ps) => ps.some((p) => p.cmd === "connack"), ANSWER_MS);
   const connack = raw.packets.find((p) => p.cmd === "connack") as
@@ -127,7 +135,7 @@ const sendAndFinish = async (
   probe = false,
   protocolVersion = 5,
 ): Promise<RawMqtt> => {
-  const raw = await RawMqtt.open(ctx.target.mqttPort, protocolVersion);
+  const raw = await RawMqtt.open(ctx.target.mqttPort, protocolVersion, FROM.credentials);
   raw.write(bytes);
   if (probe) raw.write(PINGREQ);
   const outcome = await raw.finish(ANSWER_MS);
@@ -867,7 +875,13 @@ const apiFamily = (name: string, bodies: "hostile" | "bombs", runs: number): Fam
   property: (ctx, onFailure) =>
     property(apiCase(bodies), onFailure, async (c) => {
       assertAlive(ctx.target);
-      const reply = await httpExchange(ctx.target.httpPort, requestOf(c), 10_000, c.lie === "long");
+      const reply = await httpExchange(
+        ctx.target.httpPort,
+        requestOf(c),
+        10_000,
+        c.key === "bogus" || c.key === "none" ? FROM.unkeyed : FROM.keyed,
+        c.lie === "long",
+      );
       ctx.count(1);
       ctx.note(`HTTP ${reply.status ?? "none"}`);
       if (reply.outcome === "timeout")

@@ -15,6 +15,24 @@ export const VICTIM = "victim";
 /** Attacker devices: one per parallel connection, so no session takes over another. */
 export const ATTACKER_DEVICES = 16;
 
+/**
+ * Where the attacker's connections come from. The edge and the API throttle failed
+ * authentication per source address, so an attacker's wrong passwords and bad keys slow
+ * down its own address only: the attacker's valid sessions and keyed requests come from
+ * other addresses (all of 127.0.0.0/8 is loopback), and the health check's fresh device
+ * from 127.0.0.1, as a legitimate device elsewhere would.
+ */
+export const FROM = {
+  /** CONNECTs that may fail authentication: garbage, truncated and mutated CONNECTs. */
+  credentials: "127.0.0.2",
+  /** Sessions of the attacker's devices, with their valid tokens. */
+  sessions: "127.0.0.3",
+  /** API requests with a bogus key or none. */
+  unkeyed: "127.0.0.4",
+  /** API requests with a valid key. */
+  keyed: "127.0.0.5",
+} as const;
+
 export const ADMIN_KEY = "fuzz-admin-key-0123456789";
 /** A key scoped to the attacker's product only. */
 export const TENANT_KEY = "fuzz-tenant-key-0123456789";

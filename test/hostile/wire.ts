@@ -49,9 +49,10 @@ export class RawMqtt {
     wake?.();
   }
 
-  static open(port: number, protocolVersion = 4): Promise<RawMqtt> {
+  /** `from`: the local address (any of 127.0.0.0/8), so that throttles see distinct clients. */
+  static open(port: number, protocolVersion: number, from: string): Promise<RawMqtt> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port });
+      const socket = connect({ host: "127.0.0.1", port, localAddress: from });
       socket.setNoDelay(true);
       socket.once("connect", () => {
         socket.off("error", reject);
@@ -119,11 +120,12 @@ export const httpExchange = (
   port: number,
   request: Buffer,
   ms: number,
+  from: string,
   halfClose = false,
 ): Promise<HttpReply> =>
   new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = connect({ host: "127.0.0.1", port, localAddress: from });
     let done = false;
     const end = (outcome: "closed" | "timeout") => {
       if (done) return;
