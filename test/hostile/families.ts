@@ -649,11 +649,21 @@ const jsonBody = (route: RouteName): fc.Arbitrary<Buffer> => {
       return json(
         fc.record(
           {
+            // Mostly of the right type, so that hostile values reach the shard.
             funcKey: fc.oneof(fc.constantFrom("reboot", "$x", ""), hostileString(200)),
-            params: fc.oneof(obj, fc.jsonValue()),
-            timeout: fc.oneof(fc.integer(), fc.double(), fc.constant(Number.MAX_VALUE)),
+            params: fc.oneof(
+              { weight: 3, arbitrary: obj },
+              { weight: 1, arbitrary: fc.jsonValue() },
+            ),
+            timeout: fc.oneof(
+              { weight: 3, arbitrary: fc.integer({ min: 1, max: 604_800 }) },
+              {
+                weight: 1,
+                arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constant(Number.MAX_VALUE)),
+              },
+            ),
           },
-          { requiredKeys: [] },
+          { requiredKeys: ["funcKey"] },
         ),
       );
     case "gw-get":
