@@ -38,10 +38,11 @@ export const familyNamed = (name: string): Family => {
 const preview = (value: unknown, depth = 0): unknown => {
   if (typeof value === "string")
     return value.length <= 80 ? value : `${value.slice(0, 40)}…(${value.length} chars)`;
-  if (value instanceof Uint8Array)
-    return value.length <= 64
-      ? value
-      : `<${value.length} bytes: ${Buffer.from(value.subarray(0, 32)).toString("hex")}…>`;
+  // Bytes as their UTF-8 text (bodies and payloads are mostly JSON); the replay has them exact.
+  if (value instanceof Uint8Array) {
+    const text = Buffer.from(value.subarray(0, 300)).toString("utf8");
+    return `<${value.length} bytes: ${text}${value.length > 300 ? "…" : ""}>`;
+  }
   if (depth > 12 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) {
     const items = value.slice(0, 20).map((v) => preview(v, depth + 1));
