@@ -148,6 +148,28 @@ const bearer = (header: string | undefined): string | undefined => {
  * validate the body against the route's schema, run the handler, answer JSON or a
  * problem document. Per request it is plain code over plain objects.
  */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Whether a string of `value` (a key or a value, at any depth) holds a lone surrogate. */
+const hasLoneSurrogate = (value: unknown): boolean => {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === "string") {
+      if (LONE_SURROGATE.test(item)) return true;
+    } else if (Array.isArray(item)) {
+      for (const element of item) stack.push(element);
+    } else if (item !== null && typeof item === "object") {
+      for (const [key, element] of Object.entries(item)) {
+        if (LONE_SURROGATE.test(key)) return true;
+        stack.push(element);
+      }
+    }
+  }
+  return false;
+};
+
 export const createApiServer = (options: ServerOptions): Server => {
   const { logger, metrics, keys, limiter, authThrottle, maxBodyBytes, maxBodyDepth } = options;
   const now = options.now ?? Date.now;
@@ -295,6 +317,16 @@ export const createApiServer = (options: ServerOptions): Server => {
           problem("bad-json", `the body is not valid JSON: ${(e as Error).message}`),
         );
       }
+      // JSON can spell a lone UTF-16 surrogate (\ud800) that UTF-8 cannot: such a string
+      // breaks URLs, keys and the device's UTF-8 later on. Only bodies that spell a
+      // surrogate escape at all are walked.
+      if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(parsed))
+        throw new ProblemError(
+          problem(
+            "bad-json",
+            "the body has a string with a lone UTF-16 surrogate (not Unicode text)",
+          ),
+        );
       const decoded = (decoders.get(route) as (input: unknown) => ReturnType<typeof decodeBody>)(
         parsed,
       );
