@@ -64,3 +64,16 @@ export const readCertificatePem = (pem: string): CertificateInfo | string => {
     return `certificatePem is not a readable X.509 certificate: ${e instanceof Error ? e.message : String(e)}`;
   }
 };
+
+/**
+ * The take-over id the API publishes on a device's subject when one of its certificates
+ * is revoked: edges close only the sessions that presented that certificate (any other
+ * take-over id closes every session of the device but the one named).
+ */
+const REVOKED = "certificate-revoked:";
+
+export const certificateRevokedSignal = (fingerprint: string): string => `${REVOKED}${fingerprint}`;
+
+/** The fingerprint a revocation signal names; `undefined` for an ordinary take-over. */
+export const revokedFingerprintOf = (takeoverId: string): string | undefined =>
+  takeoverId.startsWith(REVOKED) ? takeoverId.slice(REVOKED.length) : undefined;

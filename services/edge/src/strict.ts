@@ -265,7 +265,8 @@ export const checkPacket = (packet: Buffer, protocolVersion: number): Violation 
 
 /** Reserved fixed-header flags (§2.2.2) must be as the table says. */
 const checkFlags = (first: number, expected: number, name: string): void => {
-  if ((first & 0x0f) !== expected) malformed(`${name} with reserved flags 0x${(first & 15).toString(16)}`);
+  if ((first & 0x0f) !== expected)
+    malformed(`${name} with reserved flags 0x${(first & 15).toString(16)}`);
 };
 
 /** SUBSCRIBE, UNSUBSCRIBE and QoS > 0 PUBLISH carry a non-zero packet identifier. */
