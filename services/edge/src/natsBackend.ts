@@ -235,6 +235,17 @@ export class NatsBackend implements EdgeBackend {
     let device: DeviceId;
     if (byCertificate?.ok === true) device = byCertificate.device;
     else {
+      // A certificate that settled nothing, and no password: the certificate is refused.
+      if (
+        certificate !== undefined &&
+        registry !== undefined &&
+        (password === undefined || password.length === 0)
+      )
+        return {
+          ok: false,
+          refusal: "not-authorized",
+          detail: "client certificate neither registered nor CA-signed, and no password",
+        };
       if (username === undefined || username === "")
         return { ok: false, refusal: "bad-credentials", detail: "username (product id) missing" };
       const productProblem = nameProblem("username (product id)", username);
@@ -243,13 +254,7 @@ export class NatsBackend implements EdgeBackend {
       device = { productId: username, deviceName: clientId };
       if (registry === undefined) return { ok: true, device };
       if (password === undefined || password.length === 0)
-        return certificate === undefined
-          ? { ok: false, refusal: "bad-credentials", detail: "password (token) missing" }
-          : {
-              ok: false,
-              refusal: "not-authorized",
-              detail: "client certificate neither registered nor CA-signed, and no password",
-            };
+        return { ok: false, refusal: "bad-credentials", detail: "password (token) missing" };
       let record: Awaited<ReturnType<DeviceRegistry["get"]>>;
       try {
         record = await registry.get(deviceKey(device));
