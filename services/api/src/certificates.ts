@@ -161,8 +161,13 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
         if (
           !isFingerprint(fingerprint) ||
           !(await registry.revokeCertificate(key, fingerprint, now()))
-        )
-          return fail("not-found", `'${key}' has no certificate ${ctx.params.fingerprint}`);
+        ) {
+          await mustBeRegistered(key);
+          return fail(
+            "certificate-not-found",
+            `'${key}' has no certificate ${ctx.params.fingerprint}`,
+          );
+        }
         const slash = key.indexOf("/");
         nc.publish(
           deviceSubject(key.slice(0, slash), key.slice(slash + 1)),
