@@ -7,17 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { issueDeviceCertificate } from "@umbra/tls";
+import { ensureDevelopmentCertificates, issueDeviceCertificate } from "@umbra/tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import {
   httpClient,
+  pollUntil,
   type RegisteredDevice,
   registerDevice,
   type Server,
@@ -433,6 +435,66 @@ describe("MQTT over TLS", () => {
       await client.endAsync();
     } finally {
       await edge.stop();
+    }
+  });
+
+  it("an edge with MQTT_TLS_CERT and MQTT_TLS_KEY serves those files and picks up a renewed certificate", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "umbra-tls-files-"));
+    try {
+      const first = await ensureDevelopmentCertificates(join(dir, "first"));
+      const renewed = await ensureDevelopmentCertificates(join(dir, "renewed"));
+      const certPath = join(dir, "tls.crt");
+      const keyPath = join(dir, "tls.key");
+      const install = (pair: { certPem: string; keyPem: string }) => {
+        for (const [path, text] of [
+          [keyPath, pair.keyPem],
+          [certPath, pair.certPem],
+        ] as const) {
+          writeFileSync(`${path}.new`, text);
+          renameSync(`${path}.new`, path);
+        }
+      };
+      install(first);
+      const edge = await startService(["edge"], {
+        NATS_URL: nats.url,
+        REDIS_URL: redis.url,
+        MQTT_PORT: "0",
+        MQTTS_PORT: "0",
+        MQTT_HOST: "127.0.0.1",
+        MQTT_TLS_CERT: certPath,
+        MQTT_TLS_KEY: keyPath,
+        MQTT_TLS_RELOAD_MS: "1000",
+        // Never written to: configured certificates need no development CA.
+        UMBRA_DATA_DIR: join(dir, "unused"),
+      });
+      try {
+        assert.equal(edge.ready.edge?.caPath, undefined);
+        const port = edge.ready.edge?.mqttsPort as number;
+        /** The certificate served to a client trusting `caPem`, or undefined if refused. */
+        const served = (caPem: string) =>
+          new Promise<string | undefined>((resolve) => {
+            const socket = tlsConnect({ host: "127.0.0.1", port, ca: caPem });
+            socket.once("secureConnect", () => {
+              resolve(socket.getPeerCertificate().fingerprint256);
+              socket.destroy();
+            });
+            socket.once("error", () => resolve(undefined));
+          });
+        const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+        assert.equal(await served(first.caPem), fingerprint(first.certPem));
+        install(renewed);
+        const expected = fingerprint(renewed.certPem);
+        await pollUntil(async () => (await served(renewed.caPem)) === expected, {
+          timeoutMs: 15_000,
+          intervalMs: 200,
+          what: "the renewed certificate is served",
+        });
+        assert.throws(() => statSync(join(dir, "unused")));
+      } finally {
+        await edge.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

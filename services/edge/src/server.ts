@@ -5,7 +5,12 @@ import type { EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
 import { Session, type SessionContext } from "./session.js";
-import { createTlsListener, type TlsListenerOptions } from "./tlsListener.js";
+import {
+  createTlsListener,
+  type TlsCredentials,
+  type TlsListener,
+  type TlsListenerOptions,
+} from "./tlsListener.js";
 
 /** PUBLISH packets of one dialect, counted by the sessions speaking it. */
 export interface DialectTraffic {
@@ -114,6 +119,11 @@ export interface EdgeServer {
    */
   listenTls(port: number, host: string, tls: TlsListenerOptions): Promise<number>;
   /**
+   * New TLS credentials (a renewed certificate) for the connections accepted from now
+   * on; throws, keeping the old ones, if they are unusable or no TLS listener is open.
+   */
+  setTlsCredentials(tls: TlsCredentials): void;
+  /**
    * Stops accepting, closes every connection (MQTT 5: DISCONNECT 0x8B) and resolves
    * once all their sockets are closed.
    */
@@ -173,7 +183,7 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
   const server = createServer(accept);
   // Accept failures (EMFILE and the like) must not take the process down.
   server.on("error", (error) => logger.error({ err: error }, "edge server error"));
-  let tlsServer: Server | undefined;
+  let tlsListener: TlsListener | undefined;
 
   const bind = (target: Server, port: number, host: string, what: string): Promise<number> =>
     new Promise((resolve, reject) => {
@@ -198,9 +208,14 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     },
 
     listenTls(port, host, tls) {
-      if (tlsServer !== undefined) return Promise.reject(new Error("TLS listener already open"));
-      tlsServer = createTlsListener(tls, accept, metrics, logger);
-      return bind(tlsServer, port, host, "mqtts");
+      if (tlsListener !== undefined) return Promise.reject(new Error("TLS listener already open"));
+      tlsListener = createTlsListener(tls, accept, metrics, logger);
+      return bind(tlsListener.server, port, host, "mqtts");
+    },
+
+    setTlsCredentials(tls) {
+      if (tlsListener === undefined) throw new Error("no TLS listener");
+      tlsListener.setCredentials(tls);
     },
 
     close() {
@@ -211,7 +226,7 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
             if (target === undefined || !target.listening) done();
             else target.close(() => done());
           });
-        Promise.all([closeListener(server), closeListener(tlsServer)]).then(() => {
+        Promise.all([closeListener(server), closeListener(tlsListener?.server)]).then(() => {
           removeConnections();
           resolve();
         });

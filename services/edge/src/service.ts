@@ -17,7 +17,7 @@ import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { NatsBackend } from "./natsBackend.js";
 import { createEdgeServer } from "./server.js";
-import { tlsConfig } from "./tlsConfig.js";
+import { tlsConfig, watchTlsFiles } from "./tlsConfig.js";
 
 const listenProblem = (e: unknown, host: string, port: number, variable = "MQTT_PORT"): string => {
   const code = (e as { code?: string }).code;
@@ -137,6 +137,20 @@ export const edgeService = Effect.gen(function* () {
         catch: (e) => new StartupError(listenProblem(e, host, tls.port, "MQTTS_PORT")),
       })
     : undefined;
+  if (tls.enabled && tls.files !== undefined) {
+    const files = tls.files;
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        watchTlsFiles(
+          files,
+          tls.reloadMs,
+          (credentials) => server.setTlsCredentials(credentials),
+          logger,
+        ),
+      ),
+      (stop) => Effect.sync(stop),
+    );
+  }
   const caPath = tls.enabled ? tls.caPath : undefined;
   if (auth === "off")
     logger.warn("device authentication is off (UMBRA_AUTH=off): any client may connect");

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigInvalid, intInRange, StartupError } from "@umbra/runtime";
+import { ConfigInvalid, intInRange, type Logger, StartupError } from "@umbra/runtime";
 import { ensureDevelopmentCertificates } from "@umbra/tls";
 import { Config, Effect } from "effect";
 import type { TlsListenerOptions } from "./tlsListener.js";
@@ -14,6 +14,9 @@ export type TlsConfig =
       readonly listener: TlsListenerOptions;
       /** The development CA clients must trust, when Umbra made the certificates itself. */
       readonly caPath: string | undefined;
+      /** Configured files, read again every `reloadMs` (a renewed certificate). */
+      readonly files?: { readonly cert: string; readonly key: string; readonly ca?: string };
+      readonly reloadMs: number;
     };
 
 /** `MQTTS_PORT`: a port (0: any free one) or `off`; default 8883. */
@@ -64,6 +67,7 @@ export const tlsConfig = Effect.gen(function* () {
     100,
     600_000,
   );
+  const reloadMs = yield* intInRange("MQTT_TLS_RELOAD_MS", 60_000, 1_000, 86_400_000);
   if ((certPath === undefined) !== (keyPath === undefined))
     return yield* Effect.fail(
       new ConfigInvalid({
@@ -81,6 +85,8 @@ export const tlsConfig = Effect.gen(function* () {
       port,
       listener: { cert, key, ca: extraCa, handshakeTimeoutMs },
       caPath: undefined,
+      files: { cert: certPath, key: keyPath, ...(caPath === undefined ? {} : { ca: caPath }) },
+      reloadMs,
     } as TlsConfig;
   }
   const dataDir = yield* Config.String("UMBRA_DATA_DIR").pipe(Config.withDefault(".umbra"));
@@ -101,5 +107,57 @@ export const tlsConfig = Effect.gen(function* () {
       handshakeTimeoutMs,
     },
     caPath: resolve(dev.paths.ca),
+    reloadMs,
   } as TlsConfig;
 });
+
+/**
+ * Reads the configured certificate, key and client CAs again every `reloadMs` and hands
+ * them to `apply` when they changed (cert-manager renews the Secret's files in place).
+ * Unreadable or unusable files are logged once per content and the old ones kept.
+ * Returns the stopper.
+ */
+export const watchTlsFiles = (
+  files: { readonly cert: string; readonly key: string; readonly ca?: string },
+  reloadMs: number,
+  apply: (credentials: { cert: string; key: string; ca: string[] }) => void,
+  logger: Logger,
+): (() => void) => {
+  const read = (): string[] =>
+    [files.cert, files.key, ...(files.ca === undefined ? [] : [files.ca])].map((path) =>
+      readFileSync(path, "utf8"),
+    );
+  let current = "";
+  try {
+    current = read().join("\0");
+  } catch {
+    // Read at start already; a file gone now is reported at the next tick.
+  }
+  let failed = "";
+  const timer = setInterval(() => {
+    let texts: string[];
+    try {
+      texts = read();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (failed !== why) logger.warn({ err: why }, "TLS files not readable; keeping the old ones");
+      failed = why;
+      return;
+    }
+    const joined = texts.join("\0");
+    if (joined === current) return;
+    try {
+      apply({ cert: texts[0] as string, key: texts[1] as string, ca: texts.slice(2) });
+      current = joined;
+      failed = "";
+      logger.info({ cert: files.cert }, "TLS certificate reloaded");
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (failed !== joined)
+        logger.warn({ err: why }, "new TLS files not usable; keeping the old ones");
+      failed = joined;
+    }
+  }, reloadMs);
+  timer.unref();
+  return () => clearInterval(timer);
+};

@@ -44,17 +44,32 @@ const failureReason = (code: string | undefined): "timeout" | "alpn" | "other" =
   return "other";
 };
 
+const secureContextOptions = (credentials: TlsCredentials) => ({
+  cert: credentials.cert,
+  key: credentials.key,
+  ...(credentials.ca === undefined || credentials.ca.length === 0
+    ? {}
+    : { ca: [...credentials.ca] }),
+});
+
+export interface TlsListener {
+  readonly server: Server;
+  /**
+   * Serves new credentials to the connections accepted from now on (a renewed
+   * certificate); throws, keeping the old ones, if they are not usable.
+   */
+  setCredentials(credentials: TlsCredentials): void;
+}
+
 /** A TLS server handing each established connection to `accept` (the plain listener's). */
 export const createTlsListener = (
   options: TlsListenerOptions,
   accept: (socket: Socket) => void,
   metrics: EdgeMetrics,
   logger: Logger,
-): Server => {
+): TlsListener => {
   const server = createServer({
-    cert: options.cert,
-    key: options.key,
-    ...(options.ca === undefined || options.ca.length === 0 ? {} : { ca: [...options.ca] }),
+    ...secureContextOptions(options),
     requestCert: true,
     rejectUnauthorized: false,
     ALPNProtocols: [...MQTT_ALPN_PROTOCOLS],
@@ -62,7 +77,7 @@ export const createTlsListener = (
   });
   // Without CAs of its own Node would check client certificates against the public
   // roots: any publicly issued certificate must not name an Umbra device.
-  const trustsClientCas = options.ca !== undefined && options.ca.length > 0;
+  let trustsClientCas = options.ca !== undefined && options.ca.length > 0;
   server.on("secureConnection", (socket: TLSSocket) => {
     metrics.tlsHandshakes.value++;
     const certificate = readClientCertificate(socket, trustsClientCas);
@@ -82,7 +97,13 @@ export const createTlsListener = (
   // Node's pre-handshake setup: the raw socket, before any TLS byte.
   server.on("connection", (raw: Socket) => raw.setNoDelay(true));
   server.on("error", (error) => logger.error({ err: error }, "edge TLS server error"));
-  return server;
+  return {
+    server,
+    setCredentials(credentials) {
+      server.setSecureContext(secureContextOptions(credentials));
+      trustsClientCas = credentials.ca !== undefined && credentials.ca.length > 0;
+    },
+  };
 };
 
 /** The client certificate of each TLS connection that presented one. */
