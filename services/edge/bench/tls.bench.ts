@@ -1,5 +1,5 @@
 /**
- * What TLS costs the edge: `node services/edge/dist/bench/tls.bench.js [--connections=500]
+ * What TLS costs the edge: `npm run bench:tls -- [--connections=500]
  * [--roundtrips=5000] [--seconds=3]`.
  *
  * The edge server runs in a child process (its CPU time is read there with
