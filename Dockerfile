@@ -51,6 +51,7 @@ COPY --from=build /out ./
 # UMBRA_DATA_DIR for a volume: the development CA and certificates of `umbra edge` and
 # `umbra device add --cert` (a volume mounted here starts with this owner).
 RUN mkdir -p /var/lib/umbra && chown 1000:1000 /var/lib/umbra
+ENV UMBRA_DATA_DIR=/var/lib/umbra
 # The image's `node` user; numeric, so Kubernetes can check runAsNonRoot.
 USER 1000:1000
 # MQTT, MQTT over TLS, HTTP API, operations (/healthz, /readyz, /metrics when OPS_PORT is set).
