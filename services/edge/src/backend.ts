@@ -48,6 +48,9 @@ export interface ClientCertificate {
   readonly organization: string | undefined;
   /** It chains to a CA the listener trusts for clients (Umbra's CA, MQTT_TLS_CA). */
   readonly chainTrusted: boolean;
+  /** Validity, ms since the epoch (checked for registered certificates; TLS checks CA-signed ones). */
+  readonly notBefore: number;
+  readonly notAfter: number;
 }
 
 export interface ConnectCredentials {

@@ -13,6 +13,12 @@ export const usernameIdentity = (username: string | undefined): string | undefin
   return query === -1 ? username : username.slice(0, query);
 };
 
+/** What certificate authentication reads of the registry. */
+export type CertificateRegistry = Pick<
+  DeviceRegistry,
+  "certificateOwner" | "get" | "isCertificateRevoked"
+>;
+
 /** The certificate settled it: the device it names, or why it is refused. */
 export type CertificateOutcome =
   | { readonly ok: true; readonly device: DeviceId }
@@ -44,7 +50,8 @@ const matches = (
 
 /**
  * Authentication by client certificate (mutual TLS), before any password:
- * - a certificate registered to a device (by fingerprint, through the API) is that device;
+ * - a certificate registered to a device (by fingerprint, through the API) is that device,
+ *   within its validity dates;
  * - a certificate that chains to a CA the listener trusts (Umbra's, MQTT_TLS_CA) is the
  *   device its subject names, `CN={device name}, O={product id}`, if that device is
  *   registered and the certificate was not revoked;
@@ -53,15 +60,19 @@ const matches = (
  * A registry that cannot be reached is thrown to the caller.
  */
 export const authenticateByCertificate = async (
-  registry: DeviceRegistry,
+  registry: CertificateRegistry,
   certificate: ClientCertificate,
   clientId: string,
   product: string | undefined,
+  now: number,
 ): Promise<CertificateOutcome | undefined> => {
   const { fingerprint, commonName, organization } = certificate;
   const owner = await registry.certificateOwner(fingerprint);
   if (owner !== undefined) {
     const device = parseDeviceKey(owner);
+    // No CA vouches for a registered certificate's dates: they are checked here.
+    if (device !== undefined && (now < certificate.notBefore || now > certificate.notAfter))
+      return refused("the registered certificate is not valid now (expired or not yet valid)");
     if (device !== undefined) return matches(device, clientId, product, "registered");
   }
   if (!certificate.chainTrusted || commonName === undefined || organization === undefined)

@@ -222,7 +222,13 @@ export class NatsBackend implements EdgeBackend {
     let byCertificate: CertificateOutcome | undefined;
     if (certificate !== undefined && registry !== undefined) {
       try {
-        byCertificate = await authenticateByCertificate(registry, certificate, clientId, username);
+        byCertificate = await authenticateByCertificate(
+          registry,
+          certificate,
+          clientId,
+          username,
+          this.#now(),
+        );
       } catch (e) {
         return {
           ok: false,

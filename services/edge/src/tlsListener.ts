@@ -131,5 +131,7 @@ const readClientCertificate = (
     commonName: single(subject?.CN),
     organization: single(subject?.O),
     chainTrusted: trustsClientCas && socket.authorized,
+    notBefore: Date.parse(peer.valid_from),
+    notAfter: Date.parse(peer.valid_to),
   };
 };

@@ -113,12 +113,16 @@ describe("TLS listener", () => {
       commonName: "c1",
       organization: PRODUCT,
       chainTrusted: true,
+      notBefore: signed.info.notBefore.getTime(),
+      notAfter: signed.info.notAfter.getTime(),
     });
     assert.deepEqual(withForeign?.certificate, {
       fingerprint: foreign.info.fingerprint,
       commonName: "Y",
       organization: "X",
       chainTrusted: false,
+      notBefore: foreign.info.notBefore.getTime(),
+      notAfter: foreign.info.notAfter.getTime(),
     });
     assert.equal(without?.certificate, undefined);
     assert.equal(edge.backend.sessionOf("c1").certificateFingerprint, signed.info.fingerprint);
