@@ -48,9 +48,13 @@ RUN npm ci --omit=dev --workspace=@umbra/umbra --no-audit --no-fund \
  && printf '#!/bin/sh\nexec node /app/services/umbra/dist/src/main.js "$@"\n' > /usr/local/bin/umbra \
  && chmod 755 /usr/local/bin/umbra
 COPY --from=build /out ./
+# UMBRA_DATA_DIR for a volume: the development CA and certificates of `umbra edge` and
+# `umbra device add --cert` (a volume mounted here starts with this owner).
+RUN mkdir -p /var/lib/umbra && chown 1000:1000 /var/lib/umbra
+ENV UMBRA_DATA_DIR=/var/lib/umbra
 # The image's `node` user; numeric, so Kubernetes can check runAsNonRoot.
 USER 1000:1000
-# MQTT, HTTP API, operations (/healthz, /readyz, /metrics when OPS_PORT is set).
-EXPOSE 1883 8080 9090
+# MQTT, MQTT over TLS, HTTP API, operations (/healthz, /readyz, /metrics when OPS_PORT is set).
+EXPOSE 1883 8883 8080 9090
 ENTRYPOINT ["node", "/app/services/umbra/dist/src/main.js"]
 CMD ["all"]

@@ -3,7 +3,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { K8S_DIR, type K8sObject, parseManifests } from "./kustomize.js";
-import { containerProblems, type RuleOptions, umbraContainerProblems } from "./rules.js";
+import {
+  containerProblems,
+  type RuleOptions,
+  ruleProblems,
+  umbraContainerProblems,
+} from "./rules.js";
 import { schemaProblems } from "./schema.js";
 
 /**
@@ -135,5 +140,35 @@ describe("k8s checks catch broken manifests", () => {
     assert.deepEqual(umbraContainerProblems(objects), [
       "Deployment/umbra-edge (edge): probe is not GET /readyz",
     ]);
+  });
+
+  it("rules: an edge whose TLS certificate is not the mounted Secret's, or no 8883 on its Service", () => {
+    const tlsProblems = (objects: Loose[], options: RuleOptions) =>
+      ruleProblems(objects, {
+        ...options,
+        externalSecrets: ["umbra-secrets", "umbra-edge-tls"],
+      }).filter((p) => /TLS|mqtts|8883/.test(p));
+    const fresh = () => withImages(baseObjects(), "umbra:0.1.0") as Loose[];
+    const edgeOf = (objects: Loose[]) =>
+      objects.find((o) => o.metadata.name === "umbra-edge" && o.kind === "Deployment");
+    assert.deepEqual(tlsProblems(fresh(), PROD), []);
+
+    const subPath = fresh();
+    const mount = edgeOf(subPath).spec.template.spec.containers[0].volumeMounts.find(
+      (m: Loose) => m.name === "tls",
+    );
+    mount.subPath = "tls.crt";
+    assert.match(tlsProblems(subPath, PROD).join("\n"), /MQTT_TLS_CERT .* Secret mounted whole/);
+
+    const noCert = fresh();
+    const env = edgeOf(noCert).spec.template.spec.containers[0].env;
+    for (const e of env) if (e.name === "MQTT_TLS_CERT" || e.name === "MQTT_TLS_KEY") e.value = "";
+    assert.deepEqual(tlsProblems(noCert, DEV), []);
+    assert.match(tlsProblems(noCert, PROD).join("\n"), /development CA in prod/);
+
+    const noPort = fresh();
+    const service = noPort.find((o) => o.metadata.name === "umbra-edge" && o.kind === "Service");
+    service.spec.ports = service.spec.ports.filter((p: Loose) => p.port !== 8883);
+    assert.match(tlsProblems(noPort, DEV).join("\n"), /no Service port 8883 → mqtts/);
   });
 });

@@ -12,10 +12,11 @@ import { schemaProblems } from "./schema.js";
  */
 
 const OPTIONS: Record<(typeof KUSTOMIZATIONS)[number], RuleOptions> = {
-  base: { externalSecrets: ["umbra-secrets"], production: false },
+  base: { externalSecrets: ["umbra-secrets", "umbra-edge-tls"], production: false },
   "overlays/dev": { externalSecrets: [], production: false },
-  // The operator creates umbra-secrets (k8s/overlays/prod/secret.example.yaml).
-  "overlays/prod": { externalSecrets: ["umbra-secrets"], production: true },
+  // The operator creates umbra-secrets (k8s/overlays/prod/secret.example.yaml), and
+  // cert-manager umbra-edge-tls (k8s/overlays/prod/edge-certificate.example.yaml).
+  "overlays/prod": { externalSecrets: ["umbra-secrets", "umbra-edge-tls"], production: true },
 };
 
 const kubectl = findKubectl();

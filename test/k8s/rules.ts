@@ -208,8 +208,10 @@ export const structureProblems = (objects: readonly K8sObject[], options: RuleOp
   const edgeService = serviceOf(byService.get("edge"));
   const edgePorts = new Map((edgeService?.spec?.ports ?? []).map((p) => [p.port, p.targetPort]));
   if (edgePorts.get(1883) !== "mqtt") problems.push("edge: no Service port 1883 → mqtt");
-  if (options.production && edgePorts.get(8883) !== "mqtt")
-    problems.push("edge: no Service port 8883 → mqtt (TLS terminated by the load balancer)");
+  // The edge terminates TLS itself: it must see the devices' client certificates.
+  if (edgePorts.get(8883) !== "mqtts")
+    problems.push("edge: no Service port 8883 → mqtts (the edge's own TLS listener)");
+  problems.push(...edgeTlsProblems(byService.get("edge"), options));
 
   const shard = byService.get("shard");
   if (shard !== undefined) {
@@ -265,9 +267,62 @@ export const structureProblems = (objects: readonly K8sObject[], options: RuleOp
           );
       }
     }
+  for (const w of workloads)
+    for (const v of w.spec.template.spec?.volumes ?? []) {
+      const secret = v.secret;
+      if (
+        secret?.secretName !== undefined &&
+        secret.optional !== true &&
+        !secrets.has(secret.secretName) &&
+        !options.externalSecrets.includes(secret.secretName)
+      )
+        problems.push(
+          `${nameOf(w)}: Secret ${secret.secretName} (volume ${v.name}) is neither rendered nor documented as external`,
+        );
+    }
   for (const secret of options.externalSecrets)
     if (secrets.has(secret))
       problems.push(`Secret/${secret} is rendered: applying would overwrite the operator's`);
+  return problems;
+};
+
+/**
+ * The edge's TLS listener: MQTTS_PORT on its `mqtts` container port, and a certificate
+ * and key that are files of a mounted Secret of type kubernetes.io/tls (`tls.crt`,
+ * `tls.key`, what cert-manager writes) mounted whole, so a renewal reaches them. In prod
+ * the Secret is required; elsewhere the certificate may be left to the edge (its
+ * development CA), with MQTT_TLS_CERT and MQTT_TLS_KEY set empty.
+ */
+const edgeTlsProblems = (edge: Workload | undefined, options: RuleOptions): string[] => {
+  if (edge === undefined) return [];
+  const problems: string[] = [];
+  const container = edge.spec.template.spec?.containers.find((c) => umbraService(c) === "edge");
+  if (container === undefined) return [];
+  const env = new Map((container.env ?? []).map((e) => [e.name, e.value]));
+  const port = container.ports?.find((p) => p.name === "mqtts")?.containerPort;
+  if (port === undefined || env.get("MQTTS_PORT") !== String(port))
+    problems.push(`${nameOf(edge)}: MQTTS_PORT is not its mqtts container port`);
+  const cert = env.get("MQTT_TLS_CERT") ?? "";
+  const key = env.get("MQTT_TLS_KEY") ?? "";
+  if (cert === "" && key === "") {
+    if (options.production)
+      problems.push(`${nameOf(edge)}: no MQTT_TLS_CERT / MQTT_TLS_KEY (a development CA in prod)`);
+    return problems;
+  }
+  const volumes = edge.spec.template.spec?.volumes ?? [];
+  for (const [variable, path, file] of [
+    ["MQTT_TLS_CERT", cert, "tls.crt"],
+    ["MQTT_TLS_KEY", key, "tls.key"],
+  ] as const) {
+    const mount = (container.volumeMounts ?? []).find((m) => path === `${m.mountPath}/${file}`);
+    const secret = volumes.find((v) => v.name === mount?.name)?.secret;
+    if (mount === undefined || secret === undefined || mount.subPath !== undefined)
+      problems.push(
+        `${nameOf(edge)}: ${variable} (${path}) is not ${file} of a Secret mounted whole`,
+      );
+    else if (options.production && secret.optional === true)
+      problems.push(`${nameOf(edge)}: the TLS Secret ${secret.secretName} is optional in prod`);
+  }
   return problems;
 };
 

@@ -72,7 +72,9 @@ export const startService = async (
 
   const child = spawnChild(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    // The TLS listener (default port 8883) only where a test asks for it: parallel
+    // processes would compete for the port, and each would write a development CA.
+    env: { MQTTS_PORT: "off", ...process.env, ...env },
   });
   const ready: Record<string, LogLine> = {};
   const seen: LogLine[] = [];

@@ -8,6 +8,9 @@
  * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`, `gateway` (a sub-device's) |
  * | `umbra:{pid/dn}:subdevices` | set  | a gateway's sub-devices (`pid/dn` keys)        |
  * | `umbra:{pid/dn}:presence`   | string | the edge and session holding the device, `PX` |
+ * | `umbra:{pid/dn}:certificates` | hash | a device's registered client certificates: fingerprint → JSON |
+ * | `umbra:{pid/dn}:revoked-certificates` | zset | fingerprints revoked, scored by their notAfter (ms) |
+ * | `umbra:certificate:{fp}`    | string | the device key a certificate fingerprint is registered to |
  * | `umbra:product:{pid}:devices` | set | device names of a product (listing)         |
  * | `umbra:{cluster}:members`   | set  | ids of shard members that joined              |
  * | `umbra:{cluster}:member:{id}` | string | a member's status (JSON), expiring with its lease |
@@ -26,3 +29,11 @@ export const PRODUCTS_KEY = "umbra:products";
 export const presenceKey = (deviceKey: string): string => `umbra:{${deviceKey}}:presence`;
 /** A gateway's registered sub-devices (seed 003), as device keys. */
 export const subDevicesKey = (gatewayKey: string): string => `umbra:{${gatewayKey}}:subdevices`;
+/** A device's registered client certificates (mutual TLS): fingerprint → JSON. */
+export const certificatesKey = (deviceKey: string): string => `umbra:{${deviceKey}}:certificates`;
+/** Fingerprints revoked for a device, scored by the certificate's notAfter (ms). */
+export const revokedCertificatesKey = (deviceKey: string): string =>
+  `umbra:{${deviceKey}}:revoked-certificates`;
+/** Which device a certificate fingerprint is registered to (one device per certificate). */
+export const certificateOwnerKey = (fingerprint: string): string =>
+  `umbra:certificate:{${fingerprint}}`;

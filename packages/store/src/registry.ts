@@ -1,10 +1,13 @@
 import { parseDeviceKey } from "@umbra/dialects";
 import type { Redis } from "ioredis";
 import {
+  certificateOwnerKey,
+  certificatesKey,
   deviceRecordKey,
   PRODUCTS_KEY,
   productDevicesKey,
   productRecordKey,
+  revokedCertificatesKey,
   subDevicesKey,
 } from "./keys.js";
 import { RegistryRefusal, registrableNameProblem } from "./names.js";
@@ -29,6 +32,28 @@ export interface DeviceRecord {
 }
 
 export type AttachOutcome = "attached" | "already" | "missing" | "other-gateway";
+
+/** A device's own client certificate, registered by its SHA-256 fingerprint. */
+export interface CertificateRecord {
+  /** 64 lowercase hex digits. */
+  readonly fingerprint: string;
+  readonly subject: string;
+  /** ms */
+  readonly notAfter: number;
+  /** ms */
+  readonly addedAt: number;
+}
+
+export type AddCertificateOutcome = "added" | "already" | "missing" | "other-device" | "full";
+
+/** Certificates one device may hold registered at once (rotation needs two). */
+export const MAX_CERTIFICATES_PER_DEVICE = 16;
+/**
+ * Revoked fingerprints kept per device until their certificates expire; past it the ones
+ * expiring first go (only CA-signed certificates need the list: a registered one is
+ * refused once its registration is gone).
+ */
+export const MAX_REVOKED_CERTIFICATES_PER_DEVICE = 1_000;
 
 export interface ProductRecord {
   readonly productId: string;
@@ -124,6 +149,9 @@ export class DeviceRegistry {
     for (const sub of await this.#redis.smembers(subDevicesKey(key)))
       await this.#detachField(sub, key);
     await this.#redis.del(subDevicesKey(key));
+    for (const fingerprint of await this.#redis.hkeys(certificatesKey(key)))
+      await this.#releaseFingerprint(fingerprint, key);
+    await this.#redis.del(certificatesKey(key), revokedCertificatesKey(key));
     const removed = await this.#redis.del(deviceRecordKey(key));
     await this.#redis.srem(productDevicesKey(productId), deviceName);
     return removed === 1;
@@ -203,5 +231,86 @@ export class DeviceRegistry {
 
   async list(productId: string): Promise<string[]> {
     return (await this.#redis.smembers(productDevicesKey(productId))).sort();
+  }
+
+  /**
+   * Registers a device's client certificate. A fingerprint belongs to one device:
+   * `other-device` if another one has it; `missing` if the device is not registered;
+   * `full` at MAX_CERTIFICATES_PER_DEVICE. Registering clears an earlier revocation.
+   */
+  async addCertificate(
+    deviceKey: string,
+    certificate: CertificateRecord,
+  ): Promise<AddCertificateOutcome> {
+    const { fingerprint } = certificate;
+    if ((await this.#redis.exists(deviceRecordKey(deviceKey))) === 0) return "missing";
+    const listing = certificatesKey(deviceKey);
+    if (
+      (await this.#redis.hexists(listing, fingerprint)) === 0 &&
+      (await this.#redis.hlen(listing)) >= MAX_CERTIFICATES_PER_DEVICE
+    )
+      return "full";
+    // One key per call: the owner key and the device's keys live in different slots.
+    const claimed = await this.#redis.set(certificateOwnerKey(fingerprint), deviceKey, "NX");
+    if (claimed === null) {
+      const owner = await this.#redis.get(certificateOwnerKey(fingerprint));
+      if (owner !== deviceKey) return "other-device";
+    }
+    const { fingerprint: _, ...stored } = certificate;
+    const added = await this.#redis.hsetnx(listing, fingerprint, JSON.stringify(stored));
+    await this.#redis.zrem(revokedCertificatesKey(deviceKey), fingerprint);
+    // The device may have been removed meanwhile: undo what is now orphaned.
+    if ((await this.#redis.hexists(deviceRecordKey(deviceKey), "key")) === 0) {
+      await this.#releaseFingerprint(fingerprint, deviceKey);
+      await this.#redis.del(listing);
+      return "missing";
+    }
+    return added === 1 ? "added" : "already";
+  }
+
+  /** A device's registered certificates, by fingerprint. */
+  async certificates(deviceKey: string): Promise<CertificateRecord[]> {
+    const all = await this.#redis.hgetall(certificatesKey(deviceKey));
+    return Object.entries(all)
+      .map(([fingerprint, json]) => {
+        const stored = JSON.parse(json) as Omit<CertificateRecord, "fingerprint">;
+        return { fingerprint, ...stored };
+      })
+      .sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+  }
+
+  /** The device key a certificate fingerprint is registered to. */
+  async certificateOwner(fingerprint: string): Promise<string | undefined> {
+    return (await this.#redis.get(certificateOwnerKey(fingerprint))) ?? undefined;
+  }
+
+  /**
+   * Revokes a device's registered certificate: its registration goes, and the
+   * fingerprint is remembered as revoked until the certificate expires (so a CA-signed
+   * one is refused too). False if the device had no such certificate.
+   */
+  async revokeCertificate(deviceKey: string, fingerprint: string, now: number): Promise<boolean> {
+    const listing = certificatesKey(deviceKey);
+    const json = await this.#redis.hget(listing, fingerprint);
+    if (json === null) return false;
+    const { notAfter } = JSON.parse(json) as { notAfter: number };
+    const revoked = revokedCertificatesKey(deviceKey);
+    await this.#redis.zadd(revoked, notAfter, fingerprint);
+    await this.#redis.zremrangebyscore(revoked, "-inf", now);
+    await this.#redis.zremrangebyrank(revoked, 0, -(MAX_REVOKED_CERTIFICATES_PER_DEVICE + 1));
+    await this.#redis.hdel(listing, fingerprint);
+    await this.#releaseFingerprint(fingerprint, deviceKey);
+    return true;
+  }
+
+  /** Whether `fingerprint` was revoked for the device (and has not expired since). */
+  async isCertificateRevoked(deviceKey: string, fingerprint: string): Promise<boolean> {
+    return (await this.#redis.zscore(revokedCertificatesKey(deviceKey), fingerprint)) !== null;
+  }
+
+  /** Deletes a fingerprint's owner key if it names `deviceKey`. */
+  async #releaseFingerprint(fingerprint: string, deviceKey: string): Promise<void> {
+    const owner = certificateOwnerKey(fingerprint);
+    if ((await this.#redis.get(owner)) === deviceKey) await this.#redis.del(owner);
   }
 }

@@ -23,6 +23,7 @@ export const PROBLEMS = {
   "shadow-not-found": [404, "The device has no shadow"],
   "function-not-found": [404, "No such function call"],
   "not-sub-device": [404, "The device is not a sub-device of this gateway"],
+  "certificate-not-found": [404, "The device has no such certificate"],
   "method-not-allowed": [405, "Method not allowed"],
   "request-timeout": [408, "The request was not received in time"],
   conflict: [409, "Conflict"],

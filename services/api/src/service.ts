@@ -21,6 +21,7 @@ import {
 import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { apiRoutes } from "./api.js";
+import { certificateRoutes } from "./certificates.js";
 import { DOCS_PAGE } from "./docs.js";
 import { EventStreams, openEventStore } from "./events.js";
 import { type ApiKey, AuthThrottle, parseApiKeys, RateLimiter } from "./keys.js";
@@ -241,6 +242,7 @@ export const apiService = Effect.gen(function* () {
     functionRetentionMs: functionRetentionS * 1000,
   });
   routes.push(...subDeviceRoutes({ registry, shadows, gateways, nc, gatewayTimeoutMs }));
+  routes.push(...certificateRoutes({ registry, nc, now: Date.now }));
   let document: unknown;
   routes.push(...operationRoutes(readiness, () => document));
   document = openApiDocument(routes, API_VERSION);

@@ -21,6 +21,8 @@ export interface DeviceSession {
   deliver(topic: string, payload: Uint8Array): boolean;
   /** Ends the session from the server side (MQTT 5: DISCONNECT with `reasonCode`). */
   close(reasonCode: number, why: string): void;
+  /** The fingerprint of the client certificate the session presented (TLS), if any. */
+  readonly certificateFingerprint?: string | undefined;
 }
 
 export type AuthRefusal =
@@ -37,10 +39,26 @@ export type AuthResult =
   | { readonly ok: true; readonly device: DeviceId }
   | { readonly ok: false; readonly refusal: AuthRefusal; readonly detail: string };
 
+/** The certificate a client presented in the TLS handshake (MQTTS listener). */
+export interface ClientCertificate {
+  /** SHA-256 of the DER bytes, 64 lowercase hex digits. */
+  readonly fingerprint: string;
+  /** Subject CN and O (a CA-signed device certificate: device name, product id). */
+  readonly commonName: string | undefined;
+  readonly organization: string | undefined;
+  /** It chains to a CA the listener trusts for clients (Umbra's CA, MQTT_TLS_CA). */
+  readonly chainTrusted: boolean;
+  /** Validity, ms since the epoch (checked for registered certificates; TLS checks CA-signed ones). */
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
 export interface ConnectCredentials {
   readonly clientId: string;
   readonly username: string | undefined;
   readonly password: Buffer | undefined;
+  /** Over TLS, when the client presented a certificate. */
+  readonly certificate?: ClientCertificate | undefined;
 }
 
 export interface EdgeBackend {

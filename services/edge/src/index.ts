@@ -11,3 +11,9 @@ export {
 } from "./server.js";
 export { edgeService } from "./service.js";
 export type { EdgeSession, ProtocolVersion } from "./session.js";
+export {
+  clientCertificate,
+  MQTT_ALPN_PROTOCOLS,
+  type TlsCredentials,
+  type TlsListenerOptions,
+} from "./tlsListener.js";

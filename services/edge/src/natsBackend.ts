@@ -44,7 +44,13 @@ import {
   natsConnected,
 } from "@umbra/runtime";
 import type { DeviceRegistry, Presence } from "@umbra/store";
+import { revokedFingerprintOf } from "@umbra/tls";
 import type { AuthResult, ConnectCredentials, DeviceSession, EdgeBackend } from "./backend.js";
+import {
+  authenticateByCertificate,
+  type CertificateOutcome,
+  usernameIdentity,
+} from "./certificateAuth.js";
 
 export interface NatsBackendOptions {
   readonly edgeId: string;
@@ -78,6 +84,8 @@ interface Pending {
 
 /** MQTT 5 reason: another connection took the session over. */
 const SESSION_TAKEN_OVER = 0x8e;
+/** MQTT 5 reason: the session's credentials are no longer valid. */
+const NOT_AUTHORIZED = 0x87;
 
 /**
  * The edge's side of the bus: device authentication against the registry, topics
@@ -217,40 +225,77 @@ export class NatsBackend implements EdgeBackend {
   }
 
   async authenticate(credentials: ConnectCredentials): Promise<AuthResult> {
-    const { clientId, username, password } = credentials;
+    const { clientId, password, certificate } = credentials;
+    const username = usernameIdentity(credentials.username);
     const clientProblem = nameProblem("client id (device name)", clientId);
     if (clientProblem !== undefined)
       return { ok: false, refusal: "bad-client-id", detail: clientProblem };
-    if (username === undefined)
-      return { ok: false, refusal: "bad-credentials", detail: "username (product id) missing" };
-    const productProblem = nameProblem("username (product id)", username);
-    if (productProblem !== undefined)
-      return { ok: false, refusal: "bad-credentials", detail: productProblem };
-    const device: DeviceId = { productId: username, deviceName: clientId };
     const registry = this.#options.registry;
-    if (registry === undefined) return { ok: true, device };
-    if (password === undefined || password.length === 0)
-      return { ok: false, refusal: "bad-credentials", detail: "password (token) missing" };
-    let record: Awaited<ReturnType<DeviceRegistry["get"]>>;
-    try {
-      record = await registry.get(deviceKey(device));
-    } catch (e) {
-      return {
-        ok: false,
-        refusal: "unavailable",
-        detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
-      };
+    // A client certificate (TLS) may settle who the device is, with no password.
+    let byCertificate: CertificateOutcome | undefined;
+    if (certificate !== undefined && registry !== undefined) {
+      try {
+        byCertificate = await authenticateByCertificate(
+          registry,
+          certificate,
+          clientId,
+          username,
+          this.#now(),
+        );
+      } catch (e) {
+        return {
+          ok: false,
+          refusal: "unavailable",
+          detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
+        };
+      }
+      if (byCertificate !== undefined && !byCertificate.ok) return byCertificate;
     }
-    if (record === undefined)
-      return { ok: false, refusal: "not-authorized", detail: "device not registered" };
-    const problem = verifyOneNetToken(
-      password.toString("utf8"),
-      device,
-      record.key,
-      Math.floor(this.#now() / 1000),
-    );
-    if (problem !== undefined)
-      return { ok: false, refusal: "bad-credentials", detail: `token ${problem}` };
+    let device: DeviceId;
+    if (byCertificate?.ok === true) device = byCertificate.device;
+    else {
+      // A certificate that settled nothing, and no password: the certificate is refused.
+      if (
+        certificate !== undefined &&
+        registry !== undefined &&
+        (password === undefined || password.length === 0)
+      )
+        return {
+          ok: false,
+          refusal: "not-authorized",
+          detail: "client certificate neither registered nor CA-signed, and no password",
+        };
+      if (username === undefined || username === "")
+        return { ok: false, refusal: "bad-credentials", detail: "username (product id) missing" };
+      const productProblem = nameProblem("username (product id)", username);
+      if (productProblem !== undefined)
+        return { ok: false, refusal: "bad-credentials", detail: productProblem };
+      device = { productId: username, deviceName: clientId };
+      if (registry === undefined) return { ok: true, device };
+      if (password === undefined || password.length === 0)
+        return { ok: false, refusal: "bad-credentials", detail: "password (token) missing" };
+      let record: Awaited<ReturnType<DeviceRegistry["get"]>>;
+      try {
+        record = await registry.get(deviceKey(device));
+      } catch (e) {
+        return {
+          ok: false,
+          refusal: "unavailable",
+          detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
+        };
+      }
+      if (record === undefined)
+        return { ok: false, refusal: "not-authorized", detail: "device not registered" };
+      const problem = verifyOneNetToken(
+        password.toString("utf8"),
+        device,
+        record.key,
+        Math.floor(this.#now() / 1000),
+      );
+      if (problem !== undefined)
+        return { ok: false, refusal: "bad-credentials", detail: `token ${problem}` };
+    }
+    if (registry === undefined) return { ok: true, device };
     try {
       const subs = await registry.subDevices(deviceKey(device));
       if (subs.length > 0) this.#subDevicesAtConnect.set(deviceKey(device), subs);
@@ -291,7 +336,13 @@ export class NatsBackend implements EdgeBackend {
               this.#dropped,
             );
         } else if (frame[0] === OUTBOUND_TAKEOVER) {
-          if (decodeTakeover(frame) !== session.id)
+          const by = decodeTakeover(frame);
+          const revoked = revokedFingerprintOf(by);
+          if (revoked !== undefined) {
+            // The API revoked a certificate: only the sessions that presented it end.
+            if (session.certificateFingerprint === revoked)
+              session.close(NOT_AUTHORIZED, "client certificate revoked");
+          } else if (by !== session.id)
             session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
         } else if (frame[0] === OUTBOUND_TOPOLOGY) {
           this.#reloadSubDevices(session);

@@ -1,10 +1,16 @@
-import { type AddressInfo, createServer, type Socket } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { type CounterCell, counterFamily, gaugeFamily, type Logger } from "@umbra/runtime";
 import { AuthThrottle } from "./authThrottle.js";
 import type { EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
 import { Session, type SessionContext } from "./session.js";
+import {
+  createTlsListener,
+  type TlsCredentials,
+  type TlsListener,
+  type TlsListenerOptions,
+} from "./tlsListener.js";
 
 /** PUBLISH packets of one dialect, counted by the sessions speaking it. */
 export interface DialectTraffic {
@@ -28,6 +34,10 @@ export interface EdgeMetrics {
   readonly authDelayedClientId: CounterCell;
   /** QoS 1 publishes the cluster did not process in time (no PUBACK). */
   readonly commandTimeouts: CounterCell;
+  /** TLS handshakes completed on the MQTTS listener. */
+  readonly tlsHandshakes: CounterCell;
+  /** TLS handshakes that failed: timed out, no common ALPN id, anything else. */
+  readonly tlsHandshakeFailures: Readonly<Record<"timeout" | "alpn" | "other", CounterCell>>;
   /** Adds a server's open sessions to the connections gauge; returns the remover. */
   readonly connections: (count: () => number) => () => void;
 }
@@ -59,6 +69,11 @@ export const edgeMetrics = (): EdgeMetrics => {
     ["scope"],
   );
   const connections = gaugeFamily("umbra_edge_connections", "Open MQTT sessions of devices.");
+  const tlsFailures = counterFamily(
+    "umbra_edge_tls_handshake_failures_total",
+    "TLS handshakes on the MQTTS listener that failed, by reason: timeout, alpn (no common protocol id), other.",
+    ["reason"],
+  );
   return {
     traffic: (dialect) => ({
       in: messagesIn.cell({ dialect }),
@@ -74,6 +89,15 @@ export const edgeMetrics = (): EdgeMetrics => {
       "umbra_edge_command_timeouts_total",
       "QoS 1 publishes the cluster did not process in time: no PUBACK, the session closed.",
     ).cell(),
+    tlsHandshakes: counterFamily(
+      "umbra_edge_tls_handshakes_total",
+      "TLS handshakes completed on the MQTTS listener.",
+    ).cell(),
+    tlsHandshakeFailures: {
+      timeout: tlsFailures.cell({ reason: "timeout" }),
+      alpn: tlsFailures.cell({ reason: "alpn" }),
+      other: tlsFailures.cell({ reason: "other" }),
+    },
     connections: (count) => connections.source(count),
   };
 };
@@ -89,6 +113,16 @@ export interface EdgeServerOptions {
 export interface EdgeServer {
   /** Starts accepting MQTT over TCP; resolves with the port actually bound (for port 0). */
   listen(port: number, host: string): Promise<number>;
+  /**
+   * Starts accepting MQTT over TLS (the same sessions as `listen`); resolves with the
+   * port bound. At most one TLS listener per server.
+   */
+  listenTls(port: number, host: string, tls: TlsListenerOptions): Promise<number>;
+  /**
+   * New TLS credentials (a renewed certificate) for the connections accepted from now
+   * on; throws, keeping the old ones, if they are unusable or no TLS listener is open.
+   */
+  setTlsCredentials(tls: TlsCredentials): void;
   /**
    * Stops accepting, closes every connection (MQTT 5: DISCONNECT 0x8B) and resolves
    * once all their sockets are closed.
@@ -136,7 +170,8 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     },
   };
 
-  const server = createServer((socket: Socket) => {
+  /** Every connection, plain or TLS, becomes a session here. */
+  const accept = (socket: Socket): void => {
     if (closing !== undefined) {
       socket.destroy();
       return;
@@ -144,9 +179,23 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     // Without it Nagle holds back small acks: QoS 1 round trips take ~40 ms.
     socket.setNoDelay(true);
     connections.add(new Session(socket, context));
-  });
+  };
+  const server = createServer(accept);
   // Accept failures (EMFILE and the like) must not take the process down.
   server.on("error", (error) => logger.error({ err: error }, "edge server error"));
+  let tlsListener: TlsListener | undefined;
+
+  const bind = (target: Server, port: number, host: string, what: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      target.once("error", onError);
+      target.listen(port, host, () => {
+        target.off("error", onError);
+        const bound = (target.address() as AddressInfo).port;
+        logger.debug({ host, port: bound }, `edge listening (${what})`);
+        resolve(bound);
+      });
+    });
 
   return {
     limits,
@@ -155,22 +204,29 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     },
 
     listen(port, host) {
-      return new Promise((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.once("error", onError);
-        server.listen(port, host, () => {
-          server.off("error", onError);
-          const bound = (server.address() as AddressInfo).port;
-          logger.debug({ host, port: bound }, "edge listening");
-          resolve(bound);
-        });
-      });
+      return bind(server, port, host, "mqtt");
+    },
+
+    listenTls(port, host, tls) {
+      if (tlsListener !== undefined) return Promise.reject(new Error("TLS listener already open"));
+      tlsListener = createTlsListener(tls, accept, metrics, logger);
+      return bind(tlsListener.server, port, host, "mqtts");
+    },
+
+    setTlsCredentials(tls) {
+      if (tlsListener === undefined) throw new Error("no TLS listener");
+      tlsListener.setCredentials(tls);
     },
 
     close() {
       closing ??= new Promise<void>((resolve) => {
-        // The callback runs once the last connection's socket has closed.
-        server.close(() => {
+        // Each callback runs once the last connection of its listener has closed.
+        const closeListener = (target: Server | undefined): Promise<void> =>
+          new Promise((done) => {
+            if (target === undefined || !target.listening) done();
+            else target.close(() => done());
+          });
+        Promise.all([closeListener(server), closeListener(tlsListener?.server)]).then(() => {
           removeConnections();
           resolve();
         });

@@ -18,12 +18,14 @@ import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { NatsBackend } from "./natsBackend.js";
 import { createEdgeServer } from "./server.js";
+import { tlsConfig, watchTlsFiles } from "./tlsConfig.js";
 
-const listenProblem = (e: unknown, host: string, port: number): string => {
+const listenProblem = (e: unknown, host: string, port: number, variable = "MQTT_PORT"): string => {
   const code = (e as { code?: string }).code;
+  const what = variable === "MQTT_PORT" ? "MQTT" : "MQTT over TLS";
   if (code === "EADDRINUSE")
-    return `MQTT port ${port} on ${host} is already in use: stop what holds it or set MQTT_PORT`;
-  if (code === "EACCES") return `not allowed to listen on MQTT port ${port}: set MQTT_PORT`;
+    return `${what} port ${port} on ${host} is already in use: stop what holds it or set ${variable}`;
+  if (code === "EACCES") return `not allowed to listen on ${what} port ${port}: set ${variable}`;
   return `cannot listen on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`;
 };
 
@@ -58,6 +60,7 @@ export const edgeService = Effect.gen(function* () {
     1,
     10_000_000,
   );
+  const tls = yield* tlsConfig;
   const retryAfterMs = yield* intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000);
   const deadlineMs = yield* intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000);
 
@@ -136,8 +139,41 @@ export const edgeService = Effect.gen(function* () {
         return server.close();
       }),
   );
+  // Bound after the plain port: closed with it (the server's close ends both).
+  const mqttsPort = tls.enabled
+    ? yield* Effect.tryPromise({
+        try: async () => server.listenTls(tls.port, host, tls.listener),
+        catch: (e) => new StartupError(listenProblem(e, host, tls.port, "MQTTS_PORT")),
+      })
+    : undefined;
+  if (tls.enabled && tls.files !== undefined) {
+    const files = tls.files;
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        watchTlsFiles(
+          files,
+          tls.reloadMs,
+          (credentials) => server.setTlsCredentials(credentials),
+          logger,
+        ),
+      ),
+      (stop) => Effect.sync(stop),
+    );
+  }
+  const caPath = tls.enabled ? tls.caPath : undefined;
   if (auth === "off")
     logger.warn("device authentication is off (UMBRA_AUTH=off): any client may connect");
-  logger.info({ mqttPort, host, edgeId, auth, opsPort }, "ready");
-  return { mqttPort, host, auth };
+  logger.info(
+    {
+      mqttPort,
+      ...(mqttsPort === undefined ? {} : { mqttsPort }),
+      ...(caPath === undefined ? {} : { caPath }),
+      host,
+      edgeId,
+      auth,
+      opsPort,
+    },
+    "ready",
+  );
+  return { mqttPort, mqttsPort, caPath, host, auth };
 });

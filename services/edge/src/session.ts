@@ -13,6 +13,7 @@ import type { EdgeLimits } from "./limits.js";
 import { readPublish, writePublishQos0 } from "./publishCodec.js";
 import type { DialectTraffic, EdgeMetrics } from "./server.js";
 import { checkPacket } from "./strict.js";
+import { clientCertificate } from "./tlsListener.js";
 
 /** A DeviceSession of this edge, with what it knows about its own back-pressure. */
 export interface EdgeSession extends DeviceSession {
@@ -141,6 +142,10 @@ export class Session implements EdgeSession {
 
   get outboundBytes(): number {
     return this.socket.writableLength;
+  }
+
+  get certificateFingerprint(): string | undefined {
+    return clientCertificate(this.socket)?.fingerprint;
   }
 
   // ---------------------------------------------------------------- DeviceSession

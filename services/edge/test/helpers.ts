@@ -78,8 +78,12 @@ export class TestBackend extends EventEmitter implements EdgeBackend {
   /** While set, authenticate waits for it. */
   authGate: Promise<void> | undefined;
 
+  /** What every authenticate call was given, in order. */
+  readonly credentials: ConnectCredentials[] = [];
+
   authenticate(credentials: ConnectCredentials): Promise<AuthResult> {
     this.authenticateCalls++;
+    this.credentials.push(credentials);
     const outcome = decide(credentials);
     this.emit("change");
     return this.authGate === undefined

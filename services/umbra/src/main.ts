@@ -36,7 +36,7 @@ Commands:
   version    print the version
   help       print this help
 
-Configuration is read from the environment: NATS_URL, REDIS_URL, MQTT_PORT, MQTT_HOST,
+Configuration is read from the environment: NATS_URL, REDIS_URL, MQTT_PORT, MQTTS_PORT, MQTT_HOST,
 HTTP_PORT, UMBRA_AUTH (on|off), API_KEYS, UMBRA_PARTITIONS, SHARD_PARTITIONS, EDGE_ID,
 LOG_LEVEL, … (README).`;
 
@@ -65,9 +65,12 @@ const allServices = Effect.gen(function* () {
     Effect.sync(() => ops.add({ service: "api", readiness: api.ready })),
     (remove) => Effect.sync(remove),
   );
+  const mqtts = edge.mqttsPort === undefined ? undefined : `mqtts://${edge.host}:${edge.mqttsPort}`;
   logger.info(
     {
       mqtt: `mqtt://${edge.host}:${edge.mqttPort}`,
+      ...(mqtts === undefined ? {} : { mqtts }),
+      ...(edge.caPath === undefined ? {} : { caPath: edge.caPath }),
       http: `http://${api.host}:${api.httpPort}`,
       auth: edge.auth,
       opsPort: ops.port,
@@ -77,9 +80,9 @@ const allServices = Effect.gen(function* () {
   );
   if (process.stdout.isTTY)
     console.log(`
-Umbra ${VERSION} is running: MQTT on ${edge.host}:${edge.mqttPort}, device authentication ${edge.auth};
-HTTP API on http://${api.host}:${api.httpPort}/v1 (docs: /docs), API authentication ${api.auth}.
-Register a first device and get its token:  npm run umbra -- device add demo sensor-1
+Umbra ${VERSION} is running: MQTT on ${edge.host}:${edge.mqttPort}${mqtts === undefined ? "" : `, MQTT over TLS on ${edge.host}:${edge.mqttsPort}`}, device authentication ${edge.auth};
+HTTP API on http://${api.host}:${api.httpPort}/v1 (docs: /docs), API authentication ${api.auth}.${edge.caPath === undefined ? "" : `\nDevices trust the development CA ${edge.caPath} (e.g. mosquitto_pub --cafile, NODE_EXTRA_CA_CERTS).`}
+Register a first device and get its token:  npm run umbra -- device add demo sensor-1 [--cert]
 Stop with Ctrl-C.
 `);
 });

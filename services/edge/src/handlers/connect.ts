@@ -3,6 +3,7 @@ import type { AuthRefusal, AuthResult } from "../backend.js";
 import { ConnectReturnCode, REFUSAL_CODES, Reason } from "../codes.js";
 import { bodyOffset, packetType } from "../framing.js";
 import type { ProtocolVersion, Session } from "../session.js";
+import { clientCertificate } from "../tlsListener.js";
 
 const CONNECT = 1;
 
@@ -99,6 +100,7 @@ export const handleConnect = (session: Session, packet: IConnectPacket): void =>
       clientId: packet.clientId,
       username: packet.username,
       password: packet.password,
+      certificate: clientCertificate(session.socket),
     });
   } catch (error) {
     result = Promise.reject(error);
