@@ -45,7 +45,13 @@ export interface ServerOptions {
  */
 const PRODUCT_PARAMETERS: ReadonlySet<string> = new Set(["pid", "subPid"]);
 /** Path parameters naming something inside the products above (a device, a call, a service). */
-const SCOPED_PARAMETERS: ReadonlySet<string> = new Set(["dn", "subDn", "requestId", "identifier"]);
+const SCOPED_PARAMETERS: ReadonlySet<string> = new Set([
+  "dn",
+  "subDn",
+  "requestId",
+  "identifier",
+  "fingerprint",
+]);
 
 /**
  * Refuses a route whose path has a parameter neither list above knows: a new parameter
