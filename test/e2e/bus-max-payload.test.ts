@@ -10,53 +10,31 @@ import { connectBus, type NatsConnection, ShadowClient } from "@umbra/bus";
 import type { ShadowDocument } from "@umbra/core";
 import {
   pollUntil,
-  type Server,
   type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  type ServiceTier,
+  startServiceTier,
   TestDevice,
   withDeadline,
 } from "../src/harness.js";
 
 const MAX_PAYLOAD = 4096;
 
-let nats: Server;
-let redis: Server;
+let tier: ServiceTier;
 let nc: NatsConnection;
 const processes: ServiceProcess[] = [];
 let edge: ServiceProcess;
 
 before(async () => {
-  [nats, redis] = await Promise.all([
-    startNats({ jetstream: false, maxPayload: MAX_PAYLOAD }),
-    startRedis(),
-  ]);
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    MQTT_HOST: "127.0.0.1",
-    MQTT_PORT: "0",
-    OPS_PORT: "0",
-    OPS_HOST: "127.0.0.1",
-    UMBRA_AUTH: "off",
-    SHARD_PARTITIONS: "all",
-  };
-  const started = await Promise.all([
-    startService(["shard"], env),
-    startService(["reply"], env),
-    startService(["edge"], env),
-  ]);
-  processes.push(...started);
-  edge = started[2];
-  nc = await connectBus({ url: nats.url, name: "test-cloud" });
+  tier = await startServiceTier({}, { maxPayload: MAX_PAYLOAD });
+  edge = tier.edge;
+  processes.push(tier.shard, tier.reply, tier.edge);
+  nc = await connectBus({ url: tier.nats.url, name: "test-cloud" });
   assert.equal(nc.info?.max_payload, MAX_PAYLOAD, "the server announces the small limit");
 });
 
 after(async () => {
   await nc?.close();
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await tier?.stop();
 });
 
 const logs = () => processes.map((p) => `\n${p.logs()}`).join("");

@@ -9,43 +9,26 @@ import {
   pollUntil,
   type Server,
   type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  type ServiceTier,
+  startServiceTier,
   TestDevice,
   withDeadline,
 } from "../src/harness.js";
 
 let nats: Server;
-let redis: Server;
+let tier: ServiceTier;
 const processes: ServiceProcess[] = [];
 let edge: ServiceProcess;
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats({ jetstream: false }), startRedis()]);
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    MQTT_HOST: "127.0.0.1",
-    MQTT_PORT: "0",
-    OPS_PORT: "0",
-    OPS_HOST: "127.0.0.1",
-    UMBRA_AUTH: "off",
-    SHARD_PARTITIONS: "all",
-  };
-  processes.push(
-    ...(await Promise.all([
-      startService(["shard"], env),
-      startService(["reply"], env),
-      startService(["edge"], env),
-    ])),
-  );
-  edge = processes[2] as ServiceProcess;
+  tier = await startServiceTier();
+  nats = tier.nats;
+  edge = tier.edge;
+  processes.push(tier.shard, tier.reply, tier.edge);
 });
 
 after(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await tier?.stop();
 });
 
 const ops = () => `http://127.0.0.1:${edge.ready.edge?.opsPort}`;

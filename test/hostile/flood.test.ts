@@ -17,11 +17,9 @@ import type { ShadowDocument } from "@umbra/core";
 import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
 import mqttPacket, { type Packet } from "mqtt-packet";
 import {
-  type Server,
   type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  type ServiceTier,
+  startServiceTier,
   withDeadline,
 } from "../src/harness.js";
 
@@ -38,8 +36,7 @@ const FLOOD_MS = 6_000;
  */
 const RSS_CEILING_MB = 250;
 
-let nats: Server;
-let redisServer: Server;
+let tier: ServiceTier;
 let redis: Redis;
 const processes: ServiceProcess[] = [];
 let edge: ServiceProcess;
@@ -47,38 +44,23 @@ let shard: ServiceProcess;
 let mqttPort: number;
 
 before(async () => {
-  [nats, redisServer] = await Promise.all([startNats({ jetstream: false }), startRedis()]);
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redisServer.url,
-    MQTT_HOST: "127.0.0.1",
-    MQTT_PORT: "0",
-    OPS_PORT: "0",
-    OPS_HOST: "127.0.0.1",
-    UMBRA_AUTH: "off",
-    SHARD_PARTITIONS: "all",
+  tier = await startServiceTier({
     ACTOR_MAILBOX_MAX: "64",
     SHARD_QUEUE_MAX_BYTES: String(1024 * 1024),
     // No re-send by the edge before it gives up: a shed QoS 1 command ends its session,
     // and the device resends it with DUP.
     COMMAND_RETRY_MS: "1000",
     COMMAND_DEADLINE_MS: "1000",
-  };
-  const started = await Promise.all([
-    startService(["shard"], env),
-    startService(["reply"], env),
-    startService(["edge"], env),
-  ]);
-  processes.push(...started);
-  [shard, , edge] = started as [ServiceProcess, ServiceProcess, ServiceProcess];
+  });
+  ({ shard, edge } = tier);
+  processes.push(tier.shard, tier.reply, tier.edge);
   mqttPort = edge.ready.edge?.mqttPort as number;
-  redis = await connectRedis(redisServer.url, "flood-test");
+  redis = await connectRedis(tier.redis.url, "flood-test");
 });
 
 after(async () => {
   await redis?.quit();
-  await Promise.all(processes.map((p) => p.stop()));
-  await Promise.all([nats?.stop(), redisServer?.stop()]);
+  await tier?.stop();
 });
 
 const opsPortOf = (process: ServiceProcess): number | undefined => {
@@ -267,11 +249,19 @@ describe("flood", () => {
     const seconds = (Date.now() - started) / 1000;
     for (const p of processes) assert.equal(p.proc.exitCode, null, p.logs());
 
-    // Every write was acknowledged in the end: each is stored exactly once, the last wins.
+    // Every write was acknowledged in the end: each is stored (QoS 1 is at least once: a
+    // write applied while its session was being closed for a late ack, then resent with
+    // DUP, may be applied again — the shard's dedup ring catches most; counted below), and
+    // the last one wins.
     const store = new ShadowStore(redis);
+    let duplicates = 0;
     for (let d = 0; d < QOS1_DEVICES; d++) {
       const doc = (await store.load(`flood/d${d}`)).doc as ShadowDocument;
-      assert.equal(doc.version, WRITES_PER_DEVICE, `d${d}'s version`);
+      assert.ok(
+        doc.version >= WRITES_PER_DEVICE,
+        `d${d}'s version ${doc.version} < ${WRITES_PER_DEVICE}: a write was lost`,
+      );
+      duplicates += doc.version - WRITES_PER_DEVICE;
       assert.equal(doc.reported.seq, WRITES_PER_DEVICE - 1, `d${d}'s last write`);
     }
 
@@ -287,7 +277,7 @@ describe("flood", () => {
       `${seconds.toFixed(1)} s; QoS 0 sent ${floodSent} (${Math.round(floodSent / seconds)}/s), shed ${shedQos0} ` +
         `(${((100 * shedQos0) / floodSent).toFixed(1)} %); QoS 1 sent ${qos1Sent} (${dupResent} DUP resends, ` +
         `${outcomes.reduce((n, o) => n + o.reconnects, 0)} reconnects), shed ${shedQos1}; ` +
-        `shard accepted ${accepted} (${Math.round(accepted / seconds)}/s); ` +
+        `shard accepted ${accepted} (${Math.round(accepted / seconds)}/s), ${duplicates} applied twice; ` +
         `peak RSS MB shard ${peak[0]?.toFixed(0)}, reply ${peak[1]?.toFixed(0)}, edge ${peak[2]?.toFixed(0)}`,
     );
     assert.ok(shedQos0 > 0, "QoS 0 commands were dropped and counted");

@@ -35,4 +35,5 @@ export {
   startService,
   UMBRA_MAIN,
 } from "./service.js";
+export { type ServiceTier, startServiceTier } from "./tier.js";
 export { connectionRefused, pollUntil, withDeadline } from "./wait.js";
