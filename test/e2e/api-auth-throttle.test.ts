@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { type ApiCluster, startApiCluster } from "../src/harness.js";
+import { type ApiCluster, sampleOf, startApiCluster } from "../src/harness.js";
 
 const KEY = "throttle-admin-key-0123456789";
 const BURST = 5;
@@ -46,11 +46,8 @@ const get = (path: string, key: string | undefined, from: string): Promise<Answe
   });
 
 /** The value of one series of /metrics, 0 when absent. */
-const metric = async (series: string): Promise<number> => {
-  const text = (await get("/metrics", undefined, "127.0.0.1")).body;
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-};
+const metric = async (series: string): Promise<number> =>
+  sampleOf((await get("/metrics", undefined, "127.0.0.1")).body, series) ?? 0;
 
 before(async () => {
   cluster = await startApiCluster({

@@ -9,9 +9,11 @@ import { after, before, describe, it } from "node:test";
 import { connectBus, type NatsConnection, ShadowClient } from "@umbra/bus";
 import type { ShadowDocument } from "@umbra/core";
 import {
+  metricsUrlOf,
   pollUntil,
   type ServiceProcess,
   type ServiceTier,
+  scrapeSample,
   startServiceTier,
   TestDevice,
   withDeadline,
@@ -43,14 +45,8 @@ const alive = () => {
   for (const p of processes) assert.equal(p.proc.exitCode, null, p.logs());
 };
 
-const metric = async (process: ServiceProcess, service: string, series: string) => {
-  const text = await (
-    await fetch(`http://127.0.0.1:${process.ready[service]?.opsPort}/metrics`)
-  ).text();
-  for (const line of text.split("\n"))
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return 0;
-};
+const metric = (process: ServiceProcess, series: string) =>
+  scrapeSample(metricsUrlOf(process), series);
 
 /** ~2.5 KB: one fits the limit, two do not. */
 const blob = (n: number) => `${n}`.padEnd(2_500, "x");
@@ -104,15 +100,14 @@ describe("a NATS server with max_payload 4096", () => {
       { productId: "mp", deviceName: "big" },
       { subscribe: ["$sys/mp/big/image/update/accepted"] },
     );
-    const before = await metric(edge, "edge", 'umbra_bus_dropped_total{reason="oversize"}');
+    const before = await metric(edge, 'umbra_bus_dropped_total{reason="oversize"}');
     await device.client.publishAsync(
       "$sys/mp/big/image/update",
       JSON.stringify({ state: { reported: { big: "y".repeat(5_000) } } }),
       { qos: 0 },
     );
     await pollUntil(
-      async () =>
-        (await metric(edge, "edge", 'umbra_bus_dropped_total{reason="oversize"}')) > before,
+      async () => (await metric(edge, 'umbra_bus_dropped_total{reason="oversize"}')) > before,
       { timeoutMs: 10_000, what: "the edge counts the oversize command" },
     );
     // The same device is still served.

@@ -10,6 +10,7 @@ import {
   type Server,
   type ServiceProcess,
   type ServiceTier,
+  scrapeSample,
   startServiceTier,
   TestDevice,
   withDeadline,
@@ -32,13 +33,8 @@ after(async () => {
 });
 
 const ops = () => `http://127.0.0.1:${edge.ready.edge?.opsPort}`;
-const dropped = async (): Promise<number> => {
-  const series = 'umbra_bus_dropped_total{reason="disconnected"}';
-  const text = await (await fetch(`${ops()}/metrics`)).text();
-  for (const line of text.split("\n"))
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return 0;
-};
+const dropped = (): Promise<number> =>
+  scrapeSample(`${ops()}/metrics`, 'umbra_bus_dropped_total{reason="disconnected"}');
 
 describe("QoS 0 during a NATS outage", () => {
   it("is dropped and counted at the edge, not buffered; the device is served once NATS is back", async () => {

@@ -10,6 +10,7 @@ import {
   registerDevice,
   type Server,
   type ServiceProcess,
+  sampleOf,
   startNats,
   startRedis,
   startService,
@@ -45,11 +46,7 @@ const scrape = async (base: string): Promise<string> => {
 };
 
 /** The value of the sample `series` (name and labels exactly as exposed), NaN when absent. */
-const sample = (text: string, series: string): number => {
-  for (const line of text.split("\n"))
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return Number.NaN;
-};
+const sample = (text: string, series: string): number => sampleOf(text, series) ?? Number.NaN;
 
 const untilReady = (base: string, what: string) =>
   pollUntil(async () => (await fetch(`${base}/readyz`)).status === 200, {

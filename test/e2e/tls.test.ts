@@ -24,6 +24,7 @@ import {
   registerDevice,
   type Server,
   type ServiceProcess,
+  scrapeSample,
   startNats,
   startRedis,
   startService,
@@ -91,11 +92,7 @@ const closed = (client: MqttClient): Promise<void> =>
     client.once("close", () => resolve());
   });
 
-const metric = async (name: string): Promise<number> => {
-  const text = await (await fetch(metricsUrl)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.slice(name.length + 1));
-};
+const metric = (name: string): Promise<number> => scrapeSample(metricsUrl, name);
 
 before(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);

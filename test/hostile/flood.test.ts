@@ -17,8 +17,10 @@ import type { ShadowDocument } from "@umbra/core";
 import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
 import mqttPacket, { type Packet } from "mqtt-packet";
 import {
+  metricsUrlOf,
   type ServiceProcess,
   type ServiceTier,
+  scrapeSample,
   startServiceTier,
   withDeadline,
 } from "../src/harness.js";
@@ -63,18 +65,8 @@ after(async () => {
   await tier?.stop();
 });
 
-const opsPortOf = (process: ServiceProcess): number | undefined => {
-  for (const line of Object.values(process.ready))
-    if (typeof line.opsPort === "number") return line.opsPort;
-  return undefined;
-};
-
-const metric = async (process: ServiceProcess, series: string): Promise<number> => {
-  const text = await (await fetch(`http://127.0.0.1:${opsPortOf(process)}/metrics`)).text();
-  for (const line of text.split("\n"))
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return 0;
-};
+const metric = (process: ServiceProcess, series: string): Promise<number> =>
+  scrapeSample(metricsUrlOf(process), series);
 
 const rssMb = (pid: number | undefined): number => {
   if (pid === undefined) return 0;

@@ -101,6 +101,17 @@ export class TestDevice {
     return this.received.map((r) => r.topic);
   }
 
+  /** Whether the edge's SUBACK grants `filter` (mqtt.js rejects on a failure code). */
+  async granted(filter: string): Promise<boolean> {
+    try {
+      const [grant] = await this.client.subscribeAsync(filter);
+      return grant !== undefined && grant.qos < 128;
+    } catch (e) {
+      if ((e as Error).name === "ErrorWithSubackPacket") return false;
+      throw e;
+    }
+  }
+
   async close(): Promise<void> {
     await this.client.endAsync(true);
   }

@@ -17,6 +17,7 @@ export {
   type SseEvent,
   SseStream,
 } from "./http.js";
+export { metricsUrlOf, sampleOf, scrapeSample } from "./metrics.js";
 export { freePort } from "./ports.js";
 export { findBinary } from "./processes.js";
 export {
