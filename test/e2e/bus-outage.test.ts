@@ -33,6 +33,11 @@ after(async () => {
 });
 
 const ops = () => `http://127.0.0.1:${edge.ready.edge?.opsPort}`;
+/** Each process's `/readyz`: the edge, the shard and the reply service reconnect on their own schedules. */
+const readyzOf = (p: ServiceProcess): string => {
+  const line = Object.values(p.ready)[0];
+  return `http://127.0.0.1:${line?.opsPort}/readyz`;
+};
 const dropped = (): Promise<number> =>
   scrapeSample(`${ops()}/metrics`, 'umbra_bus_dropped_total{reason="disconnected"}');
 
@@ -62,10 +67,16 @@ describe("QoS 0 during a NATS outage", () => {
     assert.equal((await dropped()) - before, count);
 
     await nats.restart();
-    await pollUntil(async () => (await fetch(`${ops()}/readyz`)).status === 200, {
-      timeoutMs: 20_000,
-      what: "the edge is ready again",
-    });
+    // Core NATS keeps nothing for a subscriber that has not reconnected yet: the reply
+    // to the update below would be lost if the reply service were still away, so wait
+    // for every process, not only the edge.
+    await pollUntil(
+      async () => {
+        for (const p of processes) if ((await fetch(readyzOf(p))).status !== 200) return false;
+        return true;
+      },
+      { timeoutMs: 30_000, what: "the edge, the shard and the reply service are ready again" },
+    );
     await withDeadline(
       device.client.publishAsync(
         "$sys/out/q0/image/update",
