@@ -1,19 +1,21 @@
-import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umbra/core";
+import type { JsonObject, ShadowDocument, ShadowError } from "@umbra/core";
+import type {
+  AcceptedEvent,
+  CommandDialect,
+  CommandOp,
+  DocumentEvent,
+  OutboundText,
+  RejectedEvent,
+  ShadowEvent,
+} from "@umbra/dialects";
+
+export type { AcceptedEvent, CommandOp, DocumentEvent, OutboundText, RejectedEvent, ShadowEvent };
 
 /**
  * Wire formats between services. Commands keep the device's payload bytes as they
  * arrived (the shard parses them once); small headers are JSON; outbound messages are
  * length-prefixed so the edge never parses a payload it only forwards.
  */
-
-/**
- * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow),
- * `twin` (a digital twin JSON Patch, seed 004) and `function` (queue a function call or
- * check calls' deadlines, seed 001; see `FunctionCommand`) only from cloud callers. A
- * cloud caller's payload may carry `"version"`: the version the shadow must be at (If-Match).
- */
-/** `sync`: a device subscribed to its deltas; the reply sends what desired still asks. */
-export type CommandOp = "update" | "get" | "delete" | "twin" | "function" | "sync";
 
 /**
  * The payload of a `function` command: `queue` a call (seed 001: it becomes
@@ -34,7 +36,7 @@ export type FunctionCommand =
     }
   | { readonly check: { readonly requestId?: string } };
 /** Which dialect a command came in through, so results are rendered the same way. */
-export type Dialect = "onenet" | "cloud";
+export type Dialect = CommandDialect;
 
 export interface CommandHeader {
   readonly op: CommandOp;
@@ -57,8 +59,17 @@ export interface Command {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin", "function", "sync"];
-const DIALECTS: readonly Dialect[] = ["onenet", "cloud"];
+// Wire ids are positions: append, never reorder.
+const OPS: readonly CommandOp[] = [
+  "update",
+  "get",
+  "delete",
+  "twin",
+  "function",
+  "sync",
+  "request",
+];
+const DIALECTS: readonly Dialect[] = ["onenet", "cloud", "aliyun", "aws", "azure"];
 const SOURCES: readonly ("device" | "cloud")[] = ["device", "cloud"];
 const HAS_CORR = 1;
 const HAS_PACKET_ID = 2;
@@ -116,7 +127,7 @@ export const decodeCommand = (frame: Uint8Array): Command => {
   return { header, payload: frame.subarray(FIXED + deviceLength) };
 };
 
-/** First byte of a frame holding several command frames (a command starts with its op, 0–4). */
+/** First byte of a frame holding several command frames (a command starts with its op, 0–6). */
 export const COMMAND_BATCH = 0xff;
 
 /** `[0xff]` then per command `[u32 length][command frame]`, in order. */
@@ -149,41 +160,6 @@ export const decodeCommands = (frame: Uint8Array): Command[] => {
   }
   return out;
 };
-
-/** What the shard publishes for every command it processed. */
-export type ShadowEvent = AcceptedEvent | RejectedEvent | DocumentEvent;
-
-interface EventBase {
-  readonly device: string;
-  readonly dialect: Dialect;
-  readonly source: "device" | "cloud";
-  readonly op: CommandOp;
-  /** A device's own request: the inbox of the edge it came through, where answers go. */
-  readonly origin?: string | undefined;
-}
-
-/** An accepted write. `delta` (with its desired-side metadata) when desired ≠ reported after it. */
-export interface AcceptedEvent extends EventBase {
-  readonly kind: "accepted";
-  readonly version: number;
-  /** ms */
-  readonly timestamp: number;
-  readonly applied: { readonly desired?: JsonObject | null; readonly reported?: JsonObject | null };
-  readonly delta: JsonObject | undefined;
-  readonly deltaMetadata: MetadataTree | undefined;
-}
-
-export interface RejectedEvent extends EventBase {
-  readonly kind: "rejected";
-  readonly error: ShadowError;
-}
-
-/** A read: the whole document at `timestamp` (ms). */
-export interface DocumentEvent extends EventBase {
-  readonly kind: "document";
-  readonly document: ShadowDocument;
-  readonly timestamp: number;
-}
 
 /** Answer to a cloud client's request (NATS request/reply). */
 export type CommandReply =
@@ -256,12 +232,6 @@ export const OUTBOUND_TOPOLOGY = 4;
 export interface OutboundMessage {
   readonly topic: string;
   readonly payload: Uint8Array;
-}
-
-/** A message to deliver whose payload is still text (JSON the reply service rendered). */
-export interface OutboundText {
-  readonly topic: string;
-  readonly body: string;
 }
 
 /** One device's messages in an edge deliver frame. */

@@ -1,45 +1,133 @@
-import type { ShadowDocument, ShadowError } from "@umbra/core";
+import type { Limits, Result, ShadowError, UpdateRequest } from "@umbra/core";
 import type { DeviceId } from "./device.js";
+import type { DialectName, OutboundText, ShadowEvent } from "./events.js";
+import type { GatewayCall } from "./onenet/gateway.js";
 
 /**
- * The contract every dialect folder (`src/{onenet,aliyun,aws,azure}/`) exports, so that
- * the edge, shard and reply services can dispatch on it without knowing the dialect.
- * A sketch: Alibaba implements it first; OneNET moves into this shape in a later step.
- * Everything here is pure (no I/O): key look-ups and clocks are the caller's.
+ * The contract every dialect folder (`src/{onenet,aliyun,aws,azure}/`) exports, and the
+ * only thing the edge, shard and reply services know of a dialect: they dispatch through
+ * the registry (`registry.ts`), so adding a dialect is a folder and a line there.
+ * Everything is pure: key look-ups, clocks and I/O are the caller's.
+ *
+ *   edge:  recognise (CONNECT) → Claim.verify · parseTopic (PUBLISH, once) · subscribeVerdict
+ *   shard: readCommand (payload → engine request)
+ *   reply: renderAnswer (the device's own request) · renderPush (a change made by others)
  */
-export interface Dialect<Credentials, Request, Code> {
-  readonly name: string;
+export interface DeviceDialect {
+  readonly name: DialectName;
   /**
-   * Reads a CONNECT's client id and username (the part after the first `?` is
-   * metadata) into this dialect's credentials, a refusal, or `undefined` when the
-   * CONNECT is not in this dialect's form (the next dialect is asked).
+   * Reads a CONNECT's client id and username (the part after the first `?` is metadata)
+   * into a claim, a refusal, or `undefined` when the CONNECT is not in this dialect's
+   * form (the next dialect is asked).
    */
-  recognise(clientId: string, username: string): Credentials | AuthRefusal | undefined;
-  /** The device those credentials claim to be, to look its key up. */
-  claimedIdentity(credentials: Credentials): DeviceId;
-  /** Checks the password against the device key, in constant time. */
-  authenticate(credentials: Credentials, password: Uint8Array, deviceKey: string): AuthResult;
-  /** A topic the device published to, read once into a request; `undefined` if not ours. */
-  parseTopic(topic: string): Request | undefined;
-  /** Whether an authenticated device may publish to `topic`. */
-  mayPublish(identity: DeviceId, topic: string): boolean;
-  /** SUBACK verdict for one filter: granted QoS, or 0x80 (never a disconnect). */
-  subscribeVerdict(identity: DeviceId, filter: string, requestedQos: 0 | 1 | 2): SubscribeVerdict;
-  /** Maps an engine error onto the dialect's code. */
-  errorCode(error: ShadowError): Code;
-  /** Renders the answer to a refused request. */
-  renderError(code: Code, timestampMs: number): unknown;
-  /** Renders the document pushed to a device when its desired state changes. */
-  renderControl(doc: ShadowDocument, timestampMs: number): unknown;
+  recognise(clientId: string, username: string): Claim | AuthRefusal | undefined;
+  /**
+   * A topic a device published to, read once: the device it is about and what it asks.
+   * `undefined` when the topic is not this dialect's or not one a device may publish to.
+   */
+  parseTopic(topic: string): TopicRequest | undefined;
+  /**
+   * SUBACK verdict for one filter, `undefined` when the filter is not this dialect's
+   * form. `mayUse` says whether the session may use a device's topics (its own, or a
+   * sub-device's its gateway acts for). A refusal is 0x80, never a disconnect.
+   */
+  subscribeVerdict(
+    filter: string,
+    requestedQos: 0 | 1 | 2,
+    mayUse: (device: DeviceId) => boolean,
+  ): SubscribeVerdict | undefined;
+  /**
+   * Whether a device that was just granted `filters` should be sent what its shadow
+   * still asks of it (a `sync` command): OneNET sends a queued function call's delta.
+   */
+  syncOnSubscribe?(device: DeviceId, filters: readonly string[]): boolean;
+  /** The shard: a device's payload for `op` read into what the engine runs. */
+  readCommand(
+    op: DeviceOp,
+    payload: Uint8Array,
+    limits: Limits,
+  ): Result<DeviceCommand, CommandRefusal>;
+  /**
+   * The reply: messages answering the device's own request (`event.source === "device"`).
+   * `nowMs` stamps answers whose event carries no time (refusals).
+   */
+  renderAnswer(
+    event: ShadowEvent,
+    device: DeviceId,
+    out: OutboundText[],
+    json: EventJson,
+    nowMs: number,
+  ): void;
+  /**
+   * The reply: messages telling a device of this dialect about a change someone else made
+   * (the cloud, another dialect). Rendered for every dialect; the edge delivers only
+   * what the device's session subscribed to.
+   */
+  renderPush(
+    event: ShadowEvent,
+    device: DeviceId,
+    out: OutboundText[],
+    json: EventJson,
+    nowMs: number,
+  ): void;
+}
+
+/** A CONNECT's claim: who the device says it is, and how to check what it presents. */
+export interface Claim {
+  readonly ok: true;
+  readonly dialect: DialectName;
+  readonly identity: DeviceId;
+  /** Checks the password against the device key (constant time): a problem, or `undefined`. */
+  verify(password: Uint8Array, deviceKey: string, nowMs: number): string | undefined;
 }
 
 export interface AuthRefusal {
   readonly ok: false;
   /** Why, for the log line (never sent to the device: the CONNACK code says enough). */
   readonly reason: string;
+  /** The client id itself is unusable (CONNACK 2 / 0x85) rather than the credentials. */
+  readonly badClientId?: boolean;
 }
 
 export type AuthResult = { readonly ok: true; readonly identity: DeviceId } | AuthRefusal;
+
+/** Operations a device's topic can carry to the shard. */
+export type DeviceOp = "update" | "get" | "request";
+
+/** What publishing on a topic asks, read once by the edge. */
+export type TopicRequest =
+  /** A shadow request: a command to the device's shard. */
+  | {
+      readonly kind: "command";
+      readonly dialect: DialectName;
+      readonly device: DeviceId;
+      readonly op: DeviceOp;
+    }
+  /** A gateway answering a call the cloud made (OneNET seed 003). */
+  | { readonly kind: "gateway-reply"; readonly device: DeviceId; readonly call: GatewayCall }
+  /** One of the device's own topics that asks nothing of the shadow. */
+  | { readonly kind: "none"; readonly device: DeviceId };
+
+/** A device request as the engine runs it. */
+export type DeviceCommand =
+  | { readonly op: "get" }
+  | { readonly op: "update"; readonly update: UpdateRequest };
+
+/** A request refused before the engine: the error, and the dialect's own code if it has one. */
+export interface CommandRefusal {
+  readonly error: ShadowError;
+  readonly code?: number | undefined;
+}
+
+/**
+ * JSON the reply service encodes once per accepted event and every renderer may reuse:
+ * `applied` (the state a write applied) and the OneNET delta message, which application
+ * events carry too.
+ */
+export interface EventJson {
+  applied: string | undefined;
+  delta: string | undefined;
+}
 
 /** 0x80 is MQTT 3.1.1's SUBACK failure code. */
 export type SubscribeVerdict = 0 | 1 | 2 | 0x80;

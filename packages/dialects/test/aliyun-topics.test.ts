@@ -37,7 +37,14 @@ describe("Alibaba shadow topics and ACL", () => {
     assert.deepEqual(parseAliyunTopic("/shadow/get/prod1/dev3"), { ...me, kind: "get" });
     assert.equal(aliyunUpdateTopic(me), "/shadow/update/prod1/dev3");
     assert.equal(aliyunGetTopic(me), "/shadow/get/prod1/dev3");
-    assert.deepEqual(aliyunDialect.parseTopic(aliyunUpdateTopic(me)), { ...me, kind: "update" });
+    assert.deepEqual(aliyunDialect.parseTopic(aliyunUpdateTopic(me)), {
+      kind: "command",
+      dialect: "aliyun",
+      device: me,
+      op: "request",
+    });
+    // The get topic is the cloud's: no device publishes there.
+    assert.equal(aliyunDialect.parseTopic(aliyunGetTopic(me)), undefined);
   });
 
   it("reads nothing else as a shadow topic", () => {
@@ -75,7 +82,11 @@ describe("Alibaba shadow topics and ACL", () => {
   it("caps the granted QoS at 1 and keeps a QoS 0 request at 0", () => {
     assert.equal(aliyunSubscribeVerdict(me, "/shadow/get/prod1/dev3", 2), 1);
     assert.equal(aliyunSubscribeVerdict(me, "/shadow/get/prod1/dev3", 0), 0);
-    assert.equal(aliyunDialect.subscribeVerdict(me, "/shadow/get/prod1/dev3", 1), 1);
+    const mine = (d: { productId: string; deviceName: string }) =>
+      d.productId === me.productId && d.deviceName === me.deviceName;
+    assert.equal(aliyunDialect.subscribeVerdict("/shadow/get/prod1/dev3", 1, mine), 1);
+    assert.equal(aliyunDialect.subscribeVerdict("/shadow/get/prod1/other", 1, mine), 0x80);
+    assert.equal(aliyunDialect.subscribeVerdict("$sys/prod1/dev3/image/get", 1, mine), undefined);
   });
 
   it("refuses another device's topics and wildcards that could reach them", () => {

@@ -24,6 +24,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import {
   type AuthResult,
   createEdgeServer,
+  type DevicePublish,
   type DeviceSession,
   type EdgeBackend,
 } from "../src/index.js";
@@ -40,7 +41,7 @@ class EchoBackend implements EdgeBackend {
   }
   opened(): void {}
   closed(): void {}
-  publish(session: DeviceSession, topic: string, payload: Buffer, qos: 0 | 1) {
+  publish(session: DeviceSession, { topic, payload, qos }: DevicePublish) {
     session.deliver(`${topic}/accepted`, payload);
     return qos === 1 ? Promise.resolve(true) : undefined;
   }

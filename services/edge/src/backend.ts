@@ -1,4 +1,4 @@
-import type { DeviceId } from "@umbra/dialects";
+import type { DeviceId, DialectName, TopicRequest } from "@umbra/dialects";
 
 /**
  * What the MQTT protocol layer needs from the rest of the cluster. The edge server
@@ -36,7 +36,8 @@ export type AuthRefusal =
   | "unavailable";
 
 export type AuthResult =
-  | { readonly ok: true; readonly device: DeviceId }
+  /** `dialect`: the CONNECT form it authenticated in (certificates name none). */
+  | { readonly ok: true; readonly device: DeviceId; readonly dialect?: DialectName | undefined }
   | { readonly ok: false; readonly refusal: AuthRefusal; readonly detail: string };
 
 /** The certificate a client presented in the TLS handshake (MQTTS listener). */
@@ -68,24 +69,28 @@ export interface EdgeBackend {
   /** A session ended, for whatever reason. */
   closed(session: DeviceSession): void;
   /**
-   * A PUBLISH that passed the ACL. QoS 0: returns undefined. QoS 1: resolves true once
-   * the cluster processed it durably (then, and only then, PUBACK), false when it gave
-   * up waiting (no PUBACK, and the session is closed: the device reconnects and
-   * retransmits with DUP).
-   */
-  /**
    * Whether the session may publish and subscribe on `device`'s topics besides its own:
    * a gateway acts for its registered sub-devices (seed 003).
    */
   actsFor?(session: DeviceSession, device: DeviceId): boolean;
   /** After SUBACK: the filters the session was just granted. */
   subscribed?(session: DeviceSession, filters: readonly string[]): void;
-  publish(
-    session: DeviceSession,
-    topic: string,
-    payload: Buffer,
-    qos: 0 | 1,
-    packetId: number | undefined,
-    dup: boolean,
-  ): Promise<boolean> | undefined;
+  /**
+   * A PUBLISH that passed the ACL, its topic read once. QoS 0: returns undefined. QoS 1:
+   * resolves true once the cluster processed it durably (then, and only then, PUBACK),
+   * false when it gave up waiting (no PUBACK, and the session is closed: the device
+   * reconnects and retransmits with DUP).
+   */
+  publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined;
+}
+
+/** One PUBLISH from a device, as the backend gets it. */
+export interface DevicePublish {
+  readonly request: TopicRequest;
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1;
+  /** QoS 1 only. */
+  readonly packetId: number | undefined;
+  readonly dup: boolean;
 }

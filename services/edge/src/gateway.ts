@@ -1,15 +1,14 @@
-import { parseOneNetTopic } from "@umbra/dialects";
+import type { DeviceId } from "@umbra/dialects";
 import type { Session } from "./session.js";
 
 /**
- * Whether a session may use a topic (or filter) of another device because it is a
- * gateway acting for that registered sub-device (seed 003). The device part of the
- * topic must be spelled out: names never contain `+` or `#`, so a wildcard there
- * matches no sub-device.
+ * Whether a session may use `device`'s topics: its own, or a registered sub-device's
+ * its gateway acts for (seed 003). Dialects read the device from a topic or filter; a
+ * wildcard in the device part never names one (names never contain `+` or `#`).
  */
-export const actsForTopic = (session: Session, topic: string): boolean => {
+export const mayUseDevice = (session: Session, device: DeviceId): boolean => {
+  const own = session.device;
+  if (device.deviceName === own.deviceName && device.productId === own.productId) return true;
   const { backend } = session.context;
-  if (backend.actsFor === undefined) return false;
-  const parsed = parseOneNetTopic(topic);
-  return parsed !== undefined && backend.actsFor(session, parsed.device);
+  return backend.actsFor?.(session, device) === true;
 };

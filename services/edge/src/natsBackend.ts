@@ -24,17 +24,12 @@ import {
   type Subscription,
 } from "@umbra/bus";
 import {
+  DEVICE_DIALECTS,
   type DeviceId,
+  type DialectName,
   deviceKey,
-  gatewayReplyOf,
-  nameProblem,
-  ONENET_IMAGE,
-  oneNetRequestOf,
-  oneNetTopic,
   parseDeviceKey,
-  parseOneNetTopic,
-  topicMatches,
-  verifyOneNetToken,
+  recogniseConnect,
 } from "@umbra/dialects";
 import {
   busDropReporter,
@@ -45,7 +40,13 @@ import {
 } from "@umbra/runtime";
 import type { DeviceRegistry, Presence } from "@umbra/store";
 import { revokedFingerprintOf } from "@umbra/tls";
-import type { AuthResult, ConnectCredentials, DeviceSession, EdgeBackend } from "./backend.js";
+import type {
+  AuthResult,
+  ConnectCredentials,
+  DevicePublish,
+  DeviceSession,
+  EdgeBackend,
+} from "./backend.js";
 import {
   authenticateByCertificate,
   type CertificateOutcome,
@@ -81,6 +82,13 @@ interface Pending {
   lastSentAt: number;
   readonly resolve: (processed: boolean) => void;
 }
+
+/** The registry could not be asked: not the client's failure (CONNACK 3 / 0x88). */
+const unreachable = (e: unknown): AuthResult => ({
+  ok: false,
+  refusal: "unavailable",
+  detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
+});
 
 /** MQTT 5 reason: another connection took the session over. */
 const SESSION_TAKEN_OVER = 0x8e;
@@ -226,10 +234,6 @@ export class NatsBackend implements EdgeBackend {
 
   async authenticate(credentials: ConnectCredentials): Promise<AuthResult> {
     const { clientId, password, certificate } = credentials;
-    const username = usernameIdentity(credentials.username);
-    const clientProblem = nameProblem("client id (device name)", clientId);
-    if (clientProblem !== undefined)
-      return { ok: false, refusal: "bad-client-id", detail: clientProblem };
     const registry = this.#options.registry;
     // A client certificate (TLS) may settle who the device is, with no password.
     let byCertificate: CertificateOutcome | undefined;
@@ -239,19 +243,16 @@ export class NatsBackend implements EdgeBackend {
           registry,
           certificate,
           clientId,
-          username,
+          usernameIdentity(credentials.username),
           this.#now(),
         );
       } catch (e) {
-        return {
-          ok: false,
-          refusal: "unavailable",
-          detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
-        };
+        return unreachable(e);
       }
       if (byCertificate !== undefined && !byCertificate.ok) return byCertificate;
     }
     let device: DeviceId;
+    let dialect: DialectName | undefined;
     if (byCertificate?.ok === true) device = byCertificate.device;
     else {
       // A certificate that settled nothing, and no password: the certificate is refused.
@@ -265,48 +266,38 @@ export class NatsBackend implements EdgeBackend {
           refusal: "not-authorized",
           detail: "client certificate neither registered nor CA-signed, and no password",
         };
-      if (username === undefined || username === "")
-        return { ok: false, refusal: "bad-credentials", detail: "username (product id) missing" };
-      const productProblem = nameProblem("username (product id)", username);
-      if (productProblem !== undefined)
-        return { ok: false, refusal: "bad-credentials", detail: productProblem };
-      device = { productId: username, deviceName: clientId };
-      if (registry === undefined) return { ok: true, device };
+      // The dialect whose CONNECT form this is says who the device claims to be.
+      const claim = recogniseConnect(clientId, credentials.username ?? "");
+      if (!claim.ok)
+        return {
+          ok: false,
+          refusal: claim.badClientId === true ? "bad-client-id" : "bad-credentials",
+          detail: claim.reason,
+        };
+      device = claim.identity;
+      dialect = claim.dialect;
+      if (registry === undefined) return { ok: true, device, dialect };
       if (password === undefined || password.length === 0)
-        return { ok: false, refusal: "bad-credentials", detail: "password (token) missing" };
+        return { ok: false, refusal: "bad-credentials", detail: "password missing" };
       let record: Awaited<ReturnType<DeviceRegistry["get"]>>;
       try {
         record = await registry.get(deviceKey(device));
       } catch (e) {
-        return {
-          ok: false,
-          refusal: "unavailable",
-          detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
-        };
+        return unreachable(e);
       }
       if (record === undefined)
         return { ok: false, refusal: "not-authorized", detail: "device not registered" };
-      const problem = verifyOneNetToken(
-        password.toString("utf8"),
-        device,
-        record.key,
-        Math.floor(this.#now() / 1000),
-      );
-      if (problem !== undefined)
-        return { ok: false, refusal: "bad-credentials", detail: `token ${problem}` };
+      const problem = claim.verify(password, record.key, this.#now());
+      if (problem !== undefined) return { ok: false, refusal: "bad-credentials", detail: problem };
     }
-    if (registry === undefined) return { ok: true, device };
+    if (registry === undefined) return { ok: true, device, dialect };
     try {
       const subs = await registry.subDevices(deviceKey(device));
       if (subs.length > 0) this.#subDevicesAtConnect.set(deviceKey(device), subs);
     } catch (e) {
-      return {
-        ok: false,
-        refusal: "unavailable",
-        detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
-      };
+      return unreachable(e);
     }
-    return { ok: true, device };
+    return { ok: true, device, dialect };
   }
 
   opened(session: DeviceSession): void {
@@ -378,15 +369,21 @@ export class NatsBackend implements EdgeBackend {
   }
 
   #syncIfDeltas(device: DeviceId, filters: readonly string[]): void {
-    const deltaTopic = oneNetTopic(device, ONENET_IMAGE.updateDelta);
-    if (!filters.some((filter) => topicMatches(filter, deltaTopic))) return;
-    const key = deviceKey(device);
-    const header: CommandHeader = { op: "sync", device: key, dialect: "onenet", source: "device" };
-    this.#outbox.publish(
-      commandSubject(partitionOf(key, this.#options.partitions)),
-      encodeCommand(header, new Uint8Array(0)),
-      this.#inbox,
-    );
+    for (const dialect of DEVICE_DIALECTS) {
+      if (dialect.syncOnSubscribe?.(device, filters) !== true) continue;
+      const key = deviceKey(device);
+      const header: CommandHeader = {
+        op: "sync",
+        device: key,
+        dialect: dialect.name,
+        source: "device",
+      };
+      this.#outbox.publish(
+        commandSubject(partitionOf(key, this.#options.partitions)),
+        encodeCommand(header, new Uint8Array(0)),
+        this.#inbox,
+      );
+    }
   }
 
   closed(session: DeviceSession): void {
@@ -479,44 +476,36 @@ export class NatsBackend implements EdgeBackend {
     }
   }
 
-  publish(
-    session: DeviceSession,
-    topic: string,
-    payload: Buffer,
-    qos: 0 | 1,
-    packetId: number | undefined,
-    dup: boolean,
-  ): Promise<boolean> | undefined {
-    const parsed = parseOneNetTopic(topic);
-    const op = parsed === undefined ? undefined : oneNetRequestOf(parsed.suffix);
-    if (op === undefined) {
-      const call = parsed === undefined ? undefined : gatewayReplyOf(parsed.suffix);
-      if (call !== undefined) {
-        // A gateway answering a call: to whichever API process waits for it (by id).
-        const { productId, deviceName } = session.device;
-        publishOrDrop(
-          this.#nc,
-          gatewayReplySubject(productId, deviceName),
-          encodeGatewayReply(call, payload),
-          undefined,
-          this.#dropped,
-        );
-        return qos === 1 ? Promise.resolve(true) : undefined;
-      }
+  publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
+    const { request, payload, qos, packetId, dup } = message;
+    if (request.kind === "gateway-reply") {
+      // A gateway answering a call: to whichever API process waits for it (by id).
+      const { productId, deviceName } = session.device;
+      publishOrDrop(
+        this.#nc,
+        gatewayReplySubject(productId, deviceName),
+        encodeGatewayReply(request.call, payload),
+        undefined,
+        this.#dropped,
+      );
+      return qos === 1 ? Promise.resolve(true) : undefined;
+    }
+    if (request.kind === "none") {
       // An own topic that asks nothing of the shadow: nothing to process.
       this.#logger.debug(
-        { device: session.deviceKey, topic },
+        { device: session.deviceKey, topic: message.topic },
         "publish on a topic with no request",
       );
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
+    const { op, dialect } = request;
     // The topic's device: the session's own, or a sub-device its gateway acts for.
+    const target = request.device;
     const key =
-      parsed === undefined ||
-      (parsed.device.deviceName === session.device.deviceName &&
-        parsed.device.productId === session.device.productId)
+      target.deviceName === session.device.deviceName &&
+      target.productId === session.device.productId
         ? session.deviceKey
-        : deviceKey(parsed.device);
+        : deviceKey(target);
     const subject = commandSubject(partitionOf(key, this.#options.partitions));
     if (qos === 0) {
       // While NATS reconnects the client buffers every publish without bound: a device
@@ -525,7 +514,7 @@ export class NatsBackend implements EdgeBackend {
         this.#dropped("disconnected", subject, payload.length, "NATS disconnected");
         return undefined;
       }
-      const header: CommandHeader = { op, device: key, dialect: "onenet", source: "device" };
+      const header: CommandHeader = { op, device: key, dialect, source: "device" };
       // The inbox as reply subject tells the reply service where the answers go.
       this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
       return undefined;
@@ -534,8 +523,8 @@ export class NatsBackend implements EdgeBackend {
     const corr = this.#corr;
     const header: CommandHeader =
       packetId === undefined
-        ? { op, device: key, dialect: "onenet", source: "device", corr }
-        : { op, device: key, dialect: "onenet", source: "device", corr, packetId, dup };
+        ? { op, device: key, dialect, source: "device", corr }
+        : { op, device: key, dialect, source: "device", corr, packetId, dup };
     const frame = encodeCommand(header, payload);
     const now = this.#now();
     return new Promise<boolean>((resolve) => {

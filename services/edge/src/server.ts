@@ -156,7 +156,7 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
       delayMs: limits.authFailureDelayMs,
       tableSize: limits.authFailureTableSize,
     }),
-    // Every session speaks the OneNET device image dialect today.
+    // Until a session authenticates in a dialect's form (certificates name none).
     traffic: metrics.traffic("onenet"),
     register(session) {
       const older = sessionsByDevice.get(session.deviceKey);

@@ -9,6 +9,7 @@ import {
   type AuthResult,
   type ConnectCredentials,
   createEdgeServer,
+  type DevicePublish,
   type DeviceSession,
   type EdgeBackend,
   type EdgeLimits,
@@ -103,14 +104,8 @@ export class TestBackend extends EventEmitter implements EdgeBackend {
     this.emit("change");
   }
 
-  publish(
-    session: DeviceSession,
-    topic: string,
-    payload: Buffer,
-    qos: 0 | 1,
-    packetId: number | undefined,
-    dup: boolean,
-  ): Promise<boolean> | undefined {
+  publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
+    const { topic, payload, qos, packetId, dup } = message;
     let resolve: (acknowledged: boolean) => void = () => {};
     const result =
       qos === 1

@@ -14,7 +14,16 @@ import {
   type Subscription,
 } from "@umbra/bus";
 import { encodeJson } from "@umbra/core";
-import { type DeviceId, parseDeviceKey } from "@umbra/dialects";
+import {
+  DEVICE_DIALECTS,
+  type DeviceDialect,
+  type DeviceId,
+  type DialectName,
+  dialectNamed,
+  type EventJson,
+  eventJsonOf,
+  parseDeviceKey,
+} from "@umbra/dialects";
 import {
   busDropReporter,
   type CounterCell,
@@ -24,7 +33,6 @@ import {
 } from "@umbra/runtime";
 import { encodeAppEvent } from "./app-events.js";
 import { type ReplyMetrics, replyMetrics } from "./metrics.js";
-import { renderOneNetAccepted, renderOneNetEvent } from "./onenet.js";
 
 const decoder = new TextDecoder();
 
@@ -63,10 +71,16 @@ export class Reply {
   /** This turn's application events (JSON) per product, one message each when it ends. */
   #toApps = new Map<string, AppBatch>();
   readonly #events: CounterCell;
-  /** Only OneNET speaks to devices so far. */
-  readonly #oneNetOut: CounterCell;
+  /** Messages rendered for devices, per dialect. */
+  readonly #out: ReadonlyMap<DialectName, CounterCell>;
+  readonly #now: () => number;
 
-  constructor(nc: NatsConnection, logger: Logger, metrics: ReplyMetrics = replyMetrics()) {
+  constructor(
+    nc: NatsConnection,
+    logger: Logger,
+    metrics: ReplyMetrics = replyMetrics(),
+    now: () => number = Date.now,
+  ) {
     this.#nc = nc;
     this.#outbox = new Outbox(
       nc,
@@ -78,7 +92,8 @@ export class Reply {
     );
     this.#log = limitedLog(logger);
     this.#events = metrics.events;
-    this.#oneNetOut = metrics.messagesOut("onenet");
+    this.#out = new Map(DEVICE_DIALECTS.map((d) => [d.name, metrics.messagesOut(d.name)]));
+    this.#now = now;
   }
 
   start(): void {
@@ -119,6 +134,7 @@ export class Reply {
     let deviceJson = "";
     let apps: AppBatch | undefined;
     let messages: OutboundText[] = [];
+    const now = this.#now();
     for (const event of events) {
       if (event.device !== key || event.origin !== origin) {
         this.#deliver(key, device, origin, messages);
@@ -136,14 +152,29 @@ export class Reply {
         }
       }
       if (device === undefined) continue;
-      // Only OneNET speaks to devices so far; cloud-made changes reach them in it too.
-      if (event.kind === "accepted") {
-        const json = renderOneNetAccepted(event, device, messages);
+      const json: EventJson = eventJsonOf(event);
+      if (event.kind === "accepted")
         this.#addAppEvent(
           apps as AppBatch,
-          encodeAppEvent(deviceJson, event, json.applied, json.delta),
+          encodeAppEvent(deviceJson, event, json.applied as string, json.delta),
         );
-      } else for (const m of renderOneNetEvent(event, device)) messages.push(m);
+      if (event.source === "device") {
+        // The answer, in the dialect the request came in.
+        const dialect = dialectNamed(event.dialect);
+        if (dialect !== undefined) {
+          const before = messages.length;
+          dialect.renderAnswer(event, device, messages, json, now);
+          this.#count(dialect, messages.length - before);
+        }
+      }
+      // A change the cloud made: told in every dialect; the edge delivers only what the
+      // device's session subscribed to.
+      else
+        for (const dialect of DEVICE_DIALECTS) {
+          const before = messages.length;
+          dialect.renderPush(event, device, messages, json, now);
+          this.#count(dialect, messages.length - before);
+        }
     }
     this.#deliver(key, device, origin, messages);
   }
@@ -155,7 +186,6 @@ export class Reply {
     messages: OutboundText[],
   ): void {
     if (device === undefined || messages.length === 0) return;
-    this.#oneNetOut.value += messages.length;
     if (origin === undefined) {
       const subject = deviceSubject(device.productId, device.deviceName);
       for (const frame of encodeDeliverTextFrames(messages, this.#outbox.maxPayload))
@@ -166,6 +196,14 @@ export class Reply {
     if (waiting === undefined) this.#toEdges.set(origin, [{ device: key, messages }]);
     else waiting.push({ device: key, messages });
     this.#outbox.schedule();
+  }
+
+  /** Counts the messages a dialect rendered. */
+  #count(dialect: DeviceDialect, added: number): void {
+    if (added > 0) {
+      const cell = this.#out.get(dialect.name);
+      if (cell !== undefined) cell.value += added;
+    }
   }
 
   /** The product's application events of this turn, to add to. */

@@ -18,16 +18,16 @@ import {
   type Limits,
   metadataOf,
   parseJsonPayload,
-  parseUpdatePayload,
   queueFunctionCall,
   readStatePatch,
   type ShadowDocument,
   type ShadowError,
   ShadowErrors,
+  type UpdateRequest,
   type VersionRule,
   type WriteResult,
 } from "@umbra/core";
-import type { DeviceId } from "@umbra/dialects";
+import { type DeviceId, type DeviceOp, dialectNamed } from "@umbra/dialects";
 
 /** What one command did to a document: the new document (if it changed) and the event. */
 export interface CommandOutcome {
@@ -105,10 +105,10 @@ export const runCommand = (
       if (current === undefined) return refusal(doc, header, ShadowErrors.shadowNotFound(), origin);
       return read(doc, header, current, now, origin);
     }
+    case "request":
     case "update": {
-      let desired: WriteResult["applied"]["desired"];
-      let reported: WriteResult["applied"]["reported"];
-      let version: VersionRule | undefined;
+      let request: UpdateRequest;
+      let asked = header;
       if (header.source === "cloud") {
         // A cloud caller may add "version" next to "state": read the payload once.
         const body = parseJsonPayload(payload, limits);
@@ -117,34 +117,49 @@ export const runCommand = (
         if (!patch.ok) return refusal(doc, header, patch.error, origin);
         const rule = expectedVersion(header, body.value);
         if (rule !== undefined && !isRule(rule)) return refusal(doc, header, rule, origin);
-        desired = patch.value.desired;
-        reported = patch.value.reported;
-        version = rule;
+        const { desired, reported } = patch.value;
+        request =
+          rule === undefined
+            ? { desired, reported, source: "cloud" }
+            : { desired, reported, source: "cloud", version: rule };
       } else {
-        const patch = parseUpdatePayload(payload, limits);
-        if (!patch.ok) return refusal(doc, header, patch.error, origin);
-        desired = patch.value.desired;
-        reported = patch.value.reported;
+        // A device's payload is read by the dialect it spoke.
+        const dialect = dialectNamed(header.dialect);
+        if (dialect === undefined)
+          return refusal(
+            doc,
+            header,
+            ShadowErrors.invalidParameter("/dialect", `no device dialect '${header.dialect}'`),
+            origin,
+          );
+        const command = dialect.readCommand(header.op as DeviceOp, payload, limits);
+        if (!command.ok)
+          return refusal(doc, header, command.error.error, origin, command.error.code);
+        if (command.value.op === "get") {
+          // A dialect whose payload names the operation (Alibaba `method: get`).
+          const get: CommandHeader = { ...header, op: "get" };
+          const current = live(doc);
+          if (current === undefined)
+            return refusal(doc, get, ShadowErrors.shadowNotFound(), origin);
+          return read(doc, get, current, now, origin);
+        }
+        request = command.value.update;
+        if (header.op !== "update") asked = { ...header, op: "update" };
       }
       const start = base(doc, device, now, limits);
+      const { desired, reported } = request;
       // A device whose shadow has a digital twin reports in the Plug and Play
       // convention: writable-property acks {"value","ac","av","ad"} feed the twin's $metadata.
       const result =
-        header.source === "device" &&
+        request.source === "device" &&
         desired === undefined &&
         reported !== null &&
         reported !== undefined &&
         start.metadata.twin !== undefined
           ? applyTwinReported(start, reported, { now, limits })
-          : applyUpdate(
-              start,
-              version === undefined
-                ? { desired, reported, source: header.source }
-                : { desired, reported, source: header.source, version },
-              { now, limits },
-            );
-      if (!result.ok) return refusal(doc, header, result.error, origin);
-      return written(header, result.value, origin);
+          : applyUpdate(start, request, { now, limits });
+      if (!result.ok) return refusal(doc, asked, result.error, origin);
+      return written(asked, result.value, origin);
     }
     case "twin": {
       const body = parseJsonPayload(payload, limits);
@@ -289,7 +304,8 @@ const refusal = (
   header: CommandHeader,
   error: ShadowError,
   origin: string | undefined,
-): CommandOutcome => ({ doc, changed: false, event: rejected(header, error, origin) });
+  code?: number,
+): CommandOutcome => ({ doc, changed: false, event: rejected(header, error, origin, code) });
 
 /** A read: nothing changes; the event carries the live document at `now`. */
 const read = (
@@ -338,6 +354,9 @@ const written = (
       applied,
       delta,
       deltaMetadata: delta === undefined ? undefined : metadataOf(delta, doc.metadata.desired),
+      // Desired changed by the cloud: dialects that push the whole document need it.
+      document:
+        header.source === "cloud" && doc.desired !== result.previous.desired ? doc : undefined,
     },
   };
 };
@@ -365,6 +384,7 @@ const rejected = (
   header: CommandHeader,
   error: ShadowError,
   origin: string | undefined,
+  code?: number,
 ): RejectedEvent => ({
   kind: "rejected",
   device: header.device,
@@ -373,4 +393,5 @@ const rejected = (
   op: header.op,
   origin,
   error,
+  code,
 });

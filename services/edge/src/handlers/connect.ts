@@ -123,6 +123,9 @@ const settleAuthentication = (
 ): void => {
   if (session.state !== "authenticating") return; // the client left, or timed out
   if (outcome.ok) {
+    // PUBLISH counters by the dialect the device connected in (certificates name none).
+    if (outcome.dialect !== undefined)
+      session.traffic = session.context.metrics.traffic(outcome.dialect);
     session.accept(outcome.device, acceptingConnack(session));
     session.log.debug("connected");
     return;

@@ -1,7 +1,7 @@
-import { mayPublish } from "@umbra/dialects";
+import { parseDeviceTopic } from "@umbra/dialects";
 import type { IPublishPacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
-import { actsForTopic } from "../gateway.js";
+import { mayUseDevice } from "../gateway.js";
 import type { Session } from "../session.js";
 import { isValidTopicName, longerThanBytes } from "../topics.js";
 
@@ -26,14 +26,24 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
     session.close(Reason.topicNameInvalid, "invalid topic name");
     return;
   }
-  if (!mayPublish(session.device, topic) && !actsForTopic(session, topic)) {
+  // The topic is read once, by the dialect whose form it has; the device it names must
+  // be the session's own or a sub-device its gateway acts for.
+  const request = parseDeviceTopic(topic);
+  if (request === undefined || !mayUseDevice(session, request.device)) {
     denyPublish(session, packet);
     return;
   }
   const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
   if (qos === 0) {
     try {
-      backend.publish(session, topic, payload, 0, undefined, false);
+      backend.publish(session, {
+        request,
+        topic,
+        payload,
+        qos: 0,
+        packetId: undefined,
+        dup: false,
+      });
     } catch (error) {
       session.logError({ err: error, topic }, "backend.publish failed");
     }
@@ -50,7 +60,14 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
   session.inflightStarted();
   let settled: Promise<boolean> | undefined;
   try {
-    settled = backend.publish(session, topic, payload, 1, messageId, packet.dup);
+    settled = backend.publish(session, {
+      request,
+      topic,
+      payload,
+      qos: 1,
+      packetId: messageId,
+      dup: packet.dup,
+    });
   } catch (error) {
     session.logError({ err: error, topic }, "backend.publish failed");
   }

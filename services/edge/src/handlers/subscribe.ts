@@ -1,11 +1,14 @@
-import { maySubscribe } from "@umbra/dialects";
+import { subscribeVerdictOf } from "@umbra/dialects";
 import type { ISubscribePacket } from "mqtt-packet";
 import { Reason, SUBACK_FAILURE } from "../codes.js";
-import { actsForTopic } from "../gateway.js";
+import { mayUseDevice } from "../gateway.js";
 import type { Session } from "../session.js";
 import { isValidTopicFilter, longerThanBytes } from "../topics.js";
 
-/** Every grant is QoS 0: every cloud→device topic of the OneNET dialect is QoS 0. */
+/**
+ * Every grant is QoS 0 whatever the dialect would allow: the edge sends devices QoS 0
+ * only (MQTT lets a server grant less than asked).
+ */
 const GRANTED_QOS = 0;
 
 /** SUBSCRIBE: each filter is granted QoS 0 or refused on its own; one SUBACK answers. */
@@ -22,7 +25,9 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
     );
     return;
   }
-  const granted = packet.subscriptions.map((subscription) => grant(session, subscription.topic));
+  const granted = packet.subscriptions.map((subscription) =>
+    grant(session, subscription.topic, subscription.qos),
+  );
   session.send({ cmd: "suback", messageId: packet.messageId ?? 0, granted });
   const filters = packet.subscriptions
     .filter((_, i) => granted[i] === GRANTED_QOS)
@@ -30,7 +35,7 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
   if (filters.length > 0) session.context.backend.subscribed?.(session, filters);
 };
 
-const grant = (session: Session, filter: string): number => {
+const grant = (session: Session, filter: string, qos: 0 | 1 | 2): number => {
   const v5 = session.protocolVersion === 5;
   const { maxTopicBytes, maxSubscriptions } = session.context.limits;
   if (longerThanBytes(filter, maxTopicBytes)) {
@@ -39,7 +44,9 @@ const grant = (session: Session, filter: string): number => {
   }
   if (!isValidTopicFilter(filter)) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
   if (v5 && filter.startsWith("$share/")) return Reason.sharedSubscriptionsNotSupported;
-  if (!maySubscribe(session.device, filter) && !actsForTopic(session, filter)) {
+  // The dialect whose form the filter has decides; a refusal is a SUBACK code, never a
+  // disconnect (the Alibaba SDK subscribes 15 filters Umbra does not serve on connect).
+  if (subscribeVerdictOf(filter, qos, (device) => mayUseDevice(session, device)) === 0x80) {
     session.warnOnce("denied-subscribe", { filter }, "subscription outside the device's topics");
     return v5 ? Reason.notAuthorized : SUBACK_FAILURE;
   }

@@ -1,0 +1,73 @@
+import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umbra/core";
+
+/**
+ * The words every service shares about a command and its outcome. They live with the
+ * dialects because rendering an outcome is a dialect's job; `@umbra/bus` re-exports
+ * them with the frames that carry them.
+ */
+
+/** The device dialects Umbra speaks (one folder each under `src/`). */
+export type DialectName = "onenet" | "aliyun" | "aws" | "azure";
+
+/** Which dialect a command came in through: a device dialect, or the cloud API. */
+export type CommandDialect = DialectName | "cloud";
+
+/**
+ * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow),
+ * `twin` (a digital twin JSON Patch, seed 004) and `function` (queue a function call or
+ * check calls' deadlines, seed 001) only from cloud callers. A cloud caller's payload
+ * may carry `"version"`: the version the shadow must be at (If-Match). `sync`: a device
+ * subscribed to its deltas; the reply sends what desired still asks. `request`: a device
+ * dialect whose payload names the operation (Alibaba's `method`); the shard's dialect
+ * reader settles it.
+ */
+export type CommandOp = "update" | "get" | "delete" | "twin" | "function" | "sync" | "request";
+
+/** What the shard publishes for every command it processed. */
+export type ShadowEvent = AcceptedEvent | RejectedEvent | DocumentEvent;
+
+interface EventBase {
+  readonly device: string;
+  readonly dialect: CommandDialect;
+  readonly source: "device" | "cloud";
+  readonly op: CommandOp;
+  /** A device's own request: the inbox of the edge it came through, where answers go. */
+  readonly origin?: string | undefined;
+}
+
+/** An accepted write. `delta` (with its desired-side metadata) when desired ≠ reported after it. */
+export interface AcceptedEvent extends EventBase {
+  readonly kind: "accepted";
+  readonly version: number;
+  /** ms */
+  readonly timestamp: number;
+  readonly applied: { readonly desired?: JsonObject | null; readonly reported?: JsonObject | null };
+  readonly delta: JsonObject | undefined;
+  readonly deltaMetadata: MetadataTree | undefined;
+  /**
+   * The whole document after a cloud write that changed desired: dialects whose push
+   * carries the document (Alibaba `control`) render it from this. Absent otherwise, so
+   * device writes (the hot path) carry no more than before.
+   */
+  readonly document?: ShadowDocument | undefined;
+}
+
+export interface RejectedEvent extends EventBase {
+  readonly kind: "rejected";
+  readonly error: ShadowError;
+  /** The dialect's own code, when its reader refused the request before the engine ran. */
+  readonly code?: number | undefined;
+}
+
+/** A read: the whole document at `timestamp` (ms). */
+export interface DocumentEvent extends EventBase {
+  readonly kind: "document";
+  readonly document: ShadowDocument;
+  readonly timestamp: number;
+}
+
+/** A message to deliver to a device whose payload is still text (rendered JSON). */
+export interface OutboundText {
+  readonly topic: string;
+  readonly body: string;
+}
