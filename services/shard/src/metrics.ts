@@ -35,7 +35,17 @@ export interface ShardMetrics {
   readonly gauges: (actors: () => number, partitions: () => number) => () => void;
 }
 
-const OPS: readonly CommandOp[] = ["update", "get", "delete", "twin", "function", "sync"];
+/** Every op, checked by the compiler: a new op without metrics would crash the actor. */
+const EVERY_OP: Record<CommandOp, true> = {
+  update: true,
+  get: true,
+  delete: true,
+  twin: true,
+  function: true,
+  sync: true,
+  request: true,
+};
+const OPS = Object.keys(EVERY_OP) as CommandOp[];
 
 export const shardMetrics = (): ShardMetrics => {
   const commands = counterFamily(
