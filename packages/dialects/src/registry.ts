@@ -1,4 +1,5 @@
 import { aliyunDialect } from "./aliyun/dialect.js";
+import { azureDialect } from "./azure/dialect.js";
 import type { DeviceId } from "./device.js";
 import {
   type AuthRefusal,
@@ -16,13 +17,17 @@ import { oneNetDialect } from "./onenet/dialect.js";
  * new dialect is its folder plus one entry here. Topic forms are disjoint (`$sys/…`,
  * `/shadow/…`, `$aws/…`, `$iothub/…`), so the order matters only for CONNECT forms.
  */
-export const DEVICE_DIALECTS: readonly DeviceDialect[] = [oneNetDialect, aliyunDialect];
+export const DEVICE_DIALECTS: readonly DeviceDialect[] = [
+  oneNetDialect,
+  aliyunDialect,
+  azureDialect,
+];
 
 /**
  * Asked in this order at CONNECT: distinctive forms first, OneNET's (username = product
  * id, client id = device name) last, as the fallback every other CONNECT falls to.
  */
-const RECOGNITION_ORDER: readonly DeviceDialect[] = [aliyunDialect, oneNetDialect];
+const RECOGNITION_ORDER: readonly DeviceDialect[] = [aliyunDialect, azureDialect, oneNetDialect];
 
 const BY_NAME: ReadonlyMap<string, DeviceDialect> = new Map(
   DEVICE_DIALECTS.map((d) => [d.name, d]),

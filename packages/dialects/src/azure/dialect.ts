@@ -1,0 +1,35 @@
+import { err, ShadowErrors } from "@umbra/core";
+import type { Claim, DeviceDialect } from "../dialect.js";
+import { authenticateAzure, recogniseAzure } from "./auth.js";
+
+/**
+ * Azure IoT Hub, so far its authentication only (issue 14 §2): a device connecting
+ * with a SAS token is verified and may use the topics of the dialects Umbra speaks.
+ * The twin topics (`$iothub/twin/…`) arrive with the Azure dialect's own issue; until
+ * then this dialect reads no topic and renders nothing.
+ */
+export const azureDialect: DeviceDialect = {
+  name: "azure",
+
+  recognise(clientId, username) {
+    const credentials = recogniseAzure(clientId, username);
+    if (credentials === undefined || "ok" in credentials) return credentials;
+    const claim: Claim = {
+      ok: true,
+      dialect: "azure",
+      identity: credentials.identity,
+      verify: (password, key, nowMs) => {
+        const result = authenticateAzure(credentials, password, key, Math.floor(nowMs / 1000));
+        return result.ok ? undefined : result.reason;
+      },
+    };
+    return claim;
+  },
+
+  parseTopic: () => undefined,
+  subscribeVerdict: () => undefined,
+  readCommand: (op) =>
+    err({ error: ShadowErrors.invalidParameter("/op", `no Azure request yet: ${op}`) }),
+  renderAnswer: () => {},
+  renderPush: () => {},
+};
