@@ -9,7 +9,9 @@ import {
   oneNetRequestOf,
   oneNetTopic,
   parseDeviceKey,
+  parseDeviceTopic,
   parseOneNetTopic,
+  subscribeVerdictOf,
   topicMatches,
 } from "../src/index.js";
 
@@ -87,5 +89,34 @@ describe("topic filter matching", () => {
     );
     assert.ok(topicMatches("$sys/p1/d1/image/#", "$sys/p1/d1/image"));
     assert.ok(!topicMatches("#", "$sys/p1"));
+  });
+});
+
+describe("the registry's ACL for OneNET topics", () => {
+  // The edge now asks the registry; it must grant exactly what the prefix ACL granted.
+  const same = (d: { productId: string; deviceName: string }) =>
+    d.productId === me.productId && d.deviceName === me.deviceName;
+  const level = fc.constantFrom("$sys", "p1", "p2", "d1", "d10", "image", "update", "+", "#", "");
+  const path = fc.array(level, { minLength: 1, maxLength: 6 }).map((l) => l.join("/"));
+
+  it("grants a SUBSCRIBE filter exactly when the $sys prefix ACL does", () => {
+    fc.assert(
+      fc.property(path, (filter) => {
+        const verdict = subscribeVerdictOf(filter, 1, same);
+        assert.equal(verdict === 0, maySubscribe(me, filter), filter);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("lets a PUBLISH through exactly when the $sys prefix ACL does", () => {
+    fc.assert(
+      fc.property(path, (topic) => {
+        if (topic.includes("+") || topic.includes("#")) return; // not a topic name
+        const request = parseDeviceTopic(topic);
+        assert.equal(request !== undefined && same(request.device), mayPublish(me, topic), topic);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
