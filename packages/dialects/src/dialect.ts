@@ -125,8 +125,8 @@ export interface CommandRefusal {
  * events carry too.
  */
 export interface EventJson {
-  applied: string | undefined;
-  delta: string | undefined;
+  readonly applied: string | undefined;
+  readonly delta: string | undefined;
 }
 
 /** 0x80 is MQTT 3.1.1's SUBACK failure code. */

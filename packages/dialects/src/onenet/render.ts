@@ -18,8 +18,10 @@ import { ONENET_IMAGE, oneNetTopic } from "./topics.js";
  * the OneNET `update/delta` message (application events carry it too), `undefined`
  * when the write left desired = reported.
  */
+const NO_JSON: EventJson = Object.freeze({ applied: undefined, delta: undefined });
+
 export const eventJsonOf = (event: ShadowEvent): EventJson => {
-  if (event.kind !== "accepted") return { applied: undefined, delta: undefined };
+  if (event.kind !== "accepted") return NO_JSON;
   const delta =
     event.delta !== undefined && event.deltaMetadata !== undefined
       ? encodeJson(oneNetDelta(event.delta, event.deltaMetadata, event.version, event.timestamp))
