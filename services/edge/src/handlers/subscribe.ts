@@ -30,6 +30,10 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
   if (filters.length > 0) session.context.backend.subscribed?.(session, filters);
 };
 
+/** The topic ACL of SUBSCRIBE: the device's own topics, or a sub-device's it acts for. */
+export const mayHoldFilter = (session: Session, filter: string): boolean =>
+  maySubscribe(session.device, filter) || actsForTopic(session, filter);
+
 const grant = (session: Session, filter: string): number => {
   const v5 = session.protocolVersion === 5;
   const { maxTopicBytes, maxSubscriptions } = session.context.limits;
@@ -39,7 +43,7 @@ const grant = (session: Session, filter: string): number => {
   }
   if (!isValidTopicFilter(filter)) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
   if (v5 && filter.startsWith("$share/")) return Reason.sharedSubscriptionsNotSupported;
-  if (!maySubscribe(session.device, filter) && !actsForTopic(session, filter)) {
+  if (!mayHoldFilter(session, filter)) {
     session.warnOnce("denied-subscribe", { filter }, "subscription outside the device's topics");
     return v5 ? Reason.notAuthorized : SUBACK_FAILURE;
   }
