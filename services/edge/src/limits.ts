@@ -32,6 +32,16 @@ export interface EdgeLimits {
   readonly authFailureDelayMs: number;
   /** Addresses, and client ids, whose failures are remembered; past it the oldest go. */
   readonly authFailureTableSize: number;
+  /**
+   * Ended persistent sessions (clean=false) whose subscriptions the edge keeps for the
+   * device's return; past it the oldest is forgotten. 0 keeps none.
+   */
+  readonly maxPersistentSessions: number;
+  /**
+   * How long an ended persistent session is kept: an MQTT 3.1.1 clean=false session
+   * this long, an MQTT 5 session its Session Expiry Interval up to this. 0 keeps none.
+   */
+  readonly sessionExpirySeconds: number;
 }
 
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
@@ -51,11 +61,17 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   authFailureWindowMs: 60_000,
   authFailureDelayMs: 2_000,
   authFailureTableSize: 10_000,
+  // An SDK reconnects within seconds to minutes; an hour covers a restart or a network
+  // outage without keeping a device that left for good.
+  maxPersistentSessions: 10_000,
+  sessionExpirySeconds: 3_600,
 });
 
 /** Largest value MQTT can express for each limit that is advertised on the wire. */
 const MQTT_MAX_PACKET_BYTES = 268_435_460;
 const MQTT_MAX_RECEIVE_MAXIMUM = 65_535;
+/** A week, the longest an ended session may be kept: more than any SDK asks a broker for. */
+export const MAX_SESSION_EXPIRY_SECONDS = 604_800;
 
 const positiveInteger = (name: string, value: number, max: number): number => {
   if (!Number.isInteger(value) || value < 1 || value > max)
@@ -104,6 +120,16 @@ export const resolveEdgeLimits = (overrides: Partial<EdgeLimits> = {}): EdgeLimi
       "authFailureTableSize",
       limits.authFailureTableSize,
       10_000_000,
+    ),
+    maxPersistentSessions: nonNegativeInteger(
+      "maxPersistentSessions",
+      limits.maxPersistentSessions,
+      10_000_000,
+    ),
+    sessionExpirySeconds: nonNegativeInteger(
+      "sessionExpirySeconds",
+      limits.sessionExpirySeconds,
+      MAX_SESSION_EXPIRY_SECONDS,
     ),
   });
 };

@@ -4,6 +4,7 @@ import { AuthThrottle } from "./authThrottle.js";
 import type { EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
+import { PersistentSessions } from "./persistentSessions.js";
 import { Session, type SessionContext } from "./session.js";
 import {
   createTlsListener,
@@ -108,6 +109,8 @@ export interface EdgeServerOptions {
   readonly limits?: Partial<EdgeLimits>;
   /** Default: the process's `umbra_edge_*` metrics. */
   readonly metrics?: EdgeMetrics;
+  /** What persistent sessions expire by, in ms since the epoch (tests move it). Default Date.now. */
+  readonly clock?: (() => number) | undefined;
 }
 
 export interface EdgeServer {
@@ -158,10 +161,11 @@ export const createEdgeServer = (options: EdgeServerOptions): EdgeServer => {
     }),
     // Until a session authenticates in a dialect's form (certificates name none).
     traffic: metrics.traffic("onenet"),
+    persistentSessions: new PersistentSessions(limits.maxPersistentSessions, options.clock),
     register(session) {
       const older = sessionsByDevice.get(session.deviceKey);
       sessionsByDevice.set(session.deviceKey, session);
-      older?.close(Reason.sessionTakenOver, "session taken over");
+      older?.replacedOnThisEdge();
     },
     unregister(session) {
       connections.delete(session);

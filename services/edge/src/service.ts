@@ -16,6 +16,7 @@ import {
 } from "@umbra/runtime";
 import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Effect } from "effect";
+import { MAX_SESSION_EXPIRY_SECONDS } from "./limits.js";
 import { NatsBackend } from "./natsBackend.js";
 import { createEdgeServer } from "./server.js";
 import { tlsConfig, watchTlsFiles } from "./tlsConfig.js";
@@ -59,6 +60,18 @@ export const edgeService = Effect.gen(function* () {
     10_000,
     1,
     10_000_000,
+  );
+  const maxPersistentSessions = yield* intInRange(
+    "MQTT_MAX_PERSISTENT_SESSIONS",
+    10_000,
+    0,
+    10_000_000,
+  );
+  const sessionExpirySeconds = yield* intInRange(
+    "MQTT_SESSION_EXPIRY_S",
+    3_600,
+    0,
+    MAX_SESSION_EXPIRY_SECONDS,
   );
   const tls = yield* tlsConfig;
   const retryAfterMs = yield* intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000);
@@ -104,6 +117,8 @@ export const edgeService = Effect.gen(function* () {
       authFailureWindowMs,
       authFailureDelayMs,
       authFailureTableSize,
+      maxPersistentSessions,
+      sessionExpirySeconds,
     },
   });
   // Ready while listening with NATS (and, with auth on, Redis) connected.

@@ -9,7 +9,9 @@ import { Reason } from "./codes.js";
 import { INCOMPLETE, MALFORMED, packetLength } from "./framing.js";
 import { handlePacket, screenConnect } from "./handlers/index.js";
 import { handlePublish } from "./handlers/publish.js";
+import { mayHoldFilter } from "./handlers/subscribe.js";
 import type { EdgeLimits } from "./limits.js";
+import type { PersistentSessions } from "./persistentSessions.js";
 import { readPublish, writePublishQos0 } from "./publishCodec.js";
 import type { DialectTraffic, EdgeMetrics } from "./server.js";
 import { checkPacket } from "./strict.js";
@@ -23,6 +25,10 @@ export interface EdgeSession extends DeviceSession {
   readonly outboundBytes: number;
   /** Deliveries dropped because the device read too slowly (or its packet limit). */
   readonly droppedDeliveries: number;
+  /** Silence after which the edge closes the session: 1.5 × the keep-alive; 0 never. */
+  readonly keepAliveMs: number;
+  /** How long the edge keeps the session's subscriptions once it ends (0: not at all). */
+  readonly sessionExpirySeconds: number;
 }
 
 export type ProtocolVersion = 3 | 4 | 5;
@@ -43,6 +49,8 @@ export interface SessionContext {
   readonly authThrottle: AuthThrottle;
   /** Where a session counts its PUBLISH packets in and out, until it knows its dialect. */
   readonly traffic: DialectTraffic;
+  /** Subscriptions of this server's ended persistent sessions, for their devices' return. */
+  readonly persistentSessions: PersistentSessions;
   /** Makes `session` its device's session on this server, closing the one it replaces. */
   register(session: Session): void;
   /** `session` is torn down (whether or not it was ever registered). */
@@ -101,7 +109,14 @@ export class Session implements EdgeSession {
   private generateOptions: { protocolVersion: ProtocolVersion } = { protocolVersion: 4 };
   private corked = false;
 
-  private keepAliveMs = 0;
+  keepAliveMs = 0;
+  /** CONNECT asked to start afresh (3.1.1 cleanSession, MQTT 5 Clean Start). */
+  private cleanStart = true;
+  /** What CONNECT asked for (3.1.1 clean=false: the edge's limit), and what it was granted. */
+  sessionExpiryAsked = 0;
+  sessionExpirySeconds = 0;
+  /** A newer connection of the device on this edge took over: it continues the session. */
+  private replacedHere = false;
   private lastReceivedAt = 0;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -172,6 +187,9 @@ export class Session implements EdgeSession {
 
   close(reasonCode: number, why: string): void {
     if (this.state === "closed") return;
+    // Taken over by a connection on another edge: the device's session goes on there, so
+    // what this edge knows of it would be stale by its return.
+    if (reasonCode === Reason.sessionTakenOver && !this.replacedHere) this.sessionExpirySeconds = 0;
     // DISCONNECT exists only in MQTT 5, and only after a CONNACK accepted the client;
     // an MQTT 5 CONNECT refused before that is answered by a CONNACK with the code.
     if (this.protocolVersion === 5 && this.state === "open") this.sendDisconnect(reasonCode, why);
@@ -203,17 +221,35 @@ export class Session implements EdgeSession {
     this.generateOptions = { protocolVersion: version };
   }
 
-  /** CONNECT is in: stop reading until the backend has decided. */
-  beginAuthentication(keepAliveSeconds: number): void {
+  /**
+   * CONNECT is in: stop reading until the backend has decided. Any keep-alive MQTT can
+   * express (up to 65 535 s, ~27 h of silence) fits a timer: none is refused or lowered.
+   */
+  beginAuthentication(
+    keepAliveSeconds: number,
+    cleanStart: boolean,
+    sessionExpiry: { asked: number; granted: number },
+  ): void {
     this.state = "authenticating";
     this.keepAliveMs = keepAliveSeconds * 1500; // MQTT §3.1.2.10: one and a half times
+    this.cleanStart = cleanStart;
+    this.sessionExpiryAsked = sessionExpiry.asked;
+    this.sessionExpirySeconds = sessionExpiry.granted;
+  }
+
+  /** A newer connection of the device on this edge replaces this one. */
+  replacedOnThisEdge(): void {
+    this.replacedHere = true;
+    this.close(Reason.sessionTakenOver, "session taken over");
   }
 
   /**
-   * The backend accepted the device: take over its older local session, CONNACK,
-   * tell the backend, start the keep-alive clock and read what waited behind CONNECT.
+   * The backend accepted the device: take over its older local session, resume the
+   * persistent session this edge kept for it (unless a clean start), CONNACK, tell the
+   * backend, restore the subscriptions, start the keep-alive clock and read what waited
+   * behind CONNECT (so it sees the restored subscriptions).
    */
-  accept(device: DeviceId, connack: Packet): void {
+  accept(device: DeviceId, connackFor: (sessionPresent: boolean) => Packet): void {
     if (this.state !== "authenticating") return;
     this.clearConnectTimer();
     this.device = device;
@@ -221,13 +257,20 @@ export class Session implements EdgeSession {
     this.log = this.log.child({ device: this.deviceKey });
     this.state = "open";
     this.context.metrics.connectsAccepted.value++;
+    // An older session here ends first, keeping its subscriptions if it was persistent.
     this.context.register(this);
-    this.send(connack);
+    const persistent = this.context.persistentSessions;
+    let kept: readonly string[] | undefined;
+    if (this.cleanStart) persistent.discard(this.deviceKey);
+    else kept = persistent.take(this.deviceKey);
+    this.send(connackFor(kept !== undefined));
     this.openedInBackend = true;
     try {
       this.context.backend.opened(this);
+      // After opened: the backend knows a gateway's sub-devices only from then on.
+      if (kept !== undefined) this.restoreSubscriptions(kept);
     } catch (error) {
-      this.logError({ err: error }, "backend.opened failed");
+      this.logError({ err: error }, "backend failed on a new session");
       this.close(Reason.implementationSpecificError, "backend failure");
       return;
     }
@@ -235,6 +278,32 @@ export class Session implements EdgeSession {
     if (this.keepAliveMs > 0)
       this.keepAliveTimer = setTimeout(onKeepAliveTimer, this.keepAliveMs, this);
     this.pumpInbound();
+  }
+
+  /**
+   * The kept filters the topic ACL still allows (a gateway may have lost a sub-device
+   * meanwhile) become this session's; the backend hears of them as of a SUBSCRIBE.
+   * Length and syntax were checked when they were granted, under the same limits.
+   */
+  private restoreSubscriptions(filters: readonly string[]): void {
+    const restored = filters.filter((filter) => mayHoldFilter(this, filter));
+    for (const filter of restored) this.subscriptions.add(filter);
+    if (restored.length < filters.length)
+      this.log.debug(
+        { dropped: filters.filter((filter) => !this.subscriptions.has(filter)) },
+        "kept subscriptions no longer allowed, not restored",
+      );
+    if (restored.length > 0) this.context.backend.subscribed?.(this, restored);
+  }
+
+  /**
+   * MQTT 5 DISCONNECT may change how long the session is kept; a client that asked for
+   * none at CONNECT may not ask for some now (§3.14.2.2.2). Returns false then.
+   */
+  changeSessionExpiry(seconds: number): boolean {
+    if (seconds > 0 && this.sessionExpiryAsked === 0) return false;
+    this.sessionExpirySeconds = Math.min(seconds, this.context.limits.sessionExpirySeconds);
+    return true;
   }
 
   /** Sends a refusing CONNACK and hangs up. */
@@ -479,6 +548,12 @@ export class Session implements EdgeSession {
   /** Once per session: stop timers, leave the registry, tell the backend. */
   private teardown(why: string): void {
     if (this.state === "closed") return;
+    if (this.state === "open" && this.sessionExpirySeconds > 0)
+      this.context.persistentSessions.store(
+        this.deviceKey,
+        [...this.subscriptions],
+        this.sessionExpirySeconds * 1000,
+      );
     this.state = "closed";
     this.clearConnectTimer();
     if (this.keepAliveTimer !== undefined) clearTimeout(this.keepAliveTimer);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { EventEmitter, once } from "node:events";
 import { connect as netConnect, type Socket } from "node:net";
 import type { TestContext } from "node:test";
+import type { DeviceId } from "@umbra/dialects";
 import { createLogger, type LogLevel } from "@umbra/runtime";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { parser as createParser, generate, type Packet } from "mqtt-packet";
@@ -81,6 +82,10 @@ export class TestBackend extends EventEmitter implements EdgeBackend {
 
   /** What every authenticate call was given, in order. */
   readonly credentials: ConnectCredentials[] = [];
+  /** Every `subscribed` call: the session and the filters it was granted. */
+  readonly subscribedCalls: { session: DeviceSession; filters: readonly string[] }[] = [];
+  /** Gateway device key → the device keys it acts for (`actsFor`). */
+  readonly subDevices = new Map<string, Set<string>>();
 
   authenticate(credentials: ConnectCredentials): Promise<AuthResult> {
     this.authenticateCalls++;
@@ -102,6 +107,16 @@ export class TestBackend extends EventEmitter implements EdgeBackend {
     this.closedSessions.push(session);
     this.lifecycle.push(`closed ${session.deviceKey} ${session.id}`);
     this.emit("change");
+  }
+
+  subscribed(session: DeviceSession, filters: readonly string[]): void {
+    this.subscribedCalls.push({ session, filters: [...filters] });
+    this.emit("change");
+  }
+
+  actsFor(session: DeviceSession, device: DeviceId): boolean {
+    const key = `${device.productId}/${device.deviceName}`;
+    return this.subDevices.get(session.deviceKey)?.has(key) === true;
   }
 
   publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
@@ -190,10 +205,16 @@ export interface Edge {
 export const startEdge = async (
   t: TestContext,
   limits: Partial<EdgeLimits> = {},
+  clock?: () => number,
 ): Promise<Edge> => {
   const backend = new TestBackend();
   const level = (process.env.EDGE_TEST_LOG ?? "silent") as LogLevel;
-  const server = createEdgeServer({ backend, logger: createLogger("edge-test", level), limits });
+  const server = createEdgeServer({
+    backend,
+    logger: createLogger("edge-test", level),
+    limits,
+    clock,
+  });
   const port = await server.listen(0, "127.0.0.1");
   t.after(() => server.close());
   return { server, backend, port };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Reason } from "../src/index.js";
-import { connectDevice, nextEvent, RawClient, startEdge } from "./helpers.js";
+import { connectDevice, nextEvent, RawClient, startEdge, versionName } from "./helpers.js";
 
 describe("keep-alive", () => {
   it("answers PINGREQ with PINGRESP", async (t) => {
@@ -27,6 +27,23 @@ describe("keep-alive", () => {
       assert.equal(disconnect.reasonCode, Reason.keepAliveTimeout);
     assert.deepEqual(rest, []);
   });
+
+  for (const version of [4, 5] as const) {
+    it(`takes a keep-alive of 1200 s, and up to MQTT's 65535 s, as asked (${versionName(version)})`, async (t) => {
+      const edge = await startEdge(t);
+      for (const [name, keepalive] of [
+        ["d1", 1_200],
+        ["d2", 65_535],
+      ] as const) {
+        const client = await RawClient.connected(t, edge, name, version, keepalive);
+        const session = edge.backend.sessionOf(name);
+        // The silence it is closed after: one and a half keep-alives, never lowered.
+        assert.equal(session.keepAliveMs, keepalive * 1_500);
+        await client.ping();
+      }
+      assert.equal(edge.backend.closedSessions.length, 0);
+    });
+  }
 
   it("keeps a client that pings in time", async (t) => {
     const edge = await startEdge(t);

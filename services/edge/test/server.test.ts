@@ -67,6 +67,8 @@ describe("edge server", () => {
       authFailureWindowMs: 60_000,
       authFailureDelayMs: 2_000,
       authFailureTableSize: 10_000,
+      maxPersistentSessions: 10_000,
+      sessionExpirySeconds: 3_600,
     });
     assert.equal(resolveEdgeLimits({ maxInflight: 4 }).maxInflight, 4);
     assert.equal(resolveEdgeLimits({ authFailureLimit: 0 }).authFailureLimit, 0);

@@ -81,7 +81,15 @@ export const handleConnect = (session: Session, packet: IConnectPacket): void =>
     refuseFor(session, "bad-client-id", "empty client id");
     return;
   }
-  const { authThrottle, metrics } = session.context;
+  const { authThrottle, metrics, limits } = session.context;
+  // 3.1.1 has no expiry: a clean=false session is kept as long as the edge keeps any.
+  // MQTT 5 keeps a session after the connection only for a Session Expiry Interval.
+  const asked =
+    version === 5
+      ? (packet.properties?.sessionExpiryInterval ?? 0)
+      : packet.clean === false
+        ? limits.sessionExpirySeconds
+        : 0;
   const address = session.socket.remoteAddress ?? "";
   if (authThrottle.addressBlocked(address)) {
     metrics.authThrottledAddress.value++;
@@ -93,7 +101,10 @@ export const handleConnect = (session: Session, packet: IConnectPacket): void =>
     );
     return;
   }
-  session.beginAuthentication(packet.keepalive ?? 0);
+  session.beginAuthentication(packet.keepalive ?? 0, packet.clean ?? true, {
+    asked,
+    granted: Math.min(asked, session.context.limits.sessionExpirySeconds),
+  });
   let result: Promise<AuthResult>;
   try {
     result = session.context.backend.authenticate({
@@ -126,7 +137,7 @@ const settleAuthentication = (
     // PUBLISH counters by the dialect the device connected in (certificates name none).
     if (outcome.dialect !== undefined)
       session.traffic = session.context.metrics.traffic(outcome.dialect);
-    session.accept(outcome.device, acceptingConnack(session));
+    session.accept(outcome.device, (sessionPresent) => acceptingConnack(session, sessionPresent));
     session.log.debug("connected");
     return;
   }
@@ -147,15 +158,26 @@ const refuseLate = (session: Session, outcome: AuthResult & { ok: false }): void
   refuseFor(session, outcome.refusal, `${outcome.detail} (answered late: repeated failures)`);
 };
 
-const acceptingConnack = (session: Session): Packet => {
+const acceptingConnack = (session: Session, sessionPresent: boolean): Packet => {
+  // MQTT 3.1's CONNACK has no Session Present flag (the byte is reserved); the session
+  // is resumed all the same.
   if (session.protocolVersion !== 5)
-    return { cmd: "connack", sessionPresent: false, returnCode: ConnectReturnCode.accepted };
+    return {
+      cmd: "connack",
+      sessionPresent: sessionPresent && session.protocolVersion === 4,
+      returnCode: ConnectReturnCode.accepted,
+    };
   const { maxPacketBytes, maxInflight } = session.context.limits;
+  const { sessionExpiryAsked, sessionExpirySeconds } = session;
   return {
     cmd: "connack",
-    sessionPresent: false, // no persistent sessions
+    sessionPresent,
     reasonCode: Reason.success,
     properties: {
+      // Said only when it is not what the client asked for (MQTT 5 §3.2.2.3.2).
+      ...(sessionExpirySeconds !== sessionExpiryAsked && {
+        sessionExpiryInterval: sessionExpirySeconds,
+      }),
       maximumPacketSize: maxPacketBytes,
       receiveMaximum: maxInflight,
       topicAliasMaximum: 0,

@@ -33,7 +33,7 @@ export const handlePacket = (session: Session, packet: Packet): void => {
       handlePingreq(session);
       return;
     case "disconnect":
-      handleDisconnect(session);
+      handleDisconnect(session, packet);
       return;
     case "puback":
       handlePuback();

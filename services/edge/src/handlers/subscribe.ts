@@ -35,6 +35,15 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
   if (filters.length > 0) session.context.backend.subscribed?.(session, filters);
 };
 
+/**
+ * The topic ACL of SUBSCRIBE: the dialect whose form the filter has decides, for the
+ * device's own topics or a sub-device's its gateway acts for. A refusal is a SUBACK
+ * code, never a disconnect (the Alibaba SDK subscribes 15 filters Umbra does not serve
+ * on every connect).
+ */
+export const mayHoldFilter = (session: Session, filter: string, qos: 0 | 1 | 2 = 0): boolean =>
+  subscribeVerdictOf(filter, qos, (device) => mayUseDevice(session, device)) !== SUBACK_FAILURE;
+
 const grant = (session: Session, filter: string, qos: 0 | 1 | 2): number => {
   const v5 = session.protocolVersion === 5;
   const { maxTopicBytes, maxSubscriptions } = session.context.limits;
@@ -44,9 +53,7 @@ const grant = (session: Session, filter: string, qos: 0 | 1 | 2): number => {
   }
   if (!isValidTopicFilter(filter)) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE;
   if (v5 && filter.startsWith("$share/")) return Reason.sharedSubscriptionsNotSupported;
-  // The dialect whose form the filter has decides; a refusal is a SUBACK code, never a
-  // disconnect (the Alibaba SDK subscribes 15 filters Umbra does not serve on connect).
-  if (subscribeVerdictOf(filter, qos, (device) => mayUseDevice(session, device)) === 0x80) {
+  if (!mayHoldFilter(session, filter, qos)) {
     session.warnOnce("denied-subscribe", { filter }, "subscription outside the device's topics");
     return v5 ? Reason.notAuthorized : SUBACK_FAILURE;
   }
