@@ -10,7 +10,8 @@ import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umb
  * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow),
  * `twin` (a digital twin JSON Patch, seed 004) and `function` (queue a function call or
  * check calls' deadlines, seed 001; see `FunctionCommand`) only from cloud callers. A
- * cloud caller's payload may carry `"version"`: the version the shadow must be at (If-Match).
+ * cloud caller's payload may carry `"version"`: the version the shadow must be at (If-Match),
+ * with `"epoch"`, the reset epoch it must be in (the version alone repeats after a reset).
  */
 /** `sync`: a device subscribed to its deltas; the reply sends what desired still asks. */
 export type CommandOp = "update" | "get" | "delete" | "twin" | "function" | "sync";
