@@ -195,9 +195,22 @@ describe("HTTP API: shadows", () => {
       headers: { "if-match": etag },
     });
     assertProblem(staleDelete, 412);
+    // The same version in another reset epoch (an ETag from before an Alibaba device's
+    // -1 names one) is another document: the epoch travels to the shard and is judged.
+    assertProblem(
+      await http("PATCH", `${dev("p1", "valve")}/shadow`, {
+        key: ADMIN,
+        type: "application/merge-patch+json",
+        body: { desired: { open: "other epoch" } },
+        headers: { "if-match": '"1:2"' },
+      }),
+      412,
+      /reset since/,
+    );
     const now = await http("GET", `${dev("p1", "valve")}/shadow`, { key: ADMIN });
     assert.deepEqual(as<Doc>(now).desired, { open: false });
     assert.equal(as<Doc>(now).version, 2);
+    assert.equal(now.headers.get("etag"), '"2"', "a shadow never reset keeps the plain ETag");
     assertProblem(
       await http("PATCH", `${dev("p1", "valve")}/shadow`, {
         key: ADMIN,

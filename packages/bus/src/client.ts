@@ -26,9 +26,29 @@ export class ClusterUnavailableError extends Error {
   override readonly name = "ClusterUnavailableError";
 }
 
-/** `version`, when given, is the version the shadow must be at (If-Match). */
-const withVersion = (body: Record<string, unknown>, version: number | undefined): Uint8Array =>
-  encoder.encode(JSON.stringify(version === undefined ? body : { ...body, version }));
+/**
+ * The version a cloud caller expects the shadow at (If-Match). `epoch` pins which run
+ * of versions it means: the number alone repeats after an Alibaba reset (see
+ * `ShadowDocument.epoch`); without it the number is judged alone.
+ */
+export interface ExpectedVersion {
+  readonly version: number;
+  readonly epoch?: number;
+}
+
+/** `expected`, when given, goes in as `"version"` (and `"epoch"`). */
+const withVersion = (
+  body: Record<string, unknown>,
+  expected: number | ExpectedVersion | undefined,
+): Uint8Array => {
+  if (expected === undefined) return encoder.encode(JSON.stringify(body));
+  if (typeof expected === "number")
+    return encoder.encode(JSON.stringify({ ...body, version: expected }));
+  const { version, epoch } = expected;
+  return encoder.encode(
+    JSON.stringify(epoch === undefined ? { ...body, version } : { ...body, version, epoch }),
+  );
+};
 
 interface Waiting {
   readonly subject: string;
@@ -83,8 +103,12 @@ export class ShadowClient {
   }
 
   /** `state` as in an update request: `{ desired?: {...}, reported?: {...} }`. */
-  update(deviceKey: string, state: object, expectedVersion?: number): Promise<CommandReply> {
-    return this.#send("update", deviceKey, withVersion({ state }, expectedVersion));
+  update(
+    deviceKey: string,
+    state: object,
+    expected?: number | ExpectedVersion,
+  ): Promise<CommandReply> {
+    return this.#send("update", deviceKey, withVersion({ state }, expected));
   }
 
   get(deviceKey: string): Promise<CommandReply> {
@@ -92,17 +116,21 @@ export class ShadowClient {
   }
 
   /** Deletes the shadow; the reply's version is the deleted shadow's next version. */
-  delete(deviceKey: string, expectedVersion?: number): Promise<CommandReply> {
+  delete(deviceKey: string, expected?: number | ExpectedVersion): Promise<CommandReply> {
     return this.#send(
       "delete",
       deviceKey,
-      expectedVersion === undefined ? EMPTY : withVersion({}, expectedVersion),
+      expected === undefined ? EMPTY : withVersion({}, expected),
     );
   }
 
   /** A digital twin JSON Patch (seed 004): an array of add / replace / remove operations. */
-  twinPatch(deviceKey: string, patch: unknown, expectedVersion?: number): Promise<CommandReply> {
-    return this.#send("twin", deviceKey, withVersion({ patch }, expectedVersion));
+  twinPatch(
+    deviceKey: string,
+    patch: unknown,
+    expected?: number | ExpectedVersion,
+  ): Promise<CommandReply> {
+    return this.#send("twin", deviceKey, withVersion({ patch }, expected));
   }
 
   /**

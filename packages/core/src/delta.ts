@@ -42,3 +42,21 @@ export const metadataOf = (subset: JsonObject, metadata: MetadataTree): Metadata
   }
   return out;
 };
+
+/**
+ * The net change from one tree to another, as a merge patch: what a reply echoes of a
+ * write that replaced rather than merged (a twin patch, an Alibaba reset).
+ */
+export const diffPatch = (before: JsonObject, after: JsonObject): JsonObject => {
+  const out: Record<string, JsonValue> = {};
+  for (const key in before) if (!hasOwn(after, key)) out[key] = null;
+  for (const key in after) {
+    const a = after[key] as JsonValue;
+    const b = hasOwn(before, key) ? before[key] : undefined;
+    if (isSubtree(key, a) && isSubtree(key, b)) {
+      const sub = diffPatch(b, a);
+      if (Object.keys(sub).length > 0) out[key] = sub;
+    } else if (!jsonEqual(a, b)) out[key] = a;
+  }
+  return out;
+};

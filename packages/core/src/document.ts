@@ -96,7 +96,17 @@ export interface ShadowDocument {
   readonly lastUpdated: string;
   /** Function calls, oldest first: the queue and the finished calls not yet cleaned up. */
   readonly functions?: readonly FunctionCall[];
+  /**
+   * How many times `version` was reset to 0 (Alibaba `"version": -1`); absent until the
+   * first reset. A version alone can repeat after a reset; the pair (epoch, version)
+   * never repeats in a shadow's life, so whatever must not match across a reset (the
+   * API's ETag) names both.
+   */
+  readonly epoch?: number;
 }
+
+/** The shadow's reset epoch: 0 until its version was first reset. */
+export const epochOf = (doc: ShadowDocument): number => doc.epoch ?? 0;
 
 /** `desired` key through which a function call reaches the device. */
 export const FUNCTION_KEY = "_function";
@@ -167,5 +177,10 @@ export const shadowDocumentProblem = (value: unknown): string | undefined => {
   if (!isObject(m.reported) || !isObject(m.desired)) return "metadata.reported/desired missing";
   if (!isObject(m.sync)) return "metadata.sync missing";
   if (v.functions !== undefined && !Array.isArray(v.functions)) return "functions is not an array";
+  if (
+    v.epoch !== undefined &&
+    (typeof v.epoch !== "number" || !Number.isSafeInteger(v.epoch) || v.epoch < 1)
+  )
+    return "epoch is not a positive integer";
   return undefined;
 };

@@ -67,6 +67,9 @@ export interface VersionConflict {
   readonly _tag: "VersionConflict";
   readonly expected: number;
   readonly current: number;
+  /** Set when the caller named an epoch (an HTTP ETag) and the shadow was reset since. */
+  readonly expectedEpoch?: number;
+  readonly currentEpoch?: number;
 }
 export interface VersionNotNewer {
   readonly _tag: "VersionNotNewer";
@@ -133,11 +136,20 @@ export const ShadowErrors = {
     reason,
   }),
   invalidVersion: (reason: string): InvalidVersion => ({ _tag: "InvalidVersion", reason }),
-  versionConflict: (expected: number, current: number): VersionConflict => ({
-    _tag: "VersionConflict",
-    expected,
-    current,
-  }),
+  versionConflict: (
+    expected: number,
+    current: number,
+    epochs?: { readonly expected: number; readonly current: number },
+  ): VersionConflict =>
+    epochs === undefined
+      ? { _tag: "VersionConflict", expected, current }
+      : {
+          _tag: "VersionConflict",
+          expected,
+          current,
+          expectedEpoch: epochs.expected,
+          currentEpoch: epochs.current,
+        },
   versionNotNewer: (requested: number, current: number): VersionNotNewer => ({
     _tag: "VersionNotNewer",
     requested,
@@ -188,7 +200,9 @@ export const describeError = (error: ShadowError): string => {
     case "InvalidVersion":
       return `invalid version: ${error.reason}`;
     case "VersionConflict":
-      return `version conflict: expected ${error.expected}, the shadow is at ${error.current}`;
+      return error.expectedEpoch !== undefined && error.expectedEpoch !== error.currentEpoch
+        ? `version conflict: the shadow was reset since (epoch ${error.currentEpoch}, expected ${error.expectedEpoch}); it is at version ${error.current}`
+        : `version conflict: expected ${error.expected}, the shadow is at ${error.current}`;
     case "VersionNotNewer":
       return `version ${error.requested} is not newer than the shadow's version ${error.current}`;
     case "ShadowExists":

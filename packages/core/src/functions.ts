@@ -9,6 +9,7 @@ import {
   draftOf,
   finishWrite,
   mergeState,
+  nextVersion,
   stampOf,
   type WriteContext,
   type WriteResult,
@@ -100,7 +101,9 @@ export const queueFunctionCall = (
     deadline: ctx.now + timeout,
     ...(retention === undefined ? {} : { retentionMs: retention }),
   };
-  const draft = draftOf(doc, doc.version + 1);
+  const version = nextVersion(doc.version, undefined);
+  if (!version.ok) return version;
+  const draft = draftOf(doc, version.value);
   draft.functions = [...keepRecentFinished(calls, limits.maxPendingCalls), call];
   const write = finishWrite(doc, draft, ctx, {}, true);
   return write.ok ? ok({ write: write.value, call }) : write;
@@ -148,7 +151,9 @@ export const expireFunctionCalls = (
     } else kept.push(call);
   }
   if (!changed) return ok(undefined);
-  const draft = draftOf(doc, doc.version + 1);
+  const version = nextVersion(doc.version, undefined);
+  if (!version.ok) return version;
+  const draft = draftOf(doc, version.value);
   if (kept.length > 0) draft.functions = kept;
   else delete draft.functions;
   const answer = hasOwn(doc.reported, FUNCTION_RESULT_KEY)

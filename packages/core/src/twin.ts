@@ -3,9 +3,10 @@
  * JSON Patch (RFC 6902 add / replace / remove) setting desired values of components and
  * properties, and device acks `{"value","ac","av","ad"}` for writable properties.
  */
-import { isSubtree, type ShadowDocument, type TwinAck, type TwinMetadata } from "./document.js";
+import { diffPatch } from "./delta.js";
+import { epochOf, type ShadowDocument, type TwinAck, type TwinMetadata } from "./document.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
-import { hasOwn, isObject, type JsonObject, type JsonValue, jsonEqual } from "./json.js";
+import { hasOwn, isObject, type JsonObject, type JsonValue } from "./json.js";
 import { defaultLimits } from "./limits.js";
 import { err, ok, type Result } from "./result.js";
 import {
@@ -92,21 +93,6 @@ const nest = (segments: readonly string[], leaf: JsonValue): JsonObject => {
   let node: JsonValue = leaf;
   for (let i = segments.length - 1; i >= 0; i--) node = { [segments[i] as string]: node };
   return node as JsonObject;
-};
-
-/** The net change from one tree to another, as a merge patch (what a reply echoes). */
-export const diffPatch = (before: JsonObject, after: JsonObject): JsonObject => {
-  const out: Record<string, JsonValue> = {};
-  for (const key in before) if (!hasOwn(after, key)) out[key] = null;
-  for (const key in after) {
-    const a = after[key] as JsonValue;
-    const b = hasOwn(before, key) ? before[key] : undefined;
-    if (isSubtree(key, a) && isSubtree(key, b)) {
-      const sub = diffPatch(b, a);
-      if (Object.keys(sub).length > 0) out[key] = sub;
-    } else if (!jsonEqual(a, b)) out[key] = a;
-  }
-  return out;
 };
 
 const dropAcks = (acks: Record<string, TwinAck>, pointer: string): void => {
@@ -223,7 +209,7 @@ export const applyTwinPatch = (
     patches.push(patch);
     desired = mergeState(desired, {}, patch, stampOf(0, 0, "cloud"))[0];
   }
-  const version = nextVersion(doc.version, ctx.version);
+  const version = nextVersion(doc.version, ctx.version, epochOf(doc));
   if (!version.ok) return version;
   const draft = draftOf(doc, version.value);
   const stamp = stampOf(ctx.now, version.value, "cloud");

@@ -1,6 +1,7 @@
 import { projectCurrentCall, settleFunctionResult } from "./calls.js";
-import { computeDelta } from "./delta.js";
+import { computeDelta, diffPatch } from "./delta.js";
 import {
+  epochOf,
   FUNCTION_KEY,
   FUNCTION_RESULT_KEY,
   isoSeconds,
@@ -29,15 +30,18 @@ import { deriveSectionBound, exactSectionSize, sectionSizeBound } from "./size.j
 import { checkPropertyTree, checkReservedKeys } from "./validate.js";
 
 /**
- * How a request's version is judged:
- * - `none`: any version is fine;
- * - `expected`: the shadow must be at exactly this version (AWS, HTTP If-Match);
- * - `newer`: the request's version must be newer than the shadow's; `-1` resets the
- *   shadow's version to 0 (Alibaba, seed 002).
+ * How a request's version is judged, and what version the write gives the shadow:
+ * - `none`: any version is fine; the shadow goes one on;
+ * - `expected`: the shadow must be at exactly this version (AWS, HTTP If-Match), and in
+ *   this `epoch` when one is given (an ETag names it; see `ShadowDocument.epoch`); the
+ *   shadow goes one on;
+ * - `newer` (Alibaba, seed 002): the request's version must be greater than the
+ *   shadow's, and the shadow takes it (a Node SDK device sends `Date.now()`, so the
+ *   version jumps); `-1` clears the shadow and resets its version to 0 (see `cleared`).
  */
 export type VersionRule =
   | { readonly kind: "none" }
-  | { readonly kind: "expected"; readonly version: number }
+  | { readonly kind: "expected"; readonly version: number; readonly epoch?: number }
   | { readonly kind: "newer"; readonly version: number };
 
 /**
@@ -84,29 +88,96 @@ const EMPTY_META: MetadataTree = Object.freeze({});
 type Draft = { -readonly [K in keyof ShadowDocument]: ShadowDocument[K] };
 
 /**
- * Judges a version rule against the shadow's version; returns the version the write
- * will produce.
+ * Judges a version rule against the shadow's version (and reset epoch); returns the
+ * version the write will produce.
  */
 export const nextVersion = (
   current: number,
   rule: VersionRule | undefined,
+  epoch = 0,
 ): Result<number, ShadowError> => {
-  if (rule === undefined || rule.kind === "none") return ok(current + 1);
+  if (rule === undefined || rule.kind === "none") return oneOn(current);
   const requested = rule.version;
   if (!Number.isSafeInteger(requested))
     return err(ShadowErrors.invalidVersion("the version must be an integer"));
   if (rule.kind === "expected") {
     if (requested < 0) return err(ShadowErrors.invalidVersion("the version must not be negative"));
+    const expectedEpoch = rule.epoch;
+    if (expectedEpoch !== undefined && expectedEpoch !== epoch)
+      return err(
+        ShadowErrors.versionConflict(requested, current, {
+          expected: expectedEpoch,
+          current: epoch,
+        }),
+      );
     return requested === current
-      ? ok(current + 1)
+      ? oneOn(current)
       : err(ShadowErrors.versionConflict(requested, current));
   }
   if (requested === -1) return ok(0);
   if (requested < -1)
     return err(ShadowErrors.invalidVersion("the version must be -1 (reset) or not negative"));
   return requested > current
-    ? ok(current + 1)
+    ? ok(requested)
     : err(ShadowErrors.versionNotNewer(requested, current));
+};
+
+/**
+ * The version after `current`. An Alibaba device may move the version up to the
+ * largest safe integer; past it the shadow cannot go on (a stored document must hold
+ * an exact integer) until such a device resets it with `-1`, which is what Alibaba
+ * has `-1` for.
+ */
+const oneOn = (current: number): Result<number, ShadowError> =>
+  current < Number.MAX_SAFE_INTEGER
+    ? ok(current + 1)
+    : err(ShadowErrors.invalidVersion("the shadow's version is at its maximum; reset it with -1"));
+
+/** Whether a rule is Alibaba's reset (`"version": -1`). */
+const isReset = (rule: VersionRule | undefined): boolean =>
+  rule !== undefined && rule.kind === "newer" && rule.version === -1;
+
+/**
+ * The document an Alibaba reset (`"version": -1`) starts from. Alibaba: it "clears the
+ * shadow data and resets the version to 0"; the request's own sections are then applied
+ * onto the empty document, at version 0 (`{"state":{"reported":{"a":1}},"version":-1}`
+ * leaves only reported.a).
+ *
+ * Cleared, as the shadow data: desired and reported with their metadata, and the twin's
+ * acks and components, which describe those values (an old ack left behind would pair
+ * with the new desired values, whose versions start again from 0).
+ * Kept: the function calls, which are the cloud's and not the device's to drop (a
+ * pending call is still owed: `finishWrite` puts it back in desired._function, so the
+ * device hears of it again, and the API still finds every call it handed out); the
+ * twin's model id, the device's identity rather than data; sync bookkeeping, which the
+ * write recomputes. The epoch goes one on: the version alone repeats after a reset.
+ */
+const cleared = (doc: ShadowDocument): ShadowDocument => {
+  const twin = doc.metadata.twin;
+  const sync = doc.metadata.sync;
+  const metadata: ShadowMetadata =
+    twin === undefined
+      ? { reported: EMPTY_META, desired: EMPTY_META, sync }
+      : {
+          reported: EMPTY_META,
+          desired: EMPTY_META,
+          sync,
+          twin: twin.model === undefined ? {} : { model: twin.model },
+        };
+  return {
+    ...doc,
+    version: 0,
+    desired: EMPTY,
+    reported: EMPTY,
+    metadata,
+    epoch: epochOf(doc) + 1,
+  };
+};
+
+/** A reset's net change to one section as a merge patch (`null`: the section emptied). */
+const resetChange = (before: JsonObject, after: JsonObject): JsonObject | null | undefined => {
+  if (isEmptyObject(after)) return isEmptyObject(before) ? undefined : null;
+  return diffPatch(before, after);
 };
 
 /**
@@ -200,6 +271,7 @@ export const draftOf = (doc: ShadowDocument, version: number): Draft => {
     lastUpdated: doc.lastUpdated,
   };
   if (doc.functions !== undefined) draft.functions = doc.functions;
+  if (doc.epoch !== undefined) draft.epoch = doc.epoch;
   return draft;
 };
 
@@ -358,7 +430,7 @@ const sectionProblem = (
 /**
  * Applies an update from the device or the cloud: recursive merge into desired and/or
  * reported, `null` deletes, arrays replaced whole, metadata on every leaf written,
- * version +1 (or reset, see `VersionRule`). Everything is checked before anything
+ * version +1 (or as `VersionRule` says). Everything is checked before anything
  * changes; a refused request returns an error and the input document is untouched.
  */
 export const applyUpdate = (
@@ -379,18 +451,21 @@ export const applyUpdate = (
     sectionProblem("desired", desired, source, limits) ??
     sectionProblem("reported", reported, source, limits);
   if (problem !== undefined) return err(problem);
-  const version = nextVersion(doc.version, request.version);
+  const rule = request.version;
+  const version = nextVersion(doc.version, rule, epochOf(doc));
   if (!version.ok) return version;
+  const reset = isReset(rule);
+  const start = reset ? cleared(doc) : doc;
 
   const stamp = stampOf(ctx.now, version.value, source, quality);
-  const draft = draftOf(doc, version.value);
-  let metadata = doc.metadata;
+  const draft = draftOf(start, version.value);
+  let metadata = start.metadata;
   if (desired === null) {
     draft.desired = EMPTY;
     metadata = metadataWith(metadata, EMPTY_META, metadata.reported, metadata.sync);
   } else if (desired !== undefined) {
-    const [state, meta] = mergeState(doc.desired, metadata.desired, desired, stamp);
-    deriveSectionBound(doc.desired, state, jsonByteLength(desired));
+    const [state, meta] = mergeState(start.desired, metadata.desired, desired, stamp);
+    deriveSectionBound(start.desired, state, jsonByteLength(desired));
     draft.desired = state;
     if (meta !== metadata.desired)
       metadata = metadataWith(metadata, meta, metadata.reported, metadata.sync);
@@ -399,21 +474,34 @@ export const applyUpdate = (
     draft.reported = EMPTY;
     metadata = metadataWith(metadata, metadata.desired, EMPTY_META, metadata.sync);
   } else if (reported !== undefined) {
-    const [state, meta] = mergeState(doc.reported, metadata.reported, reported, stamp);
-    deriveSectionBound(doc.reported, state, jsonByteLength(reported));
+    const [state, meta] = mergeState(start.reported, metadata.reported, reported, stamp);
+    deriveSectionBound(start.reported, state, jsonByteLength(reported));
     draft.reported = state;
     if (meta !== metadata.reported)
       metadata = metadataWith(metadata, metadata.desired, meta, metadata.sync);
     const answer = reported[FUNCTION_RESULT_KEY];
-    if (isObject(answer) && doc.functions !== undefined)
-      draft.functions = settleFunctionResult(doc.functions, answer, ctx.now);
+    if (isObject(answer) && start.functions !== undefined)
+      draft.functions = settleFunctionResult(start.functions, answer, ctx.now);
   }
   draft.metadata = metadata;
-  const applied: WriteResult["applied"] =
-    desired === undefined
+  const applied: WriteResult["applied"] = reset
+    ? resetApplied(doc, draft)
+    : desired === undefined
       ? { reported: reported as JsonObject | null }
       : reported === undefined
         ? { desired }
         : { desired, reported };
   return finishWrite(doc, draft, ctx, applied, desired !== undefined && source === "cloud");
+};
+
+/**
+ * What a reset applied, as the net change from the document before it: a listener that
+ * keeps a copy by applying each `applied` (the event stream) then ends up with the
+ * cleared document, which the request's sections alone would not say.
+ */
+const resetApplied = (before: ShadowDocument, after: Draft): WriteResult["applied"] => {
+  const desired = resetChange(before.desired, after.desired);
+  const reported = resetChange(before.reported, after.reported);
+  if (desired === undefined) return { reported: reported ?? {} };
+  return reported === undefined ? { desired } : { desired, reported };
 };

@@ -33,6 +33,7 @@ import {
   type ShadowDocument,
   type Source,
   type UpdateRequest,
+  type VersionRule,
 } from "../src/index.js";
 import { deepFreeze } from "./helpers.js";
 
@@ -104,6 +105,37 @@ const invalid: fc.Arbitrary<(doc: ShadowDocument) => UpdateRequest> = fc.oneof(
   })),
 );
 
+/**
+ * A version rule relative to the document it meets: none, Alibaba's reset, Alibaba's
+ * newer (a step from the current version, possibly 0 or behind it, or a Date.now()-like
+ * jump), or an expected version (right or wrong).
+ */
+type RuleShape =
+  | { kind: "none" }
+  | { kind: "reset" }
+  | { kind: "newer"; step: number }
+  | { kind: "expected"; step: number };
+const versionRule: fc.Arbitrary<RuleShape> = fc.oneof(
+  fc.constant({ kind: "none" as const }),
+  fc.constant({ kind: "reset" as const }),
+  fc
+    .oneof(fc.integer({ min: -3, max: 3 }), fc.constant(1_796_279_699_317))
+    .map((step) => ({ kind: "newer" as const, step })),
+  fc.integer({ min: -1, max: 1 }).map((step) => ({ kind: "expected" as const, step })),
+);
+const ruleFor = (doc: ShadowDocument, rule: RuleShape): VersionRule => {
+  switch (rule.kind) {
+    case "none":
+      return { kind: "none" };
+    case "reset":
+      return { kind: "newer", version: -1 };
+    case "newer":
+      return { kind: "newer", version: Math.max(0, doc.version + rule.step) };
+    case "expected":
+      return { kind: "expected", version: Math.max(0, doc.version + rule.step) };
+  }
+};
+
 /** Every leaf path of a state tree with its value. */
 const leaves = (tree: JsonObject, prefix: string[] = []): [string[], JsonValue][] =>
   Object.entries(tree).flatMap(([k, v]) =>
@@ -132,7 +164,7 @@ const mirrors = (state: JsonObject, meta: MetadataTree): boolean => {
 };
 
 describe("engine invariants (property-based)", () => {
-  it("the version goes up by exactly one on every accepted write", () => {
+  it("the version goes up by exactly one on every accepted write without a version rule", () => {
     fc.assert(
       fc.property(
         document,
@@ -144,6 +176,55 @@ describe("engine invariants (property-based)", () => {
             if (!write.ok) continue;
             assert.equal(write.value.doc.version, doc.version + 1);
             doc = write.value.doc;
+          }
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("a newer-rule write takes the requested version; -1 resets to 0 in the next epoch", () => {
+    fc.assert(
+      fc.property(document, request, versionRule, (doc, r, rule) => {
+        const version = ruleFor(doc, rule);
+        const write = applyUpdate(doc, { ...r, version }, { now: 10_000_000 });
+        if (version.kind !== "newer") return;
+        const requested = version.version;
+        if (requested !== -1 && requested <= doc.version) {
+          assert.equal(write.ok, false);
+          return;
+        }
+        if (!write.ok) return; // refused for its state (size, depth), not its version
+        if (requested === -1) {
+          assert.equal(write.value.doc.version, 0);
+          assert.equal(write.value.doc.epoch, (doc.epoch ?? 0) + 1);
+        } else {
+          assert.equal(write.value.doc.version, requested);
+          assert.equal(write.value.doc.epoch, doc.epoch);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it("(epoch, version) only ever increases, whatever rules the writes carry", () => {
+    // What the API's ETag relies on: a pair never comes back, so no ETag matches twice.
+    fc.assert(
+      fc.property(
+        document,
+        fc.array(fc.tuple(request, versionRule), { minLength: 1, maxLength: 10 }),
+        (start, writes) => {
+          let doc = start;
+          for (const [r, rule] of writes) {
+            const write = applyUpdate(doc, { ...r, version: ruleFor(doc, rule) }, { now: 1e7 });
+            if (!write.ok) continue;
+            const next = write.value.doc;
+            const [e0, e1] = [doc.epoch ?? 0, next.epoch ?? 0];
+            assert.ok(
+              e1 > e0 || (e1 === e0 && next.version > doc.version),
+              `${e0}:${doc.version} → ${e1}:${next.version}`,
+            );
+            doc = next;
           }
         },
       ),

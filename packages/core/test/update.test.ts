@@ -4,6 +4,7 @@ import {
   applyUpdate,
   createShadow,
   defaultLimits,
+  describeError,
   draftOf,
   type JsonObject,
   type ShadowDocument,
@@ -212,6 +213,43 @@ describe("applyUpdate", () => {
       assert.equal(ok.doc.version, 2);
     });
 
+    it("an expected version in another epoch: the same number after an Alibaba reset", () => {
+      // Epoch 0, version 1: what an ETag taken now names.
+      const before = report(base(), { a: 1 });
+      const reset = unwrap(
+        apply(before, {
+          reported: { b: 1 },
+          source: "device",
+          version: { kind: "newer", version: -1 },
+        }),
+      ).doc;
+      const again = report(reset, { b: 2 });
+      assert.deepEqual([again.epoch, again.version], [1, 1]);
+      const stale = {
+        desired: { a: 9 },
+        source: "cloud",
+        version: { kind: "expected", version: 1, epoch: 0 },
+      } as const;
+      const error = failure(apply(again, stale));
+      assert.deepEqual(error, {
+        _tag: "VersionConflict",
+        expected: 1,
+        current: 1,
+        expectedEpoch: 0,
+        currentEpoch: 1,
+      });
+      assert.match(describeError(error), /reset since/);
+      const fresh = unwrap(
+        apply(again, { ...stale, version: { kind: "expected", version: 1, epoch: 1 } }),
+      );
+      assert.equal(fresh.doc.version, 2);
+      // A version without an epoch (an AWS device's) is judged on the version alone.
+      assert.equal(
+        unwrap(apply(again, { ...stale, version: { kind: "expected", version: 1 } })).doc.version,
+        2,
+      );
+    });
+
     it("an expected version that is negative or not an integer", () => {
       for (const version of [-1, 0.5]) {
         const request = {
@@ -229,6 +267,7 @@ describe("applyUpdate", () => {
       ...createShadow("p", "d", 0),
       functions: [],
       metadata: { ...createShadow("p", "d", 0).metadata, twin: { components: ["c"] } },
+      epoch: 2,
     };
     const required: Record<keyof ShadowDocument, true> = {
       deviceKey: true,
@@ -239,6 +278,7 @@ describe("applyUpdate", () => {
       metadata: true,
       lastUpdated: true,
       functions: true,
+      epoch: true,
     };
     assert.deepEqual(Object.keys(full).sort(), Object.keys(required).sort());
     assert.deepEqual(draftOf(full, 7), { ...full, version: 7 });

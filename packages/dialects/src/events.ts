@@ -16,7 +16,8 @@ export type CommandDialect = DialectName | "cloud";
  * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow),
  * `twin` (a digital twin JSON Patch, seed 004) and `function` (queue a function call or
  * check calls' deadlines, seed 001) only from cloud callers. A cloud caller's payload
- * may carry `"version"`: the version the shadow must be at (If-Match). `sync`: a device
+ * may carry `"version"`: the version the shadow must be at (If-Match), with `"epoch"`, the
+ * reset epoch it must be in (the version alone repeats after a reset). `sync`: a device
  * subscribed to its deltas; the reply sends what desired still asks. `request`: a device
  * dialect whose payload names the operation (Alibaba's `method`); the shard's dialect
  * reader settles it.

@@ -62,6 +62,7 @@ describe("Alibaba shadow payloads (DIALECTS.md §3.2) mapped onto the engine", (
     });
     const doc = written(apply(empty(), post));
     assert.deepEqual(doc.reported, { color: "red" });
+    assert.equal(doc.version, 1796279699317, "the shadow takes the requested version");
   });
 
   it("maps getShadow to a get, whatever else the payload carries", () => {
@@ -136,14 +137,15 @@ describe("Alibaba shadow payloads (DIALECTS.md §3.2) mapped onto the engine", (
     }
   });
 
-  it("resets the version to 0 with version -1", () => {
+  it("clears the shadow and resets the version to 0 with version -1", () => {
     const start = written(
       apply(empty(), '{"method":"update","state":{"reported":{"a":1}},"version":7}'),
     );
     const doc = written(
-      apply(start, '{"method":"update","state":{"reported":{"a":2}},"version":-1}'),
+      apply(start, '{"method":"update","state":{"reported":{"b":2}},"version":-1}'),
     );
     assert.equal(doc.version, 0);
+    assert.deepEqual(doc.reported, { b: 2 }, "the reset cleared reported.a first");
   });
 
   it("refuses malformed requests with the error table's codes, before the engine runs", () => {

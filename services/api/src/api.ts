@@ -5,6 +5,7 @@
 import {
   type CommandReply,
   deviceSubject,
+  type ExpectedVersion,
   encodeTakeover,
   encodeTopologyChanged,
   type NatsConnection,
@@ -72,21 +73,30 @@ const callView = (doc: Doc, call: FunctionCall): typeof F.FunctionCall.Type => {
   return { ...shown, position };
 };
 
-/** `ETag: "7"` for version 7. */
-export const etag = (version: number): string => `"${version}"`;
+/**
+ * `ETag: "7"` for version 7; `"2:7"` for version 7 of a shadow an Alibaba device reset
+ * twice. A reset takes the version back to 0, so the number alone repeats; with the
+ * epoch an ETag taken before a reset never matches after it (no lost update).
+ */
+export const etag = (doc: Pick<Doc, "version" | "epoch">): string =>
+  doc.epoch === undefined ? `"${doc.version}"` : `"${doc.epoch}:${doc.version}"`;
 
 /**
- * The version an `If-Match` header asks for: `undefined` when absent or `*`. Only the
- * ETags this API hands out (`"7"`, weak `W/"7"` too) can match.
+ * The version (and reset epoch) an `If-Match` header asks for: `undefined` when absent
+ * or `*`. Only the ETags this API hands out (`"7"`, `"2:7"`, weak `W/"7"` too) can match.
  */
-export const parseIfMatch = (header: string | string[] | undefined): number | undefined => {
+export const parseIfMatch = (
+  header: string | string[] | undefined,
+): ExpectedVersion | undefined => {
   if (header === undefined) return undefined;
   const value = (Array.isArray(header) ? header.join(",") : header).trim();
   if (value === "*") return undefined;
-  const match = /^(?:W\/)?"(\d{1,15})"$/.exec(value);
-  if (match === null)
+  const match = /^(?:W\/)?"(?:(\d{1,16}):)?(\d{1,16})"$/.exec(value);
+  const epoch = Number(match?.[1] ?? 0);
+  const version = Number(match?.[2]);
+  if (match === null || !Number.isSafeInteger(epoch) || !Number.isSafeInteger(version))
     return fail("bad-request", 'If-Match must be one ETag this API issued, like "7", or *');
-  return Number(match[1]);
+  return { version, epoch };
 };
 
 const problemOf = (reply: CommandReply & { ok: false }): never => {
@@ -136,7 +146,8 @@ export const problemResponses = (statuses: readonly number[]) => {
 const ifMatchHeader = [
   {
     name: "If-Match",
-    description: 'the ETag of the version the shadow must be at ("7"); otherwise 412',
+    description:
+      'the ETag of the version the shadow must be at ("7", or "2:7" after Alibaba resets); otherwise 412',
     schema: { type: "string" },
   },
 ] as const;
@@ -221,7 +232,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
   const withEtag = (doc: Doc, body: unknown, status = 200): Reply => ({
     status,
     body,
-    headers: { etag: etag(doc.version) },
+    headers: { etag: etag(doc) },
   });
 
   return [
@@ -492,7 +503,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         200: {
           description: "the shadow; ETag is its version",
           schema: S.ShadowDocument,
-          headers: { ETag: "the shadow's version, quoted" },
+          headers: { ETag: 'the shadow\'s version, quoted ("7"; "2:7" after two Alibaba resets)' },
         },
         ...problemResponses([400, 404, 503]),
       },
@@ -515,7 +526,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         200: {
           description: "the shadow after the change; ETag is its version",
           schema: S.ShadowDocument,
-          headers: { ETag: "the shadow's version, quoted" },
+          headers: { ETag: 'the shadow\'s version, quoted ("7"; "2:7" after two Alibaba resets)' },
         },
         ...problemResponses([400, 404, 412, 413, 415, 503]),
       },
@@ -598,7 +609,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         200: {
           description: "the twin; ETag is the shadow's version",
           schema: S.DigitalTwin,
-          headers: { ETag: "the shadow's version, quoted" },
+          headers: { ETag: 'the shadow\'s version, quoted ("7"; "2:7" after two Alibaba resets)' },
         },
         ...problemResponses([404, 503]),
       },
@@ -619,7 +630,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => {
         200: {
           description: "the twin after the change",
           schema: S.DigitalTwin,
-          headers: { ETag: "the shadow's version, quoted" },
+          headers: { ETag: 'the shadow\'s version, quoted ("7"; "2:7" after two Alibaba resets)' },
         },
         ...problemResponses([400, 404, 412, 413, 415, 503]),
       },

@@ -98,6 +98,12 @@ export const ShadowDocument = Schema.Struct({
   metadata: JsonObject,
   lastUpdated: Schema.String,
   functions: Schema.optionalKey(Schema.Array(JsonObject)),
+  epoch: Schema.optionalKey(
+    Schema.Int.annotate({
+      description:
+        "how many times an Alibaba device reset the version to 0 (absent: never); the ETag names it",
+    }),
+  ),
 }).annotate({
   identifier: "ShadowDocument",
   description: "The canonical shadow document (seed 001)",

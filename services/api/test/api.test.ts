@@ -11,6 +11,7 @@ import {
   checkRouteParameters,
   covers,
   type EventStreams,
+  etag,
   findKey,
   openApiDocument,
   operationRoutes,
@@ -26,12 +27,29 @@ import {
 
 describe("If-Match", () => {
   it("reads the ETags the API issues, strong or weak; * and absent mean any version", () => {
-    assert.equal(parseIfMatch('"7"'), 7);
-    assert.equal(parseIfMatch('W/"0"'), 0);
+    assert.deepEqual(parseIfMatch('"7"'), { version: 7, epoch: 0 });
+    assert.deepEqual(parseIfMatch('W/"0"'), { version: 0, epoch: 0 });
+    assert.deepEqual(parseIfMatch('"2:1796279699317"'), { version: 1796279699317, epoch: 2 });
+    assert.deepEqual(parseIfMatch(`"${Number.MAX_SAFE_INTEGER}"`), {
+      version: Number.MAX_SAFE_INTEGER,
+      epoch: 0,
+    });
     assert.equal(parseIfMatch(undefined), undefined);
     assert.equal(parseIfMatch("*"), undefined);
-    for (const bad of ["7", '"x"', '"1", "2"', '"-1"', ""])
+    for (const bad of ["7", '"x"', '"1", "2"', '"-1"', "", '"9007199254740992"', '"1:"', '":1"'])
       assert.throws(() => parseIfMatch(bad), ProblemError, bad);
+  });
+
+  it("names the reset epoch in the ETag, so one taken before an Alibaba reset never matches after", () => {
+    assert.equal(etag({ version: 7 }), '"7"');
+    assert.equal(etag({ version: 7, epoch: 2 }), '"2:7"');
+    // Version 1 before a reset and version 1 after it: different ETags, and each reads
+    // back as the (epoch, version) the shard judges.
+    const before = etag({ version: 1 });
+    const after = etag({ version: 1, epoch: 1 });
+    assert.notEqual(before, after);
+    assert.deepEqual(parseIfMatch(before), { version: 1, epoch: 0 });
+    assert.deepEqual(parseIfMatch(after), { version: 1, epoch: 1 });
   });
 });
 

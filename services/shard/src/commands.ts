@@ -10,6 +10,7 @@ import {
   applyTwinReported,
   applyUpdate,
   createShadow,
+  epochOf,
   expireBeforeWrite,
   expireFunctionCalls,
   getFunctionCall,
@@ -38,8 +39,9 @@ export interface CommandOutcome {
 
 /**
  * A deleted shadow as stored: an empty document marked `deleted`, at the version after
- * the last one. Reads find no shadow; the next write starts an empty shadow that goes on
- * from that version, so an ETag taken before the delete never matches what comes after.
+ * the last one and in the same epoch. Reads find no shadow; the next write starts an
+ * empty shadow that goes on from that (epoch, version), so an ETag taken before the
+ * delete never matches what comes after.
  * (The actor stores what `runCommand` returns; removing the record instead is the
  * store's `delete`, once the actor calls it for a deleting outcome.)
  */
@@ -65,10 +67,32 @@ const base = (
 ): ShadowDocument => {
   if (doc !== undefined && !isTombstone(doc)) return expireBeforeWrite(doc, { now, limits });
   const fresh = createShadow(device.productId, device.deviceName, now);
-  return doc === undefined ? fresh : { ...fresh, version: doc.version };
+  if (doc === undefined) return fresh;
+  return doc.epoch === undefined
+    ? { ...fresh, version: doc.version }
+    : { ...fresh, version: doc.version, epoch: doc.epoch };
 };
 
-/** A cloud caller's `"version"`: the version the shadow must be at (If-Match). */
+/**
+ * The tombstone of `current`: the version after its own, or, for a shadow an Alibaba
+ * device moved to the largest safe version, version 0 in the next epoch (a stored
+ * version must be an exact integer; the pair still never repeats).
+ */
+const tombstoneOf = (current: ShadowDocument, device: DeviceId, now: number): Tombstone => {
+  const fresh = createShadow(device.productId, device.deviceName, now);
+  const epoch = epochOf(current);
+  if (current.version < Number.MAX_SAFE_INTEGER)
+    return epoch === 0
+      ? { ...fresh, version: current.version + 1, deleted: true }
+      : { ...fresh, version: current.version + 1, epoch, deleted: true };
+  return { ...fresh, version: 0, epoch: epoch + 1, deleted: true };
+};
+
+/**
+ * A cloud caller's `"version"`: the version the shadow must be at (If-Match), and its
+ * `"epoch"` when given (the API's ETag names it: a version alone repeats after an
+ * Alibaba reset).
+ */
 const expectedVersion = (
   header: CommandHeader,
   body: unknown,
@@ -77,7 +101,11 @@ const expectedVersion = (
   const version = body.version;
   if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0)
     return ShadowErrors.invalidVersion("the expected version must be a non-negative integer");
-  return { kind: "expected", version };
+  const epoch = body.epoch;
+  if (epoch === undefined) return { kind: "expected", version };
+  if (typeof epoch !== "number" || !Number.isSafeInteger(epoch) || epoch < 0)
+    return ShadowErrors.invalidVersion("the expected epoch must be a non-negative integer");
+  return { kind: "expected", version, epoch };
 };
 
 const isRule = (value: VersionRule | ShadowError | undefined): value is VersionRule =>
@@ -187,18 +215,21 @@ export const runCommand = (
         rule = expectedVersion(header, body.value);
       }
       if (rule !== undefined && !isRule(rule)) return refusal(doc, header, rule, origin);
-      if (rule !== undefined && rule.kind === "expected" && rule.version !== current.version)
-        return refusal(
-          doc,
-          header,
-          ShadowErrors.versionConflict(rule.version, current.version),
-          origin,
-        );
-      const tombstone: Tombstone = {
-        ...createShadow(device.productId, device.deviceName, now),
-        version: current.version + 1,
-        deleted: true,
-      };
+      if (rule !== undefined && rule.kind === "expected") {
+        const epoch = epochOf(current);
+        if (rule.version !== current.version || (rule.epoch !== undefined && rule.epoch !== epoch))
+          return refusal(
+            doc,
+            header,
+            ShadowErrors.versionConflict(
+              rule.version,
+              current.version,
+              rule.epoch === undefined ? undefined : { expected: rule.epoch, current: epoch },
+            ),
+            origin,
+          );
+      }
+      const tombstone = tombstoneOf(current, device, now);
       const event: AcceptedEvent = {
         kind: "accepted",
         device: header.device,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CommandHeader } from "@umbra/bus";
-import { defaultLimits } from "@umbra/core";
+import { applyUpdate, defaultLimits, type ShadowDocument } from "@umbra/core";
 import { DEDUP_CAPACITY, DedupRing, dedupEntry, runCommand } from "../src/index.js";
 
 const device = { productId: "p", deviceName: "d" };
@@ -166,6 +166,73 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
     assert.deepEqual(after.doc?.desired, { b: 2 });
     assert.equal(after.doc?.version, 3);
     assert.equal((after.doc as { deleted?: boolean }).deleted, undefined);
+  });
+
+  it("judges an expected version with its epoch: the old epoch's number never matches after a reset", () => {
+    // Epoch 0 up to version 2, then an Alibaba device's -1 and one more write: epoch 1, version 1.
+    const v2 = write(write(undefined, { state: { desired: { a: 1 } } }).doc, {
+      state: { desired: { a: 2 } },
+    }).doc;
+    assert.equal(v2?.version, 2);
+    const reset = applyUpdate(
+      v2 as ShadowDocument,
+      { reported: { r: 1 }, source: "device", version: { kind: "newer", version: -1 } },
+      { now: 3 },
+    );
+    assert.ok(reset.ok);
+    const doc = write(reset.value.doc, { state: { desired: { a: 3 } } }, 4).doc;
+    assert.deepEqual([doc?.epoch, doc?.version], [1, 1]);
+    const refused = (out: ReturnType<typeof runCommand>) =>
+      out.event.kind === "rejected" ? out.event.error : undefined;
+    // Version 1 of epoch 0 (an ETag taken before the reset) is refused everywhere.
+    const stale = { version: 1, epoch: 0 };
+    assert.equal(
+      refused(write(doc, { state: { desired: { a: 9 } }, ...stale }))?._tag,
+      "VersionConflict",
+    );
+    const del = (body: object) =>
+      runCommand(doc, device, cloud("delete"), bytes(JSON.stringify(body)), 5, defaultLimits);
+    assert.deepEqual(refused(del(stale)), {
+      _tag: "VersionConflict",
+      expected: 1,
+      current: 1,
+      expectedEpoch: 0,
+      currentEpoch: 1,
+    });
+    const patch = [{ op: "add", path: "/c1/target", value: 21 }];
+    const twinStale = runCommand(
+      doc,
+      device,
+      cloud("twin"),
+      bytes(JSON.stringify({ patch, ...stale })),
+      5,
+      defaultLimits,
+    );
+    assert.equal(refused(twinStale)?._tag, "VersionConflict");
+    assert.equal(
+      refused(write(doc, { state: { desired: { a: 9 } }, version: 1, epoch: -1 }))?._tag,
+      "InvalidVersion",
+    );
+    // The current pair is accepted; a delete keeps the epoch, so writes go on in it.
+    assert.equal(
+      write(doc, { state: { desired: { a: 9 } }, version: 1, epoch: 1 }).doc?.version,
+      2,
+    );
+    const deleted = del({ version: 1, epoch: 1 });
+    assert.equal(deleted.changed, true);
+    const after = write(deleted.doc, { state: { desired: { b: 1 } } }, 6).doc;
+    assert.deepEqual([after?.epoch, after?.version], [1, 3]);
+  });
+
+  it("deletes a shadow at the largest safe version into the next epoch at version 0", () => {
+    const top = {
+      ...(write(undefined, { state: { desired: { a: 1 } } }).doc as ShadowDocument),
+      version: Number.MAX_SAFE_INTEGER,
+    };
+    const deleted = runCommand(top, device, cloud("delete"), new Uint8Array(), 2, defaultLimits);
+    assert.deepEqual([deleted.doc?.epoch, deleted.doc?.version], [1, 0]);
+    const after = write(deleted.doc, { state: { desired: { b: 1 } } }, 3).doc;
+    assert.deepEqual([after?.epoch, after?.version], [1, 1]);
   });
 
   it("applies a twin patch as a cloud write, and refuses a non-conformant one", () => {
