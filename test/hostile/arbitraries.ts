@@ -111,6 +111,14 @@ export const filter = (me: string): fc.Arbitrary<string> => {
       "$share/g/#",
       `$share/g/$sys/${VICTIM}/#`,
       "$queue/#",
+      // Alibaba shadow forms: only the device's own /shadow/get/{pk}/{dn} may be granted.
+      `/shadow/get/${VICTIM}/v1`,
+      "/shadow/get/+/+",
+      "/shadow/#",
+      `/shadow/get/${ATTACKER}/+`,
+      `/shadow/update/${ATTACKER}/${me}`,
+      `/sys/${VICTIM}/v1/thing/service/property/set`,
+      `/shadow/get/${ATTACKER}/${me}/#`,
     ),
     fc.array(level, { minLength: 1, maxLength: 8 }).map((ls) => ls.join("/")),
     fc.integer({ min: 1_000, max: 8_000 }).map((n) => `$sys/${ATTACKER}/${me}/${"x".repeat(n)}`),
@@ -590,3 +598,69 @@ export const mutate = (packet: Buffer, m: Mutation): Buffer => {
       return Buffer.concat([packet.subarray(0, at(m.at)), packet.subarray(at(m.at) + m.count)]);
   }
 };
+
+/** A JSON value an Alibaba request might hold in a field: the forms it means and some it does not. */
+const aliyunValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(
+    "null",
+    null,
+    "",
+    0,
+    -1,
+    -2,
+    1.5,
+    2 ** 53,
+    Number.MAX_SAFE_INTEGER,
+    "7",
+    true,
+    [],
+    {},
+  ),
+  fc.integer(),
+  fc.string({ maxLength: 8 }),
+  fc.jsonValue({ maxDepth: 3 }),
+);
+
+const aliyunSection: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constant("null"),
+  fc.dictionary(fc.constantFrom("a", "b", "c", "null", ""), aliyunValue, { maxKeys: 4 }),
+  aliyunValue,
+);
+
+const garbageText: fc.Arbitrary<Buffer> = fc.oneof(
+  fc.constant(Buffer.alloc(0)),
+  fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+  fc.string({ maxLength: 64 }).map((t) => Buffer.from(t)),
+);
+
+/**
+ * Bodies for `/shadow/update/{pk}/{dn}`: Alibaba's request envelope with every field
+ * optional and often wrong (method, state, sections, version), plus bytes that are not
+ * JSON at all and JSON bombs in the envelope.
+ */
+export const aliyunRequest = (maxBomb: number): fc.Arbitrary<Buffer> =>
+  fc.oneof(
+    fc
+      .record(
+        {
+          method: fc.oneof(
+            fc.constantFrom("update", "get", "delete", "reply", "control", ""),
+            aliyunValue,
+          ),
+          state: fc.oneof(
+            fc.record(
+              { reported: aliyunSection, desired: aliyunSection, extra: aliyunValue },
+              { requiredKeys: [] },
+            ),
+            aliyunValue,
+          ),
+          version: aliyunValue,
+        },
+        { requiredKeys: [] },
+      )
+      .map((body) => Buffer.from(JSON.stringify(body))),
+    bomb(maxBomb).map((b) =>
+      Buffer.from(`{"method":"update","version":-1,"state":${bombBytes(b)}}`),
+    ),
+    garbageText,
+  );

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import type { Packet } from "mqtt-packet";
 import { TestDevice, withDeadline } from "../src/harness.js";
 import {
+  aliyunRequest,
   type Bomb,
   bomb,
   bombBytes,
@@ -102,11 +103,12 @@ const session = async (ctx: FamilyContext, version: 4 | 5): Promise<RawMqtt> => 
   return raw;
 };
 
-/** Nothing but the device's own topics may reach it. */
+/** Nothing but the device's own topics (OneNET's, or Alibaba's shadow topic) may reach it. */
 const assertNoLeak = (raw: RawMqtt, me: string): void => {
   const own = `$sys/${ATTACKER}/${me}/`;
+  const aliyun = `/shadow/get/${ATTACKER}/${me}`;
   for (const p of raw.packets)
-    if (p.cmd === "publish" && !p.topic.startsWith(own))
+    if (p.cmd === "publish" && !p.topic.startsWith(own) && p.topic !== aliyun)
       throw new Error(`cross-tenant delivery: ${me} received a PUBLISH on '${p.topic}'`);
   if (raw.parseError !== undefined)
     throw new Error(`the edge sent bytes mqtt-packet cannot read: ${raw.parseError.message}`);
@@ -413,6 +415,82 @@ const jsonBombsMqtt: Family = {
   },
 };
 
+/**
+ * Alibaba shadow requests (seed 002) on the device's own `/shadow/update/{pk}/{dn}`:
+ * envelopes with every field missing or wrong, non-JSON bytes, JSON bombs. Each gets its
+ * PUBACK and exactly one reply on `/shadow/get/{pk}/{dn}` (success or an error code).
+ */
+const aliyunRequests: Family = {
+  name: "aliyun-requests",
+  runs: 240,
+  parallel: 8,
+  property: (ctx, onFailure) => {
+    const { me } = loginOf(ctx);
+    const update = `/shadow/update/${ATTACKER}/${me}`;
+    const get = `/shadow/get/${ATTACKER}/${me}`;
+    const arb = fc.record({
+      version,
+      bodies: fc.array(aliyunRequest(MQTT_BOMB), { minLength: 1, maxLength: 8 }),
+    });
+    return property(arb, onFailure, async ({ version: v, bodies }) => {
+      assertAlive(ctx.target);
+      const raw = await session(ctx, v);
+      try {
+        raw.write(
+          frame(
+            { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: get, qos: 1 }] },
+            v,
+          ) as Buffer,
+        );
+        if ((await raw.until((ps) => ps.some((p) => p.cmd === "suback"), ANSWER_MS)) !== "matched")
+          throw new Error("no SUBACK for the device's own /shadow/get topic");
+        const frames = bodies.map(
+          (payload, i) =>
+            frame(
+              {
+                cmd: "publish",
+                topic: update,
+                payload,
+                qos: 1,
+                messageId: i + 2,
+                retain: false,
+                dup: false,
+              },
+              v,
+            ) as Buffer,
+        );
+        raw.write(Buffer.concat(frames));
+        ctx.count(bodies.length);
+        const replies = (ps: readonly Packet[]) =>
+          ps.filter((p) => p.cmd === "publish" && p.topic === get).length;
+        const outcome = await raw.until(
+          (ps) =>
+            ps.filter((p) => p.cmd === "puback").length >= bodies.length &&
+            replies(ps) >= bodies.length,
+          15_000,
+        );
+        if (outcome !== "matched")
+          throw new Error(
+            `${bodies.length} requests: ${raw.count("puback")} PUBACKs and ${replies(raw.packets)} replies, then ${outcome}`,
+          );
+        for (const p of raw.packets) {
+          if (p.cmd !== "publish" || p.topic !== get) continue;
+          const reply = JSON.parse(p.payload.toString()) as {
+            method?: string;
+            payload?: { status?: string };
+          };
+          if (reply.method !== "reply")
+            throw new Error(`a request was answered with ${p.payload.toString().slice(0, 200)}`);
+          ctx.note(reply.payload?.status === "success" ? "accepted" : "rejected");
+        }
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
 /** The victim's second device publishing all the time: a leaky filter would receive it. */
 class Noise {
   answers = 0;
@@ -486,6 +564,10 @@ const foreignTopics: Family = {
       `$sys/${ATTACKER}/gw/thing/sub/property/get_reply`,
       `$sys/${ATTACKER}/a15/image/update`,
       `$sys/${ATTACKER}/${me}/../../${VICTIM}/v1/image/update`,
+      `/shadow/update/${VICTIM}/v1`,
+      `/shadow/update/${VICTIM}/v2`,
+      `/shadow/get/${ATTACKER}/${me}`,
+      `/shadow/update/${ATTACKER}/${me}/../../${VICTIM}/v1`,
     );
     const arb = fc.record({
       version,
@@ -922,6 +1004,7 @@ export const FAMILIES: readonly Family[] = [
   truncation,
   mutated,
   jsonBombsMqtt,
+  aliyunRequests,
   foreignTopics,
   apiFamily("api-bodies", "hostile", 6_000),
   apiFamily("api-bombs", "bombs", 2_000),
