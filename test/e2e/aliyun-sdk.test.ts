@@ -169,6 +169,34 @@ describe("the Alibaba device SDK over plain TCP", () => {
     assert.deepEqual(got.payload.state?.reported, { mode: "eco" });
   });
 
+  it("a desired write by a device of another dialect (a OneNET gateway for its sub-device) reaches the Alibaba device as control", async () => {
+    const sub = device(PK, "meter");
+    const gateway = device(PK, "gw");
+    const put = await http("PUT", `/v1/products/${PK}/devices/gw/subdevices/${PK}/meter`, {
+      key: ADMIN,
+    });
+    assert.ok(put.status < 300, JSON.stringify(put.body));
+    const sdk = await connect(sub);
+    sdk.sdk.postShadow({ valve: "closed" });
+    await sdk.next();
+    const gw = await TestDevice.connect(brokerUrl, gateway, {
+      subscribe: [`$sys/${PK}/meter/image/update/accepted`],
+    });
+    await gw.client.publishAsync(
+      `$sys/${PK}/meter/image/update`,
+      JSON.stringify({ state: { desired: { valve: "open" } } }),
+      { qos: 1 },
+    );
+    await gw.next("/image/update/accepted");
+    await gw.close();
+    const control = await sdk.next();
+    assert.equal(control.method, "control", JSON.stringify(control));
+    assert.deepEqual(control.payload.state, {
+      reported: { valve: "closed" },
+      desired: { valve: "open" },
+    });
+  });
+
   it("deleteShadow(['k']) removes that property and deleteShadow() all of reported", async () => {
     const d = device(PK, "del");
     const sdk = await connect(d);

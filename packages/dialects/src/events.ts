@@ -46,9 +46,9 @@ export interface AcceptedEvent extends EventBase {
   readonly delta: JsonObject | undefined;
   readonly deltaMetadata: MetadataTree | undefined;
   /**
-   * The whole document after a cloud write that changed desired: dialects whose push
-   * carries the document (Alibaba `control`) render it from this. Absent otherwise, so
-   * device writes (the hot path) carry no more than before.
+   * The whole document after a write that changed desired: dialects whose push carries
+   * the document (Alibaba `control`) render it from this. Absent otherwise, so device
+   * reports (the hot path) carry no more than before.
    */
   readonly document?: ShadowDocument | undefined;
 }

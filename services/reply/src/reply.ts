@@ -166,6 +166,10 @@ export class Reply {
           dialect.renderAnswer(event, device, messages, json, now);
           this.#count(dialect, messages.length - before);
         }
+        // Desired changed by a device (a gateway for its sub-device, or the device in
+        // another dialect): the other dialects push it, on the device's subject.
+        if (event.kind === "accepted" && event.document !== undefined)
+          this.#pushToOthers(event, device, json, now);
       }
       // A change the cloud made: told in every dialect; the edge delivers only what the
       // device's session subscribed to.
@@ -196,6 +200,17 @@ export class Reply {
     if (waiting === undefined) this.#toEdges.set(origin, [{ device: key, messages }]);
     else waiting.push({ device: key, messages });
     this.#outbox.schedule();
+  }
+
+  #pushToOthers(event: ShadowEvent, device: DeviceId, json: EventJson, now: number): void {
+    const pushes: OutboundText[] = [];
+    for (const dialect of DEVICE_DIALECTS) {
+      if (dialect.name === event.dialect) continue;
+      const before = pushes.length;
+      dialect.renderPush(event, device, pushes, json, now);
+      this.#count(dialect, pushes.length - before);
+    }
+    this.#deliver(event.device, device, undefined, pushes);
   }
 
   /** Counts the messages a dialect rendered. */

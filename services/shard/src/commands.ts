@@ -385,9 +385,9 @@ const written = (
       applied,
       delta,
       deltaMetadata: delta === undefined ? undefined : metadataOf(delta, doc.metadata.desired),
-      // Desired changed by the cloud: dialects that push the whole document need it.
-      document:
-        header.source === "cloud" && doc.desired !== result.previous.desired ? doc : undefined,
+      // Desired changed: dialects that push the whole document (Alibaba control) need it.
+      // Device reports, the hot path, leave desired alone and carry none.
+      document: doc.desired !== result.previous.desired ? doc : undefined,
     },
   };
 };
