@@ -2,7 +2,7 @@ import { subscribeVerdictOf } from "@umbra/dialects";
 import type { ISubscribePacket } from "mqtt-packet";
 import { Reason, SUBACK_FAILURE } from "../codes.js";
 import { mayUseDevice } from "../gateway.js";
-import type { Session } from "../session.js";
+import type { HandlerSession } from "../handlerSession.js";
 import { isValidTopicFilter, longerThanBytes } from "../topics.js";
 
 /**
@@ -12,7 +12,7 @@ import { isValidTopicFilter, longerThanBytes } from "../topics.js";
 const GRANTED_QOS = 0;
 
 /** SUBSCRIBE: each filter is granted QoS 0 or refused on its own; one SUBACK answers. */
-export const handleSubscribe = (session: Session, packet: ISubscribePacket): void => {
+export const handleSubscribe = (session: HandlerSession, packet: ISubscribePacket): void => {
   if (packet.subscriptions.length === 0) {
     session.close(Reason.protocolError, "SUBSCRIBE without a topic filter");
     return;
@@ -35,7 +35,7 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
   if (filters.length > 0) session.context.backend.subscribed?.(session, filters);
 };
 
-const grant = (session: Session, filter: string, qos: 0 | 1 | 2): number => {
+const grant = (session: HandlerSession, filter: string, qos: 0 | 1 | 2): number => {
   const v5 = session.protocolVersion === 5;
   const { maxTopicBytes, maxSubscriptions } = session.context.limits;
   if (longerThanBytes(filter, maxTopicBytes)) {
