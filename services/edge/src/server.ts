@@ -1,9 +1,10 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { type CounterCell, counterFamily, gaugeFamily, type Logger } from "@umbra/runtime";
+import type { Logger } from "@umbra/runtime";
 import { AuthThrottle } from "./authThrottle.js";
 import type { EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.js";
+import { type EdgeMetrics, edgeMetrics } from "./metrics.js";
 import { PersistentSessions } from "./persistentSessions.js";
 import { Session, type SessionContext } from "./session.js";
 import {
@@ -12,96 +13,6 @@ import {
   type TlsListener,
   type TlsListenerOptions,
 } from "./tlsListener.js";
-
-/** PUBLISH packets of one dialect, counted by the sessions speaking it. */
-export interface DialectTraffic {
-  /** From devices. */
-  readonly in: CounterCell;
-  /** To devices. */
-  readonly out: CounterCell;
-}
-
-/** The edge's metrics (`umbra_edge_*`), shared by every edge server of the process. */
-export interface EdgeMetrics {
-  readonly traffic: (dialect: string) => DialectTraffic;
-  readonly connectsAccepted: CounterCell;
-  readonly connectsRefused: CounterCell;
-  /** Deliveries not sent: the device reads too slowly, or its packet size limit. */
-  readonly droppedSlowConsumer: CounterCell;
-  readonly droppedTooLarge: CounterCell;
-  /** CONNECTs refused unchecked: their address failed authentication too often. */
-  readonly authThrottledAddress: CounterCell;
-  /** Failed authentications answered late: their client id failed too often. */
-  readonly authDelayedClientId: CounterCell;
-  /** QoS 1 publishes the cluster did not process in time (no PUBACK). */
-  readonly commandTimeouts: CounterCell;
-  /** TLS handshakes completed on the MQTTS listener. */
-  readonly tlsHandshakes: CounterCell;
-  /** TLS handshakes that failed: timed out, no common ALPN id, anything else. */
-  readonly tlsHandshakeFailures: Readonly<Record<"timeout" | "alpn" | "other", CounterCell>>;
-  /** Adds a server's open sessions to the connections gauge; returns the remover. */
-  readonly connections: (count: () => number) => () => void;
-}
-
-export const edgeMetrics = (): EdgeMetrics => {
-  const messagesIn = counterFamily(
-    "umbra_edge_messages_in_total",
-    "PUBLISH packets received from devices, by dialect.",
-    ["dialect"],
-  );
-  const messagesOut = counterFamily(
-    "umbra_edge_messages_out_total",
-    "PUBLISH packets sent to devices, by dialect.",
-    ["dialect"],
-  );
-  const connects = counterFamily(
-    "umbra_edge_connects_total",
-    "MQTT CONNECTs answered, by result.",
-    ["result"],
-  );
-  const dropped = counterFamily(
-    "umbra_edge_dropped_total",
-    "Messages to devices dropped, by reason.",
-    ["reason"],
-  );
-  const throttled = counterFamily(
-    "umbra_edge_auth_throttled_total",
-    "CONNECTs slowed down after failed authentications: refused unchecked for their source address, or answered late for their client id.",
-    ["scope"],
-  );
-  const connections = gaugeFamily("umbra_edge_connections", "Open MQTT sessions of devices.");
-  const tlsFailures = counterFamily(
-    "umbra_edge_tls_handshake_failures_total",
-    "TLS handshakes on the MQTTS listener that failed, by reason: timeout, alpn (no common protocol id), other.",
-    ["reason"],
-  );
-  return {
-    traffic: (dialect) => ({
-      in: messagesIn.cell({ dialect }),
-      out: messagesOut.cell({ dialect }),
-    }),
-    connectsAccepted: connects.cell({ result: "accepted" }),
-    connectsRefused: connects.cell({ result: "refused" }),
-    droppedSlowConsumer: dropped.cell({ reason: "slow_consumer" }),
-    droppedTooLarge: dropped.cell({ reason: "client_packet_size" }),
-    authThrottledAddress: throttled.cell({ scope: "address" }),
-    authDelayedClientId: throttled.cell({ scope: "client_id" }),
-    commandTimeouts: counterFamily(
-      "umbra_edge_command_timeouts_total",
-      "QoS 1 publishes the cluster did not process in time: no PUBACK, the session closed.",
-    ).cell(),
-    tlsHandshakes: counterFamily(
-      "umbra_edge_tls_handshakes_total",
-      "TLS handshakes completed on the MQTTS listener.",
-    ).cell(),
-    tlsHandshakeFailures: {
-      timeout: tlsFailures.cell({ reason: "timeout" }),
-      alpn: tlsFailures.cell({ reason: "alpn" }),
-      other: tlsFailures.cell({ reason: "other" }),
-    },
-    connections: (count) => connections.source(count),
-  };
-};
 
 export interface EdgeServerOptions {
   readonly backend: EdgeBackend;

@@ -7,13 +7,19 @@ import type { AuthThrottle } from "./authThrottle.js";
 import type { DeviceSession, EdgeBackend } from "./backend.js";
 import { Reason } from "./codes.js";
 import { INCOMPLETE, MALFORMED, packetLength } from "./framing.js";
+import type {
+  HandlerSession,
+  OnceWarning,
+  ProtocolVersion,
+  SessionState,
+} from "./handlerSession.js";
 import { handlePacket, screenConnect } from "./handlers/index.js";
 import { handlePublish } from "./handlers/publish.js";
 import { mayHoldFilter } from "./handlers/subscribe.js";
 import type { EdgeLimits } from "./limits.js";
+import type { DialectTraffic, EdgeMetrics } from "./metrics.js";
 import type { PersistentSessions } from "./persistentSessions.js";
 import { readPublish, writePublishQos0 } from "./publishCodec.js";
-import type { DialectTraffic, EdgeMetrics } from "./server.js";
 import { checkPacket } from "./strict.js";
 import { clientCertificate } from "./tlsListener.js";
 
@@ -31,13 +37,7 @@ export interface EdgeSession extends DeviceSession {
   readonly sessionExpirySeconds: number;
 }
 
-export type ProtocolVersion = 3 | 4 | 5;
-
-/**
- * `awaiting-connect` until CONNECT, `authenticating` while the backend decides (reading
- * stops), `open` from CONNACK 0, `closed` once torn down (never left).
- */
-export type SessionState = "awaiting-connect" | "authenticating" | "open" | "closed";
+export type { OnceWarning, ProtocolVersion, SessionState };
 
 /** What every session of one server shares. */
 export interface SessionContext {
@@ -66,19 +66,12 @@ const LINGER_MS = 2_000;
 /** CONNECT's fixed header first byte: type 1, reserved flags 0 (MQTT §2.2.2). */
 const CONNECT_FIRST_BYTE = 0x10;
 
-/** Warnings a session logs once: a misbehaving device must not flood the log. */
-export type OnceWarning =
-  | "slow-reader"
-  | "denied-publish"
-  | "denied-subscribe"
-  | "subscription-limit";
-
 /**
  * One MQTT connection: its socket, framing and parser, state, subscriptions, timers,
  * in-flight count and write path. The packet handlers (`handlers/`) implement the
  * protocol on top of the operations here.
  */
-export class Session implements EdgeSession {
+export class Session implements EdgeSession, HandlerSession {
   readonly id: string = randomUUID();
   device: DeviceId = NO_DEVICE;
   deviceKey = "";

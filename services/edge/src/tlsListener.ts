@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import type { Logger } from "@umbra/runtime";
 import type { ClientCertificate } from "./backend.js";
-import type { EdgeMetrics } from "./server.js";
+import type { EdgeMetrics } from "./metrics.js";
 
 /**
  * MQTT over TLS (MQTTS_PORT): the TLS handshake, then the very session code of the plain

@@ -2,7 +2,8 @@ import type { IConnectPacket, Packet } from "mqtt-packet";
 import type { AuthRefusal, AuthResult } from "../backend.js";
 import { ConnectReturnCode, REFUSAL_CODES, Reason } from "../codes.js";
 import { bodyOffset, packetType } from "../framing.js";
-import type { ProtocolVersion, Session } from "../session.js";
+// Aliased so that this file's signatures stay as they were (a concurrent change edits it).
+import type { ProtocolVersion, HandlerSession as Session } from "../handlerSession.js";
 import { clientCertificate } from "../tlsListener.js";
 
 const CONNECT = 1;

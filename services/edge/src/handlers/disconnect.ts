@@ -1,6 +1,6 @@
 import type { IDisconnectPacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
-import type { Session } from "../session.js";
+import type { HandlerSession as Session } from "../handlerSession.js";
 
 /**
  * DISCONNECT from the client: a clean end, which MQTT 5 may use to change how long the

@@ -1,6 +1,6 @@
 import type { Packet } from "mqtt-packet";
 import { Reason } from "../codes.js";
-import type { Session } from "../session.js";
+import type { HandlerSession } from "../handlerSession.js";
 import { handleConnect } from "./connect.js";
 import { handleDisconnect } from "./disconnect.js";
 import { handlePingreq } from "./pingreq.js";
@@ -15,7 +15,7 @@ export { screenConnect } from "./connect.js";
  * One parsed packet to its handler. Reading is held from CONNECT to CONNACK, so every
  * packet but the first arrives on an open session.
  */
-export const handlePacket = (session: Session, packet: Packet): void => {
+export const handlePacket = (session: HandlerSession, packet: Packet): void => {
   switch (packet.cmd) {
     case "connect":
       handleConnect(session, packet);

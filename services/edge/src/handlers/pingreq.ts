@@ -1,6 +1,6 @@
-import type { Session } from "../session.js";
+import type { HandlerSession } from "../handlerSession.js";
 
 /** PINGREQ: its arrival already refreshed the keep-alive clock; answer it. */
-export const handlePingreq = (session: Session): void => {
+export const handlePingreq = (session: HandlerSession): void => {
   session.send({ cmd: "pingresp" });
 };

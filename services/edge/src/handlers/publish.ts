@@ -2,7 +2,7 @@ import { parseDeviceTopic } from "@umbra/dialects";
 import type { IPublishPacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
 import { mayUseDevice } from "../gateway.js";
-import type { Session } from "../session.js";
+import type { HandlerSession } from "../handlerSession.js";
 import { isValidTopicName, longerThanBytes } from "../topics.js";
 
 /**
@@ -11,7 +11,7 @@ import { isValidTopicName, longerThanBytes } from "../topics.js";
  * Retain is ignored: the edge keeps no retained messages, a retained publish is an
  * ordinary one.
  */
-export const handlePublish = (session: Session, packet: IPublishPacket): void => {
+export const handlePublish = (session: HandlerSession, packet: IPublishPacket): void => {
   const { topic, qos } = packet;
   if (qos === 2) {
     session.close(Reason.qosNotSupported, "QoS 2 is not supported");
@@ -89,7 +89,7 @@ export const handlePublish = (session: Session, packet: IPublishPacket): void =>
  * with 0x87. MQTT 3.1.1 has no way to refuse a PUBLISH: the connection stays, and a
  * QoS 1 publish is acknowledged anyway, else the client would retransmit it forever.
  */
-const denyPublish = (session: Session, packet: IPublishPacket): void => {
+const denyPublish = (session: HandlerSession, packet: IPublishPacket): void => {
   session.warnOnce(
     "denied-publish",
     { topic: packet.topic },

@@ -2,7 +2,7 @@ import { subscribeVerdictOf } from "@umbra/dialects";
 import type { ISubscribePacket } from "mqtt-packet";
 import { Reason, SUBACK_FAILURE } from "../codes.js";
 import { mayUseDevice } from "../gateway.js";
-import type { Session } from "../session.js";
+import type { HandlerSession } from "../handlerSession.js";
 import { isValidTopicFilter, longerThanBytes } from "../topics.js";
 
 /**
@@ -12,7 +12,7 @@ import { isValidTopicFilter, longerThanBytes } from "../topics.js";
 const GRANTED_QOS = 0;
 
 /** SUBSCRIBE: each filter is granted QoS 0 or refused on its own; one SUBACK answers. */
-export const handleSubscribe = (session: Session, packet: ISubscribePacket): void => {
+export const handleSubscribe = (session: HandlerSession, packet: ISubscribePacket): void => {
   if (packet.subscriptions.length === 0) {
     session.close(Reason.protocolError, "SUBSCRIBE without a topic filter");
     return;
@@ -41,10 +41,14 @@ export const handleSubscribe = (session: Session, packet: ISubscribePacket): voi
  * code, never a disconnect (the Alibaba SDK subscribes 15 filters Umbra does not serve
  * on every connect).
  */
-export const mayHoldFilter = (session: Session, filter: string, qos: 0 | 1 | 2 = 0): boolean =>
+export const mayHoldFilter = (
+  session: HandlerSession,
+  filter: string,
+  qos: 0 | 1 | 2 = 0,
+): boolean =>
   subscribeVerdictOf(filter, qos, (device) => mayUseDevice(session, device)) !== SUBACK_FAILURE;
 
-const grant = (session: Session, filter: string, qos: 0 | 1 | 2): number => {
+const grant = (session: HandlerSession, filter: string, qos: 0 | 1 | 2): number => {
   const v5 = session.protocolVersion === 5;
   const { maxTopicBytes, maxSubscriptions } = session.context.limits;
   if (longerThanBytes(filter, maxTopicBytes)) {

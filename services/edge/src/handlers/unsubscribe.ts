@@ -1,9 +1,9 @@
 import type { IUnsubscribePacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
-import type { Session } from "../session.js";
+import type { HandlerSession } from "../handlerSession.js";
 
 /** UNSUBSCRIBE: MQTT 5 says per filter whether there was a subscription; 3.1.1 cannot. */
-export const handleUnsubscribe = (session: Session, packet: IUnsubscribePacket): void => {
+export const handleUnsubscribe = (session: HandlerSession, packet: IUnsubscribePacket): void => {
   if (packet.unsubscriptions.length === 0) {
     session.close(Reason.protocolError, "UNSUBSCRIBE without a topic filter");
     return;

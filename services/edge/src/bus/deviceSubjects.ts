@@ -1,0 +1,147 @@
+import {
+  decodeDeliver,
+  decodeEdgeDeliver,
+  decodeTakeover,
+  deviceSubject,
+  encodeDelivered,
+  encodeTakeover,
+  type NatsConnection,
+  type OnDropped,
+  OUTBOUND_DELIVER,
+  OUTBOUND_TAKEOVER,
+  OUTBOUND_TOPOLOGY,
+  publishOrDrop,
+  type Subscription,
+} from "@umbra/bus";
+import type { LimitedLog } from "@umbra/runtime";
+import { revokedFingerprintOf } from "@umbra/tls";
+import type { DeviceSession } from "../backend.js";
+import type { GatewayActingFor } from "./actingFor.js";
+
+/** MQTT 5 reason: another connection took the session over. */
+const SESSION_TAKEN_OVER = 0x8e;
+/** MQTT 5 reason: the session's credentials are no longer valid. */
+const NOT_AUTHORIZED = 0x87;
+
+interface SubjectEntry {
+  readonly session: DeviceSession;
+  readonly sub: Subscription;
+}
+
+/**
+ * Each open session's subscription to its device subject: deliveries from the cloud,
+ * take-overs (a newer session of the device anywhere, or a revoked certificate) and
+ * topology changes of a gateway; and the answers that come back on the edge's inbox.
+ */
+export class DeviceSubjects {
+  readonly #nc: NatsConnection;
+  readonly #dropped: OnDropped;
+  readonly #log: LimitedLog;
+  readonly #gateways: GatewayActingFor;
+  readonly #entries = new Map<string, SubjectEntry>();
+  /** The live session of each device key on this edge. */
+  readonly #byDevice = new Map<string, DeviceSession>();
+
+  constructor(nc: NatsConnection, dropped: OnDropped, log: LimitedLog, gateways: GatewayActingFor) {
+    this.#nc = nc;
+    this.#dropped = dropped;
+    this.#log = log;
+    this.#gateways = gateways;
+  }
+
+  /** Every open session. */
+  *sessions(): IterableIterator<DeviceSession> {
+    for (const entry of this.#entries.values()) yield entry.session;
+  }
+
+  /**
+   * Listens on the session's device subject, which it returns; the session is its
+   * device's session on this edge.
+   */
+  subscribe(session: DeviceSession): string {
+    const { productId, deviceName } = session.device;
+    const subject = deviceSubject(productId, deviceName);
+    const sub = this.#nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        const frame = msg.data;
+        if (frame[0] === OUTBOUND_DELIVER) {
+          let messages: ReturnType<typeof decodeDeliver>;
+          try {
+            messages = decodeDeliver(frame);
+          } catch {
+            this.#log.warn({ device: session.deviceKey }, "unreadable delivery dropped");
+            return;
+          }
+          let delivered = true;
+          for (const m of messages) delivered = session.deliver(m.topic, m.payload) && delivered;
+          // A gateway call (seed 003) asks whether its session took it.
+          if (msg.reply !== undefined && msg.reply !== "")
+            publishOrDrop(
+              this.#nc,
+              msg.reply,
+              encodeDelivered(delivered),
+              undefined,
+              this.#dropped,
+            );
+        } else if (frame[0] === OUTBOUND_TAKEOVER) {
+          const by = decodeTakeover(frame);
+          const revoked = revokedFingerprintOf(by);
+          if (revoked !== undefined) {
+            // The API revoked a certificate: only the sessions that presented it end.
+            if (session.certificateFingerprint === revoked)
+              session.close(NOT_AUTHORIZED, "client certificate revoked");
+          } else if (by !== session.id)
+            session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
+        } else if (frame[0] === OUTBOUND_TOPOLOGY) {
+          this.#gateways.reload(session);
+        }
+      },
+    });
+    this.#entries.set(session.id, { session, sub });
+    this.#byDevice.set(session.deviceKey, session);
+    return subject;
+  }
+
+  /** Any other edge holding the session's device (on `subject`) closes its older session. */
+  takeOver(session: DeviceSession, subject: string): void {
+    publishOrDrop(this.#nc, subject, encodeTakeover(session.id), undefined, this.#dropped);
+  }
+
+  /** Stops listening for the session; false if it was not listening. */
+  unsubscribe(session: DeviceSession): boolean {
+    const entry = this.#entries.get(session.id);
+    if (entry === undefined) return false;
+    entry.sub.unsubscribe();
+    this.#entries.delete(session.id);
+    if (this.#byDevice.get(session.deviceKey) === session) this.#byDevice.delete(session.deviceKey);
+    return true;
+  }
+
+  /**
+   * Answers to requests this edge forwarded, several devices' in one frame. A device
+   * whose session is gone meanwhile has no one to read them: they are dropped.
+   */
+  deliverAnswers(frame: Uint8Array): void {
+    let devices: ReturnType<typeof decodeEdgeDeliver>;
+    try {
+      devices = decodeEdgeDeliver(frame);
+    } catch {
+      this.#log.warn({}, "unreadable edge delivery dropped");
+      return;
+    }
+    for (const { device, messages } of devices) {
+      const session = this.#byDevice.get(device);
+      if (session !== undefined) for (const m of messages) session.deliver(m.topic, m.payload);
+      // A gateway subscribed to its sub-device's topics gets them too.
+      const gateway = this.#gateways.gatewayOf(device);
+      if (gateway !== undefined) for (const m of messages) gateway.deliver(m.topic, m.payload);
+    }
+  }
+
+  stop(): void {
+    for (const entry of this.#entries.values()) entry.sub.unsubscribe();
+    this.#entries.clear();
+    this.#byDevice.clear();
+  }
+}
