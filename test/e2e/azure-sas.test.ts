@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { issueDeviceCertificate } from "@umbra/tls";
 import mqtt, { type MqttClient } from "mqtt";
 import {
   type RegisteredDevice,
@@ -169,6 +170,35 @@ describe("Azure SAS authentication at the edge", () => {
       await refusal(connect("ghost", username("ghost"), sas(d, d.key, hourFromNow()))),
       5,
     );
+  });
+
+  it("an X.509 device (a certificate of Umbra's CA naming product and device) connects with the Azure username and no password", async () => {
+    registerDevice(redis.url, PID, "x509");
+    const cert = await issueDeviceCertificate(dataDir, { productId: PID, deviceName: "x509" }, 1);
+    const client = await mqtt.connectAsync(`mqtts://localhost:${tlsPort}`, {
+      ca,
+      cert: cert.certPem,
+      key: cert.keyPem,
+      clientId: "x509",
+      username: username("x509"),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
+    clients.push(client);
+    assert.ok(client.connected);
+    // The hub in the username must still be the certificate's product.
+    const elsewhere = mqtt.connectAsync(`mqtts://localhost:${tlsPort}`, {
+      ca,
+      cert: cert.certPem,
+      key: cert.keyPem,
+      clientId: "x509",
+      username: username("x509", "hub2.azure-devices.net"),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
+    assert.equal(await refusal(elsewhere), 5);
   });
 
   it("a client id other than the DeviceId is refused", async () => {

@@ -26,6 +26,8 @@ export const authenticateDevice = async (
   now: () => number,
 ): Promise<AuthResult> => {
   const { clientId, password, certificate } = credentials;
+  // The dialect whose CONNECT form this is says who the device claims to be.
+  const claim = recogniseConnect(clientId, credentials.username ?? "");
   // A client certificate (TLS) may settle who the device is, with no password.
   let byCertificate: CertificateOutcome | undefined;
   if (certificate !== undefined && registry !== undefined) {
@@ -34,7 +36,9 @@ export const authenticateDevice = async (
         registry,
         certificate,
         clientId,
-        usernameIdentity(credentials.username),
+        // The product a username names in its dialect's form (Azure: the hub's first
+        // label), else the username before `?` as it is.
+        claim.ok ? claim.identity.productId : usernameIdentity(credentials.username),
         now(),
       );
     } catch (e) {
@@ -43,7 +47,11 @@ export const authenticateDevice = async (
     if (byCertificate !== undefined && !byCertificate.ok) return byCertificate;
   }
   if (byCertificate?.ok === true)
-    return { ok: true, device: byCertificate.device, dialect: undefined };
+    return {
+      ok: true,
+      device: byCertificate.device,
+      dialect: claim.ok ? claim.dialect : undefined,
+    };
   // A certificate that settled nothing, and no password: the certificate is refused.
   if (
     certificate !== undefined &&
@@ -55,8 +63,6 @@ export const authenticateDevice = async (
       refusal: "not-authorized",
       detail: "client certificate neither registered nor CA-signed, and no password",
     };
-  // The dialect whose CONNECT form this is says who the device claims to be.
-  const claim = recogniseConnect(clientId, credentials.username ?? "");
   if (!claim.ok)
     return {
       ok: false,
