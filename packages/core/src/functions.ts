@@ -9,12 +9,12 @@ import {
   draftOf,
   finishWrite,
   mergeState,
-  nextVersion,
   stampOf,
   type WriteContext,
   type WriteResult,
 } from "./update.js";
 import { checkPropertyTree, keyProblem } from "./validate.js";
+import { nextVersion } from "./version.js";
 
 /** A call not answered within this long turns into `timeout`. */
 export const DEFAULT_FUNCTION_TIMEOUT_MS = 60 * 60 * 1000;

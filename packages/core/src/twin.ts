@@ -14,13 +14,13 @@ import {
   draftOf,
   finishWrite,
   mergeState,
-  nextVersion,
   stampOf,
   type VersionRule,
   type WriteContext,
   type WriteResult,
 } from "./update.js";
 import { toPointer } from "./validate.js";
+import { nextVersion } from "./version.js";
 
 /** Marks a component in reported/desired properties (IoT Plug and Play convention). */
 export const COMPONENT_MARKER = "__t";
