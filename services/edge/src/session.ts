@@ -70,6 +70,14 @@ const CONNECT_FIRST_BYTE = 0x10;
  * One MQTT connection: its socket, framing and parser, state, subscriptions, timers,
  * in-flight count and write path. The packet handlers (`handlers/`) implement the
  * protocol on top of the operations here.
+ *
+ * Why this file stays near 600 lines: inbound framing, flow control (reading held while
+ * authenticating or at a full window), keep-alive and connect timers, corked writes and
+ * teardown all read and write the same handful of fields on every packet; split into
+ * objects they would need those fields passed back and forth (or a reference hop per
+ * packet on the hot path) for no new seam. What is separable lives elsewhere: packet
+ * handlers (`handlers/`), strict decoding (`strict.ts`), PUBLISH codec
+ * (`publishCodec.ts`), persistent sessions (`persistentSessions.ts`).
  */
 export class Session implements EdgeSession, HandlerSession {
   readonly id: string = randomUUID();
