@@ -17,9 +17,10 @@ import {
 import { createShadow, type ShadowDocument } from "@umbra/core";
 import { createLogger } from "@umbra/runtime";
 import { type AppEvent, Reply } from "../src/index.js";
+import { accepted, EVENT_TIME } from "./events.js";
 
 const logger = createLogger("reply-test", "silent");
-const NOW = 1_700_000_000_000;
+const NOW = EVENT_TIME;
 const decoder = new TextDecoder();
 
 interface Published {
@@ -64,21 +65,6 @@ const deviceTopics = (published: readonly Published[], subject: string): string[
 
 const lampSubject = deviceSubject("p1", "lamp");
 
-const accepted = (over: Partial<AcceptedEvent> = {}): AcceptedEvent => ({
-  kind: "accepted",
-  device: "p1/lamp",
-  dialect: "onenet",
-  source: "device",
-  op: "update",
-  origin: "inbox.e1",
-  version: 7,
-  timestamp: NOW,
-  applied: { reported: { level: 3 } },
-  delta: undefined,
-  deltaMetadata: undefined,
-  ...over,
-});
-
 /** The document after a write that set desired `color` (what Alibaba's control carries). */
 const withDesired: ShadowDocument = {
   ...createShadow("p1", "lamp", NOW),
@@ -108,15 +94,15 @@ describe("answers to a device's own request", () => {
         dialect: "onenet",
         source: "device",
         op: "get",
-        origin: "inbox.e2",
+        origin: "umbra.edge.e2",
         error: { _tag: "ShadowNotFound" },
       } as ShadowEvent,
     ];
     const published = await turn([JSON.stringify(events.slice(0, 3)), JSON.stringify(events[3])]);
-    const toEdges = published.filter((p) => p.subject.startsWith("inbox."));
+    const toEdges = published.filter((p) => p.subject.startsWith("umbra.edge."));
     assert.deepEqual(
       toEdges.map((p) => p.subject),
-      ["inbox.e1", "inbox.e2"],
+      ["umbra.edge.e1", "umbra.edge.e2"],
     );
     const e1 = decodeEdgeDeliver(bytesOf(toEdges[0]?.data ?? ""));
     assert.deepEqual(
@@ -138,7 +124,7 @@ describe("answers to a device's own request", () => {
 
   it("answer an Alibaba device on its own topic, to its edge", async () => {
     const published = await turn([JSON.stringify(accepted({ dialect: "aliyun", op: "request" }))]);
-    const [frame] = published.filter((p) => p.subject === "inbox.e1");
+    const [frame] = published.filter((p) => p.subject === "umbra.edge.e1");
     const messages = decodeEdgeDeliver(bytesOf(frame?.data ?? ""))[0]?.messages ?? [];
     assert.deepEqual(
       messages.map((m) => m.topic),
@@ -157,7 +143,7 @@ describe("pushes on the device's subject", () => {
       "/shadow/get/p1/lamp",
     ]);
     assert.equal(
-      published.filter((p) => p.subject.startsWith("inbox.")).length,
+      published.filter((p) => p.subject.startsWith("umbra.edge.")).length,
       0,
       "no edge inbox: whichever edge holds the session picks the push up",
     );
@@ -170,8 +156,8 @@ describe("pushes on the device's subject", () => {
     assert.deepEqual(deviceTopics(aliyun, lampSubject), ["$sys/p1/lamp/image/update/delta"]);
     // The writer's own answer still goes to its edge.
     assert.deepEqual(
-      oneNet.filter((p) => p.subject.startsWith("inbox.")).map((p) => p.subject),
-      ["inbox.e1"],
+      oneNet.filter((p) => p.subject.startsWith("umbra.edge.")).map((p) => p.subject),
+      ["umbra.edge.e1"],
     );
   });
 
