@@ -24,7 +24,7 @@ import {
   type ShardOptions,
   shardMetrics,
 } from "@umbra/shard";
-import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
+import { connectRedis, type Redis, RedisShadowStore } from "@umbra/store";
 import { pollUntil, type Server, startNats, startRedis } from "../src/harness.js";
 
 let nats: Server;
@@ -49,7 +49,7 @@ after(async () => {
 const startShard = (
   options: Pick<ShardOptions, "shardId" | "actorIdleMs"> & Partial<ShardOptions>,
 ): Shard => {
-  const shard = new Shard(nc, new ShadowStore(redis), logger, {
+  const shard = new Shard(nc, new RedisShadowStore(redis), logger, {
     partitions: 1024,
     owned: Array.from({ length: 1024 }, (_, i) => i),
     limits: defaultLimits,
@@ -63,28 +63,8 @@ const update = (n: number) =>
   new TextEncoder().encode(JSON.stringify({ state: { reported: { [`k${n}`]: n } } }));
 
 describe("compare-and-set", () => {
-  it("lets exactly one of two writers at the same revision win", async () => {
-    const store = new ShadowStore(redis);
-    const results = await Promise.all([
-      store.compareAndSet("cas/one", 0, '{"a":1}', ""),
-      store.compareAndSet("cas/one", 0, '{"a":2}', ""),
-    ]);
-    assert.deepEqual(results.map((r) => r.ok).sort(), [false, true]);
-    assert.equal((await store.compareAndSet("cas/one", 0, "{}", "")).rev, 1);
-  });
-
-  it("answers 'written' when the same call arrives again (a reply lost on a dropped connection)", async () => {
-    new ShadowStore(redis);
-    const cas = (redis as unknown as { umbraShadowCas: (...args: unknown[]) => Promise<number[]> })
-      .umbraShadowCas;
-    const call = (token: string) => cas.call(redis, "cas/token", 0, '{"a":1}', "", token);
-    assert.deepEqual(await call("t1"), [1, 1]);
-    assert.deepEqual(await call("t1"), [1, 1], "the same call, sent again");
-    assert.deepEqual(await call("t2"), [0, 1], "another writer at the same revision");
-  });
-
   it("two actors owning one device (a hand-off) both serve it and lose no update", async () => {
-    const store = new ShadowStore(redis);
+    const store = new RedisShadowStore(redis);
     const published: ShadowEvent[] = [];
     const env = {
       store,
@@ -201,7 +181,7 @@ describe("routing", () => {
       assert.equal(garbage.ok, false);
       assert.equal(shard.liveActors, 0);
       // Nothing was written for the misrouted device.
-      assert.equal((await new ShadowStore(redis).load("route/dev")).rev, 0);
+      assert.equal((await new RedisShadowStore(redis).load("route/dev")).rev, 0);
     } finally {
       await shard.stop();
     }
@@ -287,7 +267,7 @@ describe("bounded mailbox", () => {
       assert.equal(answers.length, 1);
       assert.equal(answers[0]?.ok, false);
       assert.match(String(answers[0]?.error?.detail), /mailbox is full/);
-      const doc = (await new ShadowStore(redis).load(device)).doc as ShadowDocument;
+      const doc = (await new RedisShadowStore(redis).load(device)).doc as ShadowDocument;
       assert.equal(doc.version, 3, "what was shed changed nothing");
     } finally {
       sub.unsubscribe();

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { ShadowDocument } from "@umbra/core";
-import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
+import { connectRedis, type Redis, RedisShadowStore } from "@umbra/store";
 import mqttPacket, { type Packet } from "mqtt-packet";
 import {
   metricsUrlOf,
@@ -245,7 +245,7 @@ describe("flood", () => {
     // write applied while its session was being closed for a late ack, then resent with
     // DUP, may be applied again — the shard's dedup ring catches most; counted below), and
     // the last one wins.
-    const store = new ShadowStore(redis);
+    const store = new RedisShadowStore(redis);
     let duplicates = 0;
     for (let d = 0; d < QOS1_DEVICES; d++) {
       const doc = (await store.load(`flood/d${d}`)).doc as ShadowDocument;

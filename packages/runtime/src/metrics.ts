@@ -245,23 +245,3 @@ export const connectionMetrics = () => ({
     "Redis connections re-established after a loss.",
   ).cell(),
 });
-
-const escapeLabel = (value: string): string =>
-  value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
-
-/**
- * `families` alone in the text exposition format, synchronously (prom-client's own
- * rendering is asynchronous): for a caller that cannot wait.
- */
-export const renderFamiliesText = (list: readonly Family[]): string => {
-  const lines: string[] = [];
-  for (const f of list) {
-    const { name, help, type, values } = f.snapshot();
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const { metricName, labels, value } of values) {
-      const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-      lines.push(`${metricName ?? name}${pairs.length > 0 ? `{${pairs.join(",")}}` : ""} ${value}`);
-    }
-  }
-  return `${lines.join("\n")}\n`;
-};

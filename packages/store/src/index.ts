@@ -1,4 +1,5 @@
 export * from "./connection.js";
+export * from "./dedup.js";
 export * from "./keys.js";
 export * from "./names.js";
 export * from "./presence.js";

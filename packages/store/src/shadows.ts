@@ -2,10 +2,52 @@ import type { ShadowDocument } from "@umbra/core";
 import type { Redis } from "ioredis";
 import { shadowKey } from "./keys.js";
 
+/** A shadow record as stored: its write counter, document and dedup ring. */
+export interface ShadowRecord {
+  /** 0 when the device has no shadow yet. */
+  readonly rev: number;
+  readonly doc: ShadowDocument | undefined;
+  /** Recently applied QoS 1 publishes, serialized (`DedupRing`). */
+  readonly dedup: string;
+}
+
+export type CasOutcome =
+  | { readonly ok: true; readonly rev: number }
+  | { readonly ok: false; readonly rev: number };
+
 /**
- * Compare-and-set of a shadow record. `rev` counts writes and never decreases (a
- * shadow's `version` can: Alibaba's `-1` resets it), so it is what writers fence on:
- * a writer whose view of `rev` is stale fails and must reload, never overwrite.
+ * What the shard needs of shadow storage. Writes are compare-and-set on `rev`, which
+ * counts writes and never decreases (a shadow's `version` can: Alibaba's `-1` resets
+ * it), so a writer whose view is stale fails and must reload, never overwrite. A
+ * deleted shadow is written too, as a tombstone: its `rev` goes on, so a writer that
+ * read before the delete still fails.
+ */
+export interface ShadowStore {
+  load(deviceKey: string): Promise<ShadowRecord>;
+  /**
+   * Stores the document (JSON) and the dedup ring together if the record is still at
+   * `expectedRev` (0: absent): `{ok: true, rev}` with the new rev, else the current one.
+   */
+  compareAndSet(
+    deviceKey: string,
+    expectedRev: number,
+    docJson: string,
+    dedup: string,
+  ): Promise<CasOutcome>;
+}
+
+/**
+ * A deleted shadow as stored: an empty document marked `deleted`, at the version after
+ * the last one and in the same epoch. Reads find no shadow; the next write starts an
+ * empty shadow that goes on from that (epoch, version), so an ETag taken before the
+ * delete never matches what comes after.
+ */
+export type Tombstone = ShadowDocument & { readonly deleted: true };
+
+export const isTombstone = (doc: ShadowDocument | undefined): doc is Tombstone =>
+  doc !== undefined && (doc as Partial<Tombstone>).deleted === true;
+
+/**
  * Every call carries a token stored with the write (`bt`): when a connection drops
  * after Redis applied the script but before its answer arrived, the client sends the
  * same call again on reconnect, and that second run must answer "written" — a
@@ -26,15 +68,7 @@ redis.call('HSET', KEYS[1], 'rev', nextRev, 'doc', ARGV[2], 'dd', ARGV[3], 'bt',
 return {1, nextRev}
 `;
 
-/** Deletes a shadow only at the expected rev; returns {1, 0} or {0, current rev}. */
-const DELETE_SCRIPT = `
-local current = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if current ~= tonumber(ARGV[1]) then return {0, current} end
-redis.call('DEL', KEYS[1])
-return {1, 0}
-`;
-
-interface CasCommands {
+interface CasCommand {
   umbraShadowCas(
     key: string,
     rev: number,
@@ -42,37 +76,30 @@ interface CasCommands {
     dedup: string,
     token: string,
   ): Promise<[number, number]>;
-  umbraShadowDelete(key: string, rev: number): Promise<[number, number]>;
 }
-
-export interface ShadowRecord {
-  /** 0 when the device has no shadow yet. */
-  readonly rev: number;
-  readonly doc: ShadowDocument | undefined;
-  /** Recently applied QoS 1 publishes (see the shard's dedup ring). */
-  readonly dedup: string;
-}
-
-export type CasOutcome =
-  | { readonly ok: true; readonly rev: number }
-  | { readonly ok: false; readonly rev: number };
 
 export class CorruptRecordError extends Error {
   override readonly name = "CorruptRecordError";
 }
 
-export class ShadowStore {
-  readonly #redis: Redis & CasCommands;
-  /** Write tokens: unique per process (random prefix) and per call (counter). */
-  readonly #tokenPrefix = `${Math.random().toString(36).slice(2, 10)}.`;
-  #writes = 0;
+/** Write tokens unique per process (random prefix) and per call (counter). */
+const writeTokens = (): (() => string) => {
+  const prefix = `${Math.random().toString(36).slice(2, 10)}.`;
+  let writes = 0;
+  return () => prefix + (++writes).toString(36);
+};
 
-  constructor(redis: Redis) {
-    if (!("umbraShadowCas" in redis)) {
+/** Shadow records in Redis: one hash per device (`shadowKey`), written by one Lua script. */
+export class RedisShadowStore implements ShadowStore {
+  readonly #redis: Redis & CasCommand;
+  readonly #token: () => string;
+
+  /** `token` makes each write's token; tests pass one that repeats to replay a call. */
+  constructor(redis: Redis, token: () => string = writeTokens()) {
+    if (!("umbraShadowCas" in redis))
       redis.defineCommand("umbraShadowCas", { numberOfKeys: 1, lua: CAS_SCRIPT });
-      redis.defineCommand("umbraShadowDelete", { numberOfKeys: 1, lua: DELETE_SCRIPT });
-    }
-    this.#redis = redis as Redis & CasCommands;
+    this.#redis = redis as Redis & CasCommand;
+    this.#token = token;
   }
 
   async load(deviceKey: string): Promise<ShadowRecord> {
@@ -96,19 +123,13 @@ export class ShadowStore {
     docJson: string,
     dedup: string,
   ): Promise<CasOutcome> {
-    const token = this.#tokenPrefix + (++this.#writes).toString(36);
     const [ok, rev] = await this.#redis.umbraShadowCas(
       shadowKey(deviceKey),
       expectedRev,
       docJson,
       dedup,
-      token,
+      this.#token(),
     );
-    return { ok: ok === 1, rev };
-  }
-
-  async delete(deviceKey: string, expectedRev: number): Promise<CasOutcome> {
-    const [ok, rev] = await this.#redis.umbraShadowDelete(shadowKey(deviceKey), expectedRev);
     return { ok: ok === 1, rev };
   }
 }

@@ -3,23 +3,9 @@ import { describe, it } from "node:test";
 import type { AcceptedEvent, OutboundText } from "@umbra/bus";
 import { encodeJson, oneNetDelta, oneNetUpdateAccepted } from "@umbra/core";
 import { type AppEvent, encodeAppEvent, renderOneNetAccepted } from "../src/index.js";
+import { accepted } from "./events.js";
 
 const device = { productId: "p1", deviceName: "lamp" };
-
-const accepted = (over: Partial<AcceptedEvent> = {}): AcceptedEvent => ({
-  kind: "accepted",
-  device: "p1/lamp",
-  dialect: "onenet",
-  source: "device",
-  op: "update",
-  origin: "umbra.edge.e1",
-  version: 7,
-  timestamp: 1_700_000_123_456,
-  applied: { reported: { color: "red", level: 3, nested: { on: true } } },
-  delta: undefined,
-  deltaMetadata: undefined,
-  ...over,
-});
 
 const withDelta = accepted({
   source: "cloud",

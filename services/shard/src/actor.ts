@@ -8,9 +8,8 @@ import {
 } from "@umbra/core";
 import type { DeviceId } from "@umbra/dialects";
 import { type Logger, limitedLog } from "@umbra/runtime";
-import type { ShadowStore } from "@umbra/store";
-import { runCommand } from "./commands.js";
-import { DedupRing, dedupEntry } from "./dedup.js";
+import { DedupRing, dedupEntry, type ShadowStore } from "@umbra/store";
+import { runCommand } from "./commands/index.js";
 import type { ShardMetrics } from "./metrics.js";
 
 export interface QueuedCommand {
@@ -203,8 +202,15 @@ export class ShadowActor {
             copies++;
             continue;
           }
-          const origin = header.source === "device" ? command.reply : undefined;
-          const outcome = runCommand(doc, this.device, header, payload, now, env.limits, origin);
+          const outcome = runCommand({
+            doc,
+            device: this.device,
+            header,
+            payload,
+            now,
+            limits: env.limits,
+            origin: header.source === "device" ? command.reply : undefined,
+          });
           if (outcome.changed) {
             doc = outcome.doc;
             changed = true;

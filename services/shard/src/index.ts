@@ -1,6 +1,5 @@
 export * from "./actor.js";
-export * from "./commands.js";
-export * from "./dedup.js";
+export * from "./commands/index.js";
 export * from "./metrics.js";
 export * from "./service.js";
 export * from "./shard.js";

@@ -17,7 +17,7 @@ import {
   serveOps,
   shutdownTimeoutMs,
 } from "@umbra/runtime";
-import { ShadowStore } from "@umbra/store";
+import { RedisShadowStore } from "@umbra/store";
 import { Config, Effect } from "effect";
 import { ShardMember } from "./member.js";
 import { Shard } from "./shard.js";
@@ -94,7 +94,7 @@ export const shardService = Effect.gen(function* () {
     },
     logger,
   );
-  const shard = new Shard(nc, new ShadowStore(redis), logger, {
+  const shard = new Shard(nc, new RedisShadowStore(redis), logger, {
     shardId,
     partitions,
     owned: fixed?.value ?? [],

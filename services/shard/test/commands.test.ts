@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CommandHeader } from "@umbra/bus";
 import { applyUpdate, defaultLimits, type ShadowDocument } from "@umbra/core";
-import { DEDUP_CAPACITY, DedupRing, dedupEntry, runCommand } from "../src/index.js";
+import { runCommand } from "../src/index.js";
 
 const device = { productId: "p", deviceName: "d" };
 const header = (op: "update" | "get", source: "device" | "cloud" = "device"): CommandHeader => ({
@@ -12,16 +12,21 @@ const header = (op: "update" | "get", source: "device" | "cloud" = "device"): Co
   source,
 });
 const bytes = (s: string) => new TextEncoder().encode(s);
+/** One command against `doc` with the default limits, as the actor runs it. */
+const run = (
+  doc: ShadowDocument | undefined,
+  header: CommandHeader,
+  payload: Uint8Array,
+  now: number,
+) => runCommand({ doc, device, header, payload, now, limits: defaultLimits, origin: undefined });
 
 describe("runCommand", () => {
   it("creates the shadow on the first write and reports the delta with its metadata", () => {
-    const out = runCommand(
+    const out = run(
       undefined,
-      device,
       header("update"),
       bytes('{"state":{"desired":{"color":"green"},"reported":{"color":"red"}}}'),
       1_469_574_492_000,
-      defaultLimits,
     );
     assert.equal(out.changed, true);
     assert.equal(out.doc?.version, 1);
@@ -35,65 +40,21 @@ describe("runCommand", () => {
   });
 
   it("refuses a read of a device with no shadow (167) and changes nothing on bad input", () => {
-    const get = runCommand(undefined, device, header("get"), new Uint8Array(), 0, defaultLimits);
+    const get = run(undefined, header("get"), new Uint8Array(), 0);
     assert.equal(get.event.kind, "rejected");
     if (get.event.kind === "rejected") assert.equal(get.event.error._tag, "ShadowNotFound");
-    const bad = runCommand(undefined, device, header("update"), bytes("{nope"), 0, defaultLimits);
+    const bad = run(undefined, header("update"), bytes("{nope"), 0);
     assert.equal(bad.changed, false);
     assert.equal(bad.doc, undefined);
     if (bad.event.kind === "rejected") assert.equal(bad.event.error._tag, "InvalidJson");
   });
 
   it("answers a read with the document as it stands", () => {
-    const write = runCommand(
-      undefined,
-      device,
-      header("update"),
-      bytes('{"state":{"reported":{"a":1}}}'),
-      5,
-      defaultLimits,
-    );
-    const read = runCommand(write.doc, device, header("get"), new Uint8Array(), 6, defaultLimits);
+    const write = run(undefined, header("update"), bytes('{"state":{"reported":{"a":1}}}'), 5);
+    const read = run(write.doc, header("get"), new Uint8Array(), 6);
     assert.equal(read.changed, false);
     assert.equal(read.event.kind, "document");
     if (read.event.kind === "document") assert.deepEqual(read.event.document.reported, { a: 1 });
-  });
-});
-
-describe("DedupRing", () => {
-  it("knows a DUP of an applied publish (same packet id and payload), from any edge", () => {
-    const ring = new DedupRing();
-    ring.add(dedupEntry(1, bytes("a"), 7));
-    assert.ok(ring.seen(dedupEntry(1, bytes("a"), 7), true));
-    assert.ok(ring.seen(dedupEntry(1, bytes("a"), 99), true), "the device resent it elsewhere");
-    assert.ok(!ring.seen(dedupEntry(1, bytes("b"), 7), true));
-    assert.ok(!ring.seen(dedupEntry(2, bytes("a"), 7), true));
-  });
-
-  it("knows an original whose edge's copy was applied first, not a reused packet id", () => {
-    const ring = new DedupRing();
-    ring.add(dedupEntry(1, bytes("a"), 7));
-    assert.ok(ring.seen(dedupEntry(1, bytes("a"), 7), false), "same correlation id");
-    assert.ok(!ring.seen(dedupEntry(1, bytes("a"), 8), false), "a new publish reusing id 1");
-    assert.ok(!ring.seen(dedupEntry(1, bytes("a"), undefined), false));
-  });
-
-  it("still reads entries stored before correlation ids were recorded", () => {
-    const ring = new DedupRing("1:abc");
-    assert.ok(ring.seen("1:abc:7", true));
-    assert.ok(!ring.seen("1:abc:7", false));
-  });
-
-  it("keeps one entry per packet id, the newest, and at most its capacity", () => {
-    const ring = new DedupRing();
-    ring.add(dedupEntry(1, bytes("a"), 1));
-    ring.add(dedupEntry(1, bytes("b"), 2));
-    assert.ok(!ring.seen(dedupEntry(1, bytes("a"), 1), true));
-    for (let id = 2; id < DEDUP_CAPACITY + 10; id++) ring.add(dedupEntry(id, bytes("x"), id));
-    const restored = new DedupRing(ring.serialize());
-    assert.equal(ring.serialize().split(",").length, DEDUP_CAPACITY);
-    assert.ok(restored.seen(dedupEntry(DEDUP_CAPACITY + 9, bytes("x"), 0), true));
-    assert.ok(!restored.seen(dedupEntry(1, bytes("b"), 2), true));
   });
 });
 
@@ -104,8 +65,8 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
     dialect: "cloud",
     source: "cloud",
   });
-  const write = (doc: Parameters<typeof runCommand>[0], body: object, now = 1) =>
-    runCommand(doc, device, cloud("update"), bytes(JSON.stringify(body)), now, defaultLimits);
+  const write = (doc: ShadowDocument | undefined, body: object, now = 1) =>
+    run(doc, cloud("update"), bytes(JSON.stringify(body)), now);
 
   it("applies an update only at the expected version", () => {
     const first = write(undefined, { state: { desired: { a: 1 } }, version: 0 });
@@ -119,48 +80,25 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
   });
 
   it("ignores a version field in a device's update (OneNET has none)", () => {
-    const out = runCommand(
+    const out = run(
       undefined,
-      device,
       header("update"),
       bytes('{"state":{"reported":{"a":1}},"version":9}'),
       1,
-      defaultLimits,
     );
     assert.equal(out.doc?.version, 1);
   });
 
   it("deletes: reads find no shadow, a stale version is refused, writes go on from the next version", () => {
     const made = write(undefined, { state: { desired: { a: 1 } } });
-    const stale = runCommand(
-      made.doc,
-      device,
-      cloud("delete"),
-      bytes('{"version":0}'),
-      2,
-      defaultLimits,
-    );
+    const stale = run(made.doc, cloud("delete"), bytes('{"version":0}'), 2);
     assert.equal(stale.changed, false);
-    const deleted = runCommand(
-      made.doc,
-      device,
-      cloud("delete"),
-      bytes('{"version":1}'),
-      2,
-      defaultLimits,
-    );
+    const deleted = run(made.doc, cloud("delete"), bytes('{"version":1}'), 2);
     assert.equal(deleted.changed, true);
     assert.equal(deleted.event.kind, "accepted");
-    const read = runCommand(deleted.doc, device, cloud("get"), new Uint8Array(), 3, defaultLimits);
+    const read = run(deleted.doc, cloud("get"), new Uint8Array(), 3);
     assert.equal(read.event.kind === "rejected" && read.event.error._tag, "ShadowNotFound");
-    const again = runCommand(
-      deleted.doc,
-      device,
-      cloud("delete"),
-      new Uint8Array(),
-      3,
-      defaultLimits,
-    );
+    const again = run(deleted.doc, cloud("delete"), new Uint8Array(), 3);
     assert.equal(again.event.kind === "rejected" && again.event.error._tag, "ShadowNotFound");
     const after = write(deleted.doc, { state: { desired: { b: 2 } } }, 4);
     assert.deepEqual(after.doc?.desired, { b: 2 });
@@ -190,8 +128,7 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
       refused(write(doc, { state: { desired: { a: 9 } }, ...stale }))?._tag,
       "VersionConflict",
     );
-    const del = (body: object) =>
-      runCommand(doc, device, cloud("delete"), bytes(JSON.stringify(body)), 5, defaultLimits);
+    const del = (body: object) => run(doc, cloud("delete"), bytes(JSON.stringify(body)), 5);
     assert.deepEqual(refused(del(stale)), {
       _tag: "VersionConflict",
       expected: 1,
@@ -200,14 +137,7 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
       currentEpoch: 1,
     });
     const patch = [{ op: "add", path: "/c1/target", value: 21 }];
-    const twinStale = runCommand(
-      doc,
-      device,
-      cloud("twin"),
-      bytes(JSON.stringify({ patch, ...stale })),
-      5,
-      defaultLimits,
-    );
+    const twinStale = run(doc, cloud("twin"), bytes(JSON.stringify({ patch, ...stale })), 5);
     assert.equal(refused(twinStale)?._tag, "VersionConflict");
     assert.equal(
       refused(write(doc, { state: { desired: { a: 9 } }, version: 1, epoch: -1 }))?._tag,
@@ -229,15 +159,15 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
       ...(write(undefined, { state: { desired: { a: 1 } } }).doc as ShadowDocument),
       version: Number.MAX_SAFE_INTEGER,
     };
-    const deleted = runCommand(top, device, cloud("delete"), new Uint8Array(), 2, defaultLimits);
+    const deleted = run(top, cloud("delete"), new Uint8Array(), 2);
     assert.deepEqual([deleted.doc?.epoch, deleted.doc?.version], [1, 0]);
     const after = write(deleted.doc, { state: { desired: { b: 1 } } }, 3).doc;
     assert.deepEqual([after?.epoch, after?.version], [1, 1]);
   });
 
   it("applies a twin patch as a cloud write, and refuses a non-conformant one", () => {
-    const twin = (doc: Parameters<typeof runCommand>[0], patch: unknown) =>
-      runCommand(doc, device, cloud("twin"), bytes(JSON.stringify({ patch })), 5, defaultLimits);
+    const twin = (doc: ShadowDocument | undefined, patch: unknown) =>
+      run(doc, cloud("twin"), bytes(JSON.stringify({ patch })), 5);
     const added = twin(undefined, [{ op: "add", path: "/c1/target", value: 21 }]);
     assert.deepEqual(added.doc?.desired, { c1: { target: 21 } });
     assert.equal(added.event.kind === "accepted" && added.event.delta !== undefined, true);
@@ -247,21 +177,17 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
   });
 
   it("takes a device's writable-property ack into the twin once the shadow has one", () => {
-    const added = runCommand(
+    const added = run(
       undefined,
-      device,
       cloud("twin"),
       bytes(JSON.stringify({ patch: [{ op: "add", path: "/c1/target", value: 21 }] })),
       5,
-      defaultLimits,
     );
-    const ack = runCommand(
+    const ack = run(
       added.doc,
-      device,
       header("update"),
       bytes('{"state":{"reported":{"c1":{"target":{"value":21,"ac":200,"av":1}}}}}'),
       6,
-      defaultLimits,
     );
     assert.deepEqual(ack.doc?.reported, { c1: { target: 21 } });
     assert.deepEqual(ack.doc?.metadata.twin?.acks?.["/c1/target"], {
@@ -279,19 +205,12 @@ describe("runCommand: function calls (seed 001)", () => {
     dialect: "cloud",
     source: "cloud",
   };
-  const fn = (doc: Parameters<typeof runCommand>[0], body: unknown, now: number) =>
-    runCommand(doc, device, cloudFn, bytes(JSON.stringify(body)), now, defaultLimits);
-  const report = (doc: Parameters<typeof runCommand>[0], reported: object, now: number) =>
-    runCommand(
-      doc,
-      device,
-      header("update"),
-      bytes(JSON.stringify({ state: { reported } })),
-      now,
-      defaultLimits,
-    );
+  const fn = (doc: ShadowDocument | undefined, body: unknown, now: number) =>
+    run(doc, cloudFn, bytes(JSON.stringify(body)), now);
+  const report = (doc: ShadowDocument | undefined, reported: object, now: number) =>
+    run(doc, header("update"), bytes(JSON.stringify({ state: { reported } })), now);
   type Fn = { requestId: string; status: string; funcKey: string; isOnline: boolean };
-  const shown = (doc: Parameters<typeof runCommand>[0]) =>
+  const shown = (doc: ShadowDocument | undefined) =>
     (doc?.desired as { _function?: Fn } | undefined)?._function;
 
   it("queues calls in order; the delta carries the head of the queue until it is answered", () => {

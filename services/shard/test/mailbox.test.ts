@@ -19,13 +19,13 @@ const stalledStore = () => {
     release = resolve;
   });
   let rev = 0;
-  const store = {
+  const store: ShadowStore = {
     load: async () => {
       await released;
       return { doc: undefined, rev, dedup: "" };
     },
     compareAndSet: async () => ({ ok: true, rev: ++rev }),
-  } as unknown as ShadowStore;
+  };
   return { store, release };
 };
 

@@ -25,7 +25,7 @@ const fakeStore = (conflicts: number, down = false): ShadowStore => {
       rev++;
       return { ok: true, rev };
     },
-  } as unknown as ShadowStore;
+  };
 };
 
 const update = (n: number): QueuedCommand => ({

@@ -9,12 +9,12 @@
  * - a command without DUP matches only its own correlation id (its edge's copy was
  *   applied first), because a device reuses a packet id — often with the same
  *   payload — as soon as the original was acknowledged, and that is a new message.
- * The ring is stored with the shadow (same compare-and-set), so it survives a restart
- * or a move of the device to another shard.
+ * The ring is stored with the shadow (same compare-and-set, `ShadowStore`), so it
+ * survives a restart or a move of the device to another shard.
  */
 export const DEDUP_CAPACITY = 64;
 
-export const payloadHash = (payload: Uint8Array): string => {
+const payloadHash = (payload: Uint8Array): string => {
   let hash = 0x811c9dc5;
   for (let i = 0; i < payload.length; i++)
     hash = Math.imul(hash ^ (payload[i] as number), 0x01000193);
@@ -42,9 +42,7 @@ export class DedupRing {
   seen(entry: string, dup: boolean): boolean {
     if (!dup) return !entry.endsWith(":") && this.#entries.includes(entry);
     const message = messagePart(entry);
-    // Entries written before correlation ids were recorded have no third part.
-    const legacy = message.slice(0, -1);
-    return this.#entries.some((e) => e.startsWith(message) || e === legacy);
+    return this.#entries.some((e) => e.startsWith(message));
   }
 
   add(entry: string): void {
