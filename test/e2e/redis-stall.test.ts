@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { ShadowDocument } from "@umbra/core";
-import { connectRedis, type Redis, ShadowStore } from "@umbra/store";
+import { connectRedis, type Redis, RedisShadowStore } from "@umbra/store";
 import {
   pollUntil,
   type ServiceTier,
@@ -118,7 +118,7 @@ describe("a Redis stall under QoS 1 writes", () => {
       () => "not every write was acknowledged after the stall",
     );
 
-    const store = new ShadowStore(redis);
+    const store = new RedisShadowStore(redis);
     for (let i = 0; i < DEVICES; i++) {
       const doc = (await store.load(`stall/d${i}`)).doc as ShadowDocument;
       const missing = Array.from({ length: WRITES }, (_, n) => `k${n}`).filter(
