@@ -10,13 +10,11 @@ import { startNats, startRedis, startService } from "../src/harness.js";
 describe("umbra all", () => {
   it("serves shard, edge and API on one shared Redis connection", async () => {
     const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+    const ports = { MQTT_PORT: "0", HTTP_PORT: "0" };
     const umbra = await startService(["all"], {
       NATS_URL: nats.url,
       REDIS_URL: redis.url,
-      MQTT_HOST: "127.0.0.1",
-      MQTT_PORT: "0",
-      HTTP_HOST: "127.0.0.1",
-      HTTP_PORT: "0",
+      ...ports,
     });
     const probe = new Redis(redis.url, { lazyConnect: true });
     try {

@@ -1,30 +1,23 @@
 import { Cause, Config, Data } from "effect";
 
 /**
- * Why a service could not start, as data; `renderFailure` is the one place that turns
- * them (and Effect's own `ConfigError`) into the line an operator reads.
+ * Why a service could not start, as data (no message of their own): `renderFailure` is
+ * the one place that turns them, and Effect's own `ConfigError`, into the line an
+ * operator reads.
  */
 
 /** A variable whose value is unusable, or that contradicts another one. */
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly variable: string;
   readonly problem: string;
-}> {
-  override get message(): string {
-    return renderStartupError(this);
-  }
-}
+}> {}
 
 /** NATS or Redis did not answer at start. `url` is shown without its password. */
 export class ConnectFailed extends Data.TaggedError("ConnectFailed")<{
   readonly server: "NATS" | "Redis";
   readonly url: string;
   readonly reason: string;
-}> {
-  override get message(): string {
-    return renderStartupError(this);
-  }
-}
+}> {}
 
 /** A listener (MQTT, MQTT over TLS, HTTP, operations) could not bind its port. */
 export class ListenFailed extends Data.TaggedError("ListenFailed")<{
@@ -37,18 +30,10 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
   /** The system error code (EADDRINUSE, EACCES…), when there is one. */
   readonly code: string | undefined;
   readonly reason: string;
-}> {
-  override get message(): string {
-    return renderStartupError(this);
-  }
-}
+}> {}
 
 /** Anything else a start needs and did not get (a file, a child server, certificates). */
-export class StartFailed extends Data.TaggedError("StartFailed")<{ readonly reason: string }> {
-  override get message(): string {
-    return renderStartupError(this);
-  }
-}
+export class StartFailed extends Data.TaggedError("StartFailed")<{ readonly reason: string }> {}
 
 export type StartupError = ConfigInvalid | ConnectFailed | ListenFailed | StartFailed;
 
