@@ -1,5 +1,6 @@
 export * from "./bus-drops.js";
 export * from "./config.js";
+export * from "./errors.js";
 export * from "./log-limit.js";
 export * from "./logger.js";
 export * from "./main.js";

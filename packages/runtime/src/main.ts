@@ -1,80 +1,84 @@
-import { Cause, Effect, Exit, Fiber, type Scope } from "effect";
+import { Cause, Effect, Exit, type Fiber, Layer, Runtime } from "effect";
 import { shutdownTimeoutMs } from "./config.js";
-import type { Logger } from "./logger.js";
-
-/** A failure to start that deserves one clear line, not a stack trace. */
-export class StartupError extends Error {
-  override readonly name = "StartupError";
-}
-
-/** Turns what stopped a service into one readable line. */
-export const describeFailure = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause);
-  const text =
-    typeof error === "object" && error !== null && typeof (error as Error).message === "string"
-      ? (error as Error).message
-      : String(error);
-  // Effect's ConfigError: "<what was expected>\n  at ["VARIABLE"]" → "VARIABLE: <what>".
-  const at = /^(?:\w*Error\()?([\s\S]*?)\s*\n\s*at \["([^"]+)"\]\)?\s*$/.exec(text);
-  if (at !== null) return `bad configuration: ${at[2]}: ${(at[1] as string).trim()}`;
-  return text.replace(/\s*\n\s*/g, " ");
-};
+import { renderFailure } from "./errors.js";
+import { Log, type Logger, LogLive } from "./logger.js";
+import { ProcessName } from "./resources.js";
 
 /**
- * Runs a service program: it acquires its resources (in `Scope`) and starts; then the
- * process serves until SIGINT/SIGTERM, when the scope closes and every resource is
- * released in reverse order (servers stop accepting, mailboxes drain, connections
- * flush and close). A start failure prints one line and exits 1.
+ * What the process knows about its own shutdown, once its configuration is read: the
+ * deadline (SHUTDOWN_TIMEOUT_MS) and the logger. Before that, the default deadline.
  */
-export const runMain = (
-  name: string,
-  program: Effect.Effect<void, unknown, Scope.Scope>,
-  logger?: Logger,
-): void => {
-  const timeout = Effect.runSyncExit(shutdownTimeoutMs);
-  if (Exit.isFailure(timeout)) {
-    console.error(`${name}: ${describeFailure(timeout.cause)}`);
-    process.exitCode = 1;
-    return;
-  }
-  const deadlineMs = timeout.value;
-  const fiber = Effect.runFork(Effect.scoped(Effect.andThen(program, Effect.never)));
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+interface Shutdown {
+  deadlineMs: number;
+  logger: Logger | undefined;
+}
+
+/**
+ * Effect's run-main (`Runtime.makeRunMain`, what `@effect/platform-node`'s
+ * `NodeRuntime.runMain` is made of) with Node's signals: SIGINT/SIGTERM interrupt the
+ * main fiber, so every Layer releases in reverse order (listeners close, mailboxes
+ * drain, NATS drains, Redis quits); a release that hangs on a server that is gone is cut
+ * at the deadline (exit 1); a second signal exits at once (130).
+ */
+const nodeRunMain = (name: string, shutdown: Shutdown) =>
+  Runtime.makeRunMain(({ fiber, teardown }) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
       // A second signal: the operator wants out now.
-      process.exit(130);
-    }
-    stopping = true;
-    logger?.info({ signal, deadlineMs }, "stopping");
-    // Releases wait on the bus and the store (drains, QUIT): with either gone they may
-    // never finish. Unref'd: it only ends a process something else keeps alive.
-    setTimeout(() => {
-      const line = `${name}: shutdown did not finish within ${deadlineMs} ms (SHUTDOWN_TIMEOUT_MS); exiting`;
-      if (logger !== undefined) logger.error({ deadlineMs }, line);
-      else console.error(line);
-      process.exit(1);
-    }, deadlineMs).unref();
-    Effect.runFork(Fiber.interrupt(fiber));
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  fiber.addObserver((exit) => {
-    process.removeListener("SIGINT", stop);
-    process.removeListener("SIGTERM", stop);
-    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
-      logger?.info("stopped");
-      process.exitCode = 0;
-      // Everything was released; a client still reconnecting to a server that is gone
-      // must not keep the process alive.
-      setTimeout(() => process.exit(0), 500).unref();
-      return;
-    }
-    const line = `${name}: ${describeFailure(exit.cause)}`;
-    if (logger !== undefined) logger.fatal(line);
-    console.error(line);
-    process.exitCode = 1;
-    // Pending handles (a reconnecting client) must not keep a failed process alive.
-    setTimeout(() => process.exit(1), 200).unref();
+      if (stopping) process.exit(130);
+      stopping = true;
+      const { deadlineMs, logger } = shutdown;
+      logger?.info({ signal, deadlineMs }, "stopping");
+      // Unref'd: it only ends a process something else keeps alive.
+      setTimeout(() => {
+        const line = `${name}: shutdown did not finish within ${deadlineMs} ms (SHUTDOWN_TIMEOUT_MS); exiting`;
+        if (logger !== undefined) logger.error({ deadlineMs }, line);
+        else console.error(line);
+        process.exit(1);
+      }, deadlineMs).unref();
+      fiber.interruptUnsafe();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    (fiber as Fiber.Fiber<unknown, unknown>).addObserver((exit) => {
+      if (!stopping) {
+        process.removeListener("SIGINT", stop);
+        process.removeListener("SIGTERM", stop);
+      }
+      // Everything was released: a client still reconnecting to a server that is gone
+      // must not keep the process alive, hence exit rather than wait for the loop.
+      teardown(exit, (code) => process.exit(code));
+    });
+  });
+
+/**
+ * Runs one process: `layer` (the services it hosts, with the connections they share)
+ * is built in order, serves until SIGINT/SIGTERM, then is released in reverse (exit 0).
+ * A start failure is one line on stderr, `<name>: <what went wrong>` (exit 1): Effect's
+ * error report is off, `renderFailure` says it instead.
+ */
+export const runService = <Out, E>(
+  name: string,
+  processName: string,
+  layer: Layer.Layer<Out, E, Log>,
+): void => {
+  const shutdown: Shutdown = { deadlineMs: 30_000, logger: undefined };
+  const program = Effect.gen(function* () {
+    shutdown.logger = (yield* Log).child({ service: "umbra" });
+    shutdown.deadlineMs = yield* shutdownTimeoutMs;
+    return yield* Layer.launch(layer);
+  }).pipe(Effect.provide(LogLive), Effect.provideService(ProcessName, processName));
+  nodeRunMain(name, shutdown)(program, {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => {
+      if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
+        shutdown.logger?.info("stopped");
+        return onExit(0);
+      }
+      const line = `${name}: ${renderFailure(exit.cause)}`;
+      shutdown.logger?.fatal(line);
+      console.error(line);
+      onExit(1);
+    },
   });
 };

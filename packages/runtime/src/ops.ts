@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Config, Context, Effect, type Scope } from "effect";
-import { optionalPort } from "./config.js";
-import type { Logger } from "./logger.js";
-import { StartupError } from "./main.js";
+import { Context, Effect, Layer, type Scope } from "effect";
+import { optionalPort, text } from "./config.js";
+import { type ListenFailed, listenFailed, messageOf } from "./errors.js";
+import { Log, type Logger } from "./logger.js";
 import { METRICS_CONTENT_TYPE, metricsText } from "./metrics.js";
 
 /** What an operations route answers: a status and a JSON body, or text of a content type. */
@@ -28,8 +28,6 @@ export interface ServiceOps {
   /** Routes of its own besides `/healthz`, `/readyz`, `/metrics` (the shard: `/cluster`). */
   readonly routes?: OpsRoutes;
 }
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * The operations endpoints of one process, for every service in it: `/healthz` (alive),
@@ -75,7 +73,7 @@ export class OpsHub {
       services.map((s) =>
         Promise.resolve()
           .then(s.readiness)
-          .catch((e: unknown): ReadyReport => ({ ready: false, error: message(e) })),
+          .catch((e: unknown): ReadyReport => ({ ready: false, error: messageOf(e) })),
       ),
     );
     const ready = reports.length > 0 && reports.every((r) => r.ready);
@@ -84,19 +82,6 @@ export class OpsHub {
   }
 }
 
-/**
- * The hub of `umbra all`, provided to the services it runs so that they join its one
- * listener instead of each opening their own.
- */
-export const SharedOps = Context.Reference<OpsHub | undefined>("@umbra/runtime/SharedOps", {
-  defaultValue: () => undefined,
-});
-
-/**
- * A small HTTP listener for operators and orchestrators, serving `hub`'s routes for the
- * life of the scope. GET only; an unknown path is 404; a route that throws is 503.
- * Resolves to the port it listens on (`0` asks for any free one).
- */
 /**
  * Deadlines of the ops listener. It may face the same network as the devices (a pod's
  * port), so a client dribbling a request must not hold a socket open: orchestrators'
@@ -112,13 +97,18 @@ export const DEFAULT_OPS_TIMEOUTS: OpsTimeouts = Object.freeze({
   requestMs: 10_000,
 });
 
+/**
+ * A small HTTP listener for operators and orchestrators, serving `hub`'s routes for the
+ * life of the scope. GET only; an unknown path is 404; a route that throws is 503.
+ * Resolves to the port it listens on (`0` asks for any free one).
+ */
 export const opsServer = (
   port: number,
   host: string,
   hub: OpsHub,
   logger: Logger,
   timeouts: OpsTimeouts = DEFAULT_OPS_TIMEOUTS,
-): Effect.Effect<number, StartupError, Scope.Scope> =>
+): Effect.Effect<number, ListenFailed, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () =>
@@ -150,8 +140,8 @@ export const opsServer = (
             Promise.resolve()
               .then(route)
               .then(reply, (e: unknown) => {
-                logger.warn({ path, err: message(e) }, "ops route failed");
-                reply({ status: 503, body: { error: message(e) } });
+                logger.warn({ path, err: messageOf(e) }, "ops route failed");
+                reply({ status: 503, body: { error: messageOf(e) } });
               });
           });
           server.once("error", reject);
@@ -160,12 +150,7 @@ export const opsServer = (
             resolve(server);
           });
         }),
-      catch: (e) =>
-        new StartupError(
-          (e as NodeJS.ErrnoException).code === "EADDRINUSE"
-            ? `ops port ${port} on ${host} is already in use (OPS_PORT)`
-            : `cannot listen on ops port ${port}: ${message(e)}`,
-        ),
+      catch: (e) => listenFailed("ops", host, port, "OPS_PORT", e),
     }),
     (server) =>
       Effect.promise(
@@ -178,26 +163,30 @@ export const opsServer = (
   ).pipe(Effect.map((server) => (server.address() as AddressInfo).port));
 
 /**
- * A hub listening on `OPS_PORT` / `OPS_HOST` (default `0.0.0.0`) for the life of the
- * scope; with `OPS_PORT` unset a hub without a listener (its `port` undefined).
+ * The process's one operations hub, which every service in it joins: listening on
+ * `OPS_PORT` / `OPS_HOST` (default `0.0.0.0`) for the life of the process; with
+ * `OPS_PORT` unset a hub without a listener (its `port` undefined).
  */
-export const opsListener = (logger: Logger) =>
+export class Ops extends Context.Service<Ops, OpsHub>()("@umbra/runtime/Ops") {}
+
+export const OpsLive = Layer.effect(
+  Ops,
   Effect.gen(function* () {
     const port = yield* optionalPort("OPS_PORT");
-    const host = yield* Config.String("OPS_HOST").pipe(Config.withDefault("0.0.0.0"));
+    const host = yield* text("OPS_HOST", "0.0.0.0");
     const hub = new OpsHub();
-    if (port !== undefined) hub.port = yield* opsServer(port, host, hub, logger);
+    if (port !== undefined) hub.port = yield* opsServer(port, host, hub, yield* Log);
     return hub;
-  });
+  }),
+);
 
 /**
- * Serves a service's operations endpoints for the life of the scope: through the shared
- * listener when it runs inside `umbra all`, else on its own (`OPS_PORT`; none when
- * unset). Resolves to the port, undefined when there is no listener.
+ * Adds a service's operations endpoints to the process's hub for the life of the scope.
+ * Resolves to the hub's port, undefined when there is no listener.
  */
-export const serveOps = (service: ServiceOps, logger: Logger) =>
+export const serveOps = (service: ServiceOps) =>
   Effect.gen(function* () {
-    const hub = (yield* SharedOps) ?? (yield* opsListener(logger));
+    const hub = yield* Ops;
     yield* Effect.acquireRelease(
       Effect.sync(() => hub.add(service)),
       (remove) => Effect.sync(remove),

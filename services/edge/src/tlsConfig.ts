@@ -1,6 +1,15 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigInvalid, intInRange, type Logger, StartupError } from "@umbra/runtime";
+import {
+  ConfigInvalid,
+  intInRange,
+  type Logger,
+  messageOf,
+  optionalPath,
+  optionalPort,
+  StartFailed,
+  text,
+} from "@umbra/runtime";
 import { ensureDevelopmentCertificates } from "@umbra/tls";
 import { Config, Effect } from "effect";
 import type { TlsListenerOptions } from "./tlsListener.js";
@@ -19,97 +28,83 @@ export type TlsConfig =
       readonly reloadMs: number;
     };
 
-/** `MQTTS_PORT`: a port (0: any free one) or `off`; default 8883. */
-const mqttsPort = Effect.gen(function* () {
-  const text = (yield* Config.String("MQTTS_PORT").pipe(Config.withDefault("8883"))).trim();
-  if (text === "off") return undefined;
-  const port = Number(text);
-  if (text === "" || !Number.isInteger(port) || port < 0 || port > 65_535)
-    return yield* Effect.fail(
-      new ConfigInvalid({
-        variable: "MQTTS_PORT",
-        problem: `must be a port (0-65535) or off, got '${text}'`,
-      }),
-    );
-  return port;
+/**
+ * The TLS listener's environment: MQTTS_PORT (a port, 0: any free one, or `off`; 8883 by
+ * default), MQTT_TLS_CERT, MQTT_TLS_KEY, MQTT_TLS_CA, MQTT_TLS_HANDSHAKE_TIMEOUT_MS,
+ * MQTT_TLS_RELOAD_MS and UMBRA_DATA_DIR (where development certificates are kept).
+ */
+export const tlsEnv = Config.all({
+  port: optionalPort("MQTTS_PORT", "8883", "off"),
+  certPath: optionalPath("MQTT_TLS_CERT"),
+  keyPath: optionalPath("MQTT_TLS_KEY"),
+  caPath: optionalPath("MQTT_TLS_CA"),
+  handshakeTimeoutMs: intInRange("MQTT_TLS_HANDSHAKE_TIMEOUT_MS", 10_000, 100, 600_000),
+  reloadMs: intInRange("MQTT_TLS_RELOAD_MS", 60_000, 1_000, 86_400_000),
+  dataDir: text("UMBRA_DATA_DIR", ".umbra"),
 });
 
-const optionalPath = (name: string) =>
-  Config.String(name).pipe(
-    Config.withDefault(""),
-    Config.map((text) => (text.trim() === "" ? undefined : text.trim())),
-  );
+export type TlsEnv = Config.Success<typeof tlsEnv>;
+
+/** A certificate and its key go together. */
+export const checkTlsEnv = (env: TlsEnv): Effect.Effect<TlsEnv, ConfigInvalid> =>
+  env.port !== undefined && (env.certPath === undefined) !== (env.keyPath === undefined)
+    ? Effect.fail(
+        new ConfigInvalid({
+          variable: env.certPath === undefined ? "MQTT_TLS_CERT" : "MQTT_TLS_KEY",
+          problem:
+            "MQTT_TLS_CERT and MQTT_TLS_KEY go together: set both, or neither (development certificates)",
+        }),
+      )
+    : Effect.succeed(env);
 
 const readPem = (variable: string, path: string) =>
   Effect.try({
     try: () => readFileSync(path, "utf8"),
-    catch: (e) =>
-      new StartupError(
-        `${variable}: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`,
-      ),
+    catch: (e) => new StartFailed({ reason: `${variable}: cannot read ${path}: ${messageOf(e)}` }),
   });
 
 /**
- * Reads MQTTS_PORT, MQTT_TLS_CERT, MQTT_TLS_KEY, MQTT_TLS_CA and
- * MQTT_TLS_HANDSHAKE_TIMEOUT_MS. Without a certificate configured, the development CA
+ * The TLS listener's credentials. Without a certificate configured, the development CA
  * and server certificate of `$UMBRA_DATA_DIR/tls/` are used (created on first start),
  * and that CA is trusted for client certificates besides MQTT_TLS_CA.
  */
-export const tlsConfig = Effect.gen(function* () {
-  const port = yield* mqttsPort;
-  if (port === undefined) return { enabled: false } as TlsConfig;
-  const certPath = yield* optionalPath("MQTT_TLS_CERT");
-  const keyPath = yield* optionalPath("MQTT_TLS_KEY");
-  const caPath = yield* optionalPath("MQTT_TLS_CA");
-  const handshakeTimeoutMs = yield* intInRange(
-    "MQTT_TLS_HANDSHAKE_TIMEOUT_MS",
-    10_000,
-    100,
-    600_000,
-  );
-  const reloadMs = yield* intInRange("MQTT_TLS_RELOAD_MS", 60_000, 1_000, 86_400_000);
-  if ((certPath === undefined) !== (keyPath === undefined))
-    return yield* Effect.fail(
-      new ConfigInvalid({
-        variable: certPath === undefined ? "MQTT_TLS_CERT" : "MQTT_TLS_KEY",
-        problem:
-          "MQTT_TLS_CERT and MQTT_TLS_KEY go together: set both, or neither (development certificates)",
-      }),
-    );
-  const extraCa = caPath === undefined ? [] : [yield* readPem("MQTT_TLS_CA", caPath)];
-  if (certPath !== undefined && keyPath !== undefined) {
-    const cert = yield* readPem("MQTT_TLS_CERT", certPath);
-    const key = yield* readPem("MQTT_TLS_KEY", keyPath);
+export const tlsConfig = (env: TlsEnv): Effect.Effect<TlsConfig, StartFailed> =>
+  Effect.gen(function* () {
+    const { port, certPath, keyPath, caPath, handshakeTimeoutMs, reloadMs } = env;
+    if (port === undefined) return { enabled: false } as TlsConfig;
+    const extraCa = caPath === undefined ? [] : [yield* readPem("MQTT_TLS_CA", caPath)];
+    if (certPath !== undefined && keyPath !== undefined) {
+      const cert = yield* readPem("MQTT_TLS_CERT", certPath);
+      const key = yield* readPem("MQTT_TLS_KEY", keyPath);
+      return {
+        enabled: true,
+        port,
+        listener: { cert, key, ca: extraCa, handshakeTimeoutMs },
+        caPath: undefined,
+        files: { cert: certPath, key: keyPath, ...(caPath === undefined ? {} : { ca: caPath }) },
+        reloadMs,
+      } as TlsConfig;
+    }
+    const dev = yield* Effect.tryPromise({
+      try: () => ensureDevelopmentCertificates(env.dataDir),
+      catch: (e) =>
+        new StartFailed({
+          reason: `cannot create the development certificates in ${resolve(env.dataDir, "tls")}: ${messageOf(e)} (set UMBRA_DATA_DIR, or MQTT_TLS_CERT and MQTT_TLS_KEY, or MQTTS_PORT=off)`,
+        }),
+    });
     return {
       enabled: true,
       port,
-      listener: { cert, key, ca: extraCa, handshakeTimeoutMs },
-      caPath: undefined,
-      files: { cert: certPath, key: keyPath, ...(caPath === undefined ? {} : { ca: caPath }) },
+      listener: {
+        cert: dev.certPem,
+        key: dev.keyPem,
+        ca: [dev.caPem, ...extraCa],
+        handshakeTimeoutMs,
+      },
+      caPath: resolve(dev.paths.ca),
       reloadMs,
     } as TlsConfig;
-  }
-  const dataDir = yield* Config.String("UMBRA_DATA_DIR").pipe(Config.withDefault(".umbra"));
-  const dev = yield* Effect.tryPromise({
-    try: () => ensureDevelopmentCertificates(dataDir),
-    catch: (e) =>
-      new StartupError(
-        `cannot create the development certificates in ${resolve(dataDir, "tls")}: ${e instanceof Error ? e.message : String(e)} (set UMBRA_DATA_DIR, or MQTT_TLS_CERT and MQTT_TLS_KEY, or MQTTS_PORT=off)`,
-      ),
   });
-  return {
-    enabled: true,
-    port,
-    listener: {
-      cert: dev.certPem,
-      key: dev.keyPem,
-      ca: [dev.caPem, ...extraCa],
-      handshakeTimeoutMs,
-    },
-    caPath: resolve(dev.paths.ca),
-    reloadMs,
-  } as TlsConfig;
-});
 
 /**
  * Reads the configured certificate, key and client CAs again every `reloadMs` and hands

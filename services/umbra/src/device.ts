@@ -55,12 +55,15 @@ const issueCertificate = async (
 ): Promise<IssuedFiles> => {
   const dataDir = process.env.UMBRA_DATA_DIR ?? ".umbra";
   const issued = await issueDeviceCertificate(dataDir, { productId, deviceName }, days);
-  const outcome = await registry.addCertificate(deviceKey({ productId, deviceName: deviceName as string }), {
-    fingerprint: issued.info.fingerprint,
-    subject: issued.info.subject,
-    notAfter: issued.info.notAfter.getTime(),
-    addedAt: Date.now(),
-  });
+  const outcome = await registry.addCertificate(
+    deviceKey({ productId, deviceName: deviceName as string }),
+    {
+      fingerprint: issued.info.fingerprint,
+      subject: issued.info.subject,
+      notAfter: issued.info.notAfter.getTime(),
+      addedAt: Date.now(),
+    },
+  );
   if (outcome !== "added" && outcome !== "already")
     throw new Error(`the certificate could not be registered: ${outcome}`);
   const dir = resolve(out ?? join(dataDir, "devices", productId, deviceName));
@@ -224,14 +227,19 @@ export const deviceCommand = async (argv: readonly string[]): Promise<number> =>
         return 0;
       }
       case "cert": {
-        if ((await registry.get(deviceKey({ productId, deviceName: deviceName as string }))) === undefined)
+        if (
+          (await registry.get(deviceKey({ productId, deviceName: deviceName as string }))) ===
+          undefined
+        )
           return fail(`${productId}/${deviceName} is not registered`);
         const cert = await issueCertificate(registry, productId, deviceName as string, days, out);
         describeCertificate(productId, deviceName as string, cert, json);
         return 0;
       }
       case "token": {
-        const record = await registry.get(deviceKey({ productId, deviceName: deviceName as string }));
+        const record = await registry.get(
+          deviceKey({ productId, deviceName: deviceName as string }),
+        );
         if (record === undefined) return fail(`${productId}/${deviceName} is not registered`);
         describe(productId, deviceName as string, record.key, days, method, json);
         return 0;

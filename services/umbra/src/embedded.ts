@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { delimiter, join, resolve } from "node:path";
-import { type Logger, StartupError } from "@umbra/runtime";
-import { Effect, type Scope } from "effect";
+import { Log, type Logger, messageOf, StartFailed } from "@umbra/runtime";
+import { Effect, Layer, type Scope } from "effect";
 
 /**
  * The embedded default of `umbra all` (SPEC §4): when NATS_URL / REDIS_URL are not set
@@ -106,17 +106,18 @@ const ensure = (
   server: Embedded,
   dataRoot: string,
   logger: Logger,
-): Effect.Effect<void, StartupError, Scope.Scope> =>
+): Effect.Effect<void, StartFailed, Scope.Scope> =>
   Effect.gen(function* () {
     if (process.env[server.envVar] !== undefined) return; // explicit: the service connects or says why not
     if (yield* Effect.promise(() => answers("127.0.0.1", server.port))) return;
     const binary = findBinary(server.binary);
     if (binary === undefined)
       return yield* Effect.fail(
-        new StartupError(
-          `nothing answers at 127.0.0.1:${server.port} and ${server.binary} is not installed: ` +
+        new StartFailed({
+          reason:
+            `nothing answers at 127.0.0.1:${server.port} and ${server.binary} is not installed: ` +
             `install it (apt-get install ${server.debianPackage}) or point ${server.envVar} at a running ${server.name}`,
-        ),
+        }),
       );
     const dataDir = resolve(dataRoot, server.binary === "redis-server" ? "redis" : "nats");
     mkdirSync(dataDir, { recursive: true });
@@ -146,16 +147,18 @@ const ensure = (
           return child;
         },
         catch: (e) =>
-          new StartupError(
-            `could not start ${server.binary}: ${e instanceof Error ? e.message : String(e)}`,
-          ),
+          new StartFailed({ reason: `could not start ${server.binary}: ${messageOf(e)}` }),
       }),
       (child) => Effect.promise(() => stopChild(child)),
     );
   });
 
-export const embeddedServers = (dataRoot: string, logger: Logger) =>
-  Effect.gen(function* () {
-    yield* ensure(NATS, dataRoot, logger);
-    yield* ensure(REDIS, dataRoot, logger);
-  });
+/** The embedded servers `umbra all` needs, for the life of the process (stopped last). */
+export const embeddedServers = (dataRoot: string) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const logger = (yield* Log).child({ service: "umbra" });
+      yield* ensure(NATS, dataRoot, logger);
+      yield* ensure(REDIS, dataRoot, logger);
+    }),
+  );
