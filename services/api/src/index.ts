@@ -13,6 +13,8 @@ export * from "./metrics.js";
 export * from "./openapi.js";
 export * from "./problems.js";
 export * from "./readiness.js";
+export { nestsDeeperThan } from "./request-body.js";
+export { checkRouteParameters } from "./route-scope.js";
 export {
   type ApiDependencies,
   DEVICE,
