@@ -15,7 +15,14 @@ import {
 import { Schema } from "effect";
 import { fail } from "../problems.js";
 import type { Route } from "../routing.js";
-import { DEVICE, JSON_TYPE, pathDevice, problemResponses, registeredDevice } from "./common.js";
+import {
+  DEVICE,
+  JSON_TYPE,
+  mustBeRegistered,
+  pathDevice,
+  problemResponses,
+  registeredDevice,
+} from "./common.js";
 
 export interface CertificateDependencies {
   readonly registry: DeviceRegistry;
@@ -87,7 +94,7 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
         const outcome = await registry.addCertificate(key, record);
         switch (outcome) {
           case "missing":
-            return registeredDevice(registry, device).then(() =>
+            return mustBeRegistered(registry, device).then(() =>
               fail("unknown-device", `no device '${key}'`),
             );
           case "other-device":
@@ -122,9 +129,7 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
         ...problemResponses([404]),
       },
       handle: async (ctx) => {
-        const device = pathDevice(ctx);
-        const key = deviceKey(device);
-        await registeredDevice(registry, device);
+        const { key } = await registeredDevice(registry, ctx);
         const certificates = (await registry.certificates(key)).map(view);
         return { status: 200, body: { certificates } };
       },
@@ -146,7 +151,7 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
           !isFingerprint(fingerprint) ||
           !(await registry.revokeCertificate(key, fingerprint, now()))
         ) {
-          await registeredDevice(registry, device);
+          await mustBeRegistered(registry, device);
           return fail(
             "certificate-not-found",
             `'${key}' has no certificate ${ctx.params.fingerprint}`,

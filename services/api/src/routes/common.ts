@@ -66,7 +66,8 @@ export const productMustExist = async (registry: DeviceRegistry, pid: string): P
     fail("unknown-product", `no product '${pid}'`);
 };
 
-const unknownDevice = (device: DeviceId): never =>
+/** The 404 of a device that is not registered (or cannot be, by its names). */
+export const unknownDevice = (device: DeviceId): never =>
   fail("unknown-device", `no device '${device.deviceName}' in product '${device.productId}'`);
 
 /**
@@ -83,18 +84,28 @@ export const pathDevice = (ctx: RequestContext, pid = "pid", dn = "dn"): DeviceI
   return device;
 };
 
-/** The device's registry record: every route about one device asks this first. */
-export const registeredDevice = async (
+/** The device's registry record; a device that is not registered is a 404. */
+export const mustBeRegistered = async (
   registry: DeviceRegistry,
   device: DeviceId,
 ): Promise<DeviceRecord> => (await registry.get(deviceKey(device))) ?? unknownDevice(device);
 
-/** The key (`pid/dn`) of the path's device, once it is known to be registered. */
-export const registeredKey = async (
+/** A registered device: its names, its key (`pid/dn`) and its registry record. */
+export interface Registered {
+  readonly device: DeviceId;
+  readonly key: string;
+  readonly record: DeviceRecord;
+}
+
+/**
+ * The device the path names (`pid`, `dn`), which must be registered: the one check
+ * every route about an existing device makes before anything else of the device.
+ */
+export const registeredDevice = async (
   registry: DeviceRegistry,
   ctx: RequestContext,
-): Promise<string> => {
+): Promise<Registered> => {
   const device = pathDevice(ctx);
-  await registeredDevice(registry, device);
-  return deviceKey(device);
+  const record = await mustBeRegistered(registry, device);
+  return { device, key: deviceKey(device), record };
 };

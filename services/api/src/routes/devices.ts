@@ -22,11 +22,11 @@ import {
   DEVICE,
   devicePath,
   JSON_TYPE,
-  pathDevice,
   pidOf,
   problemResponses,
   productMustExist,
   registeredDevice,
+  unknownDevice,
 } from "./common.js";
 import { problemOf } from "./documents.js";
 
@@ -122,8 +122,7 @@ export const deviceRoutes = (
         ...problemResponses([404]),
       },
       handle: async (ctx) => {
-        const device = pathDevice(ctx);
-        const record = await registeredDevice(registry, device);
+        const { device, record } = await registeredDevice(registry, ctx);
         return { status: 200, body: { ...device, createdAt: record.createdAt } };
       },
     },
@@ -153,10 +152,7 @@ export const deviceRoutes = (
           );
         const reply = await shadows.delete(key);
         if (!registered && !reply.ok && reply.error._tag === "ShadowNotFound")
-          fail(
-            "unknown-device",
-            `no device '${device.deviceName}' in product '${device.productId}'`,
-          );
+          unknownDevice(device);
         if (!reply.ok && reply.error._tag !== "ShadowNotFound") problemOf(reply);
         return { status: 204 };
       },
@@ -172,13 +168,11 @@ export const deviceRoutes = (
         ...problemResponses([404]),
       },
       handle: async (ctx) => {
-        const device = pathDevice(ctx);
-        const { createdAt } = await registeredDevice(registry, device);
+        const { device, key, record } = await registeredDevice(registry, ctx);
         const secret = newDeviceKey();
-        if (!(await registry.setKey(deviceKey(device), secret)))
-          fail("unknown-device", `no device ${deviceKey(device)}`);
+        if (!(await registry.setKey(key, secret))) fail("unknown-device", `no device ${key}`);
         disconnect(device);
-        return { status: 200, body: { ...device, createdAt, key: secret } };
+        return { status: 200, body: { ...device, createdAt: record.createdAt, key: secret } };
       },
     },
     {
@@ -193,8 +187,7 @@ export const deviceRoutes = (
         ...problemResponses([400, 404, 415]),
       },
       handle: async (ctx) => {
-        const device = pathDevice(ctx);
-        const record = await registeredDevice(registry, device);
+        const { device, record } = await registeredDevice(registry, ctx);
         const request = ctx.body as typeof S.TokenRequest.Type;
         const expiresAt = Math.floor(now() / 1000) + (request.expiresIn ?? DEFAULT_TOKEN_SECONDS);
         const token = signOneNetToken(device, {

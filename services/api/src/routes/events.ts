@@ -9,7 +9,6 @@ import * as S from "../schemas.js";
 import {
   type ApiDependencies,
   DEVICE,
-  pathDevice,
   pidOf,
   problemResponses,
   productMustExist,
@@ -93,8 +92,7 @@ export const eventRoutes = (deps: Pick<ApiDependencies, "registry" | "events">):
       },
       handle: async (ctx) => {
         const after = lastEventIdOf(ctx);
-        const device = pathDevice(ctx);
-        await registeredDevice(registry, device);
+        const { device } = await registeredDevice(registry, ctx);
         return { status: 200, stream: await events.prepare({ ...device, after }) };
       },
     },

@@ -7,7 +7,6 @@ import {
   type ShadowDocument as Doc,
   type FunctionCall,
 } from "@umbra/core";
-import { deviceKey } from "@umbra/dialects";
 import * as F from "../function-schemas.js";
 import { fail } from "../problems.js";
 import type { Route } from "../routing.js";
@@ -16,10 +15,8 @@ import {
   DEVICE,
   devicePath,
   JSON_TYPE,
-  pathDevice,
   problemResponses,
   registeredDevice,
-  registeredKey,
 } from "./common.js";
 import { documentOf } from "./documents.js";
 
@@ -58,9 +55,7 @@ export const functionRoutes = (
         ...problemResponses([400, 404, 413, 415, 429, 503]),
       },
       handle: async (ctx) => {
-        const device = pathDevice(ctx);
-        await registeredDevice(registry, device);
-        const key = deviceKey(device);
+        const { device, key } = await registeredDevice(registry, ctx);
         const request = ctx.body as typeof F.FunctionCallRequest.Type;
         const doc = documentOf(
           await shadows.functionCall(key, {
@@ -91,7 +86,7 @@ export const functionRoutes = (
         ...problemResponses([404, 503]),
       },
       handle: async (ctx) => {
-        const reply = await shadows.functionCall(await registeredKey(registry, ctx), {
+        const reply = await shadows.functionCall((await registeredDevice(registry, ctx)).key, {
           check: {},
         });
         if (!reply.ok && reply.error._tag === "ShadowNotFound")
@@ -115,7 +110,7 @@ export const functionRoutes = (
         ...problemResponses([404, 503]),
       },
       handle: async (ctx) => {
-        const key = await registeredKey(registry, ctx);
+        const { key } = await registeredDevice(registry, ctx);
         const requestId = ctx.params.requestId as string;
         const doc = documentOf(await shadows.functionCall(key, { check: { requestId } }));
         const call = doc.functions?.find((c) => c.requestId === requestId);

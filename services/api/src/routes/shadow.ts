@@ -12,7 +12,7 @@ import {
 import { fail } from "../problems.js";
 import type { Route } from "../routing.js";
 import * as S from "../schemas.js";
-import { type ApiDependencies, DEVICE, problemResponses, registeredKey } from "./common.js";
+import { type ApiDependencies, DEVICE, problemResponses, registeredDevice } from "./common.js";
 import {
   documentOf,
   ETAG_HEADER,
@@ -71,7 +71,7 @@ export const shadowRoutes = (
       handle: async (ctx) => {
         const view = (ctx.query.get("view") ?? "canonical") as View;
         if (!VIEWS.includes(view)) fail("bad-request", `view must be one of ${VIEWS.join(", ")}`);
-        const doc = documentOf(await shadows.get(await registeredKey(registry, ctx)));
+        const doc = documentOf(await shadows.get((await registeredDevice(registry, ctx)).key));
         return withEtag(doc, renderView(doc, view, now()));
       },
     },
@@ -93,7 +93,7 @@ export const shadowRoutes = (
       },
       handle: async (ctx) => {
         const expected = parseIfMatch(ctx.headers["if-match"]);
-        const key = await registeredKey(registry, ctx);
+        const { key } = await registeredDevice(registry, ctx);
         const { desired } = ctx.body as typeof S.ShadowPatch.Type;
         const doc = documentOf(await shadows.update(key, { desired }, expected));
         return withEtag(doc, doc);
@@ -109,7 +109,7 @@ export const shadowRoutes = (
       responses: { 204: { description: "deleted" }, ...problemResponses([404, 412, 503]) },
       handle: async (ctx) => {
         const expected = parseIfMatch(ctx.headers["if-match"]);
-        const reply = await shadows.delete(await registeredKey(registry, ctx), expected);
+        const reply = await shadows.delete((await registeredDevice(registry, ctx)).key, expected);
         if (!reply.ok) problemOf(reply);
         return { status: 204 };
       },

@@ -18,7 +18,14 @@ import * as G from "../gateway-schemas.js";
 import { covers } from "../keys.js";
 import { fail, ProblemError, shadowProblem } from "../problems.js";
 import type { Reply, RequestContext, Route } from "../routing.js";
-import { DEVICE, JSON_TYPE, pathDevice, problemResponses, registeredDevice } from "./common.js";
+import {
+  DEVICE,
+  JSON_TYPE,
+  mustBeRegistered,
+  pathDevice,
+  problemResponses,
+  registeredDevice,
+} from "./common.js";
 
 export interface SubDeviceDependencies {
   readonly registry: DeviceRegistry;
@@ -48,7 +55,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const callPair = async (ctx: RequestContext): Promise<{ gateway: DeviceId; sub: DeviceId }> => {
     const gateway = gatewayOf(ctx);
     const sub = subOf(ctx);
-    await registeredDevice(registry, gateway);
+    await mustBeRegistered(registry, gateway);
     if (!(await registry.isSubDevice(deviceKey(gateway), deviceKey(sub))))
       fail(
         "not-sub-device",
@@ -135,9 +142,8 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
         ...problemResponses([404]),
       },
       handle: async (ctx) => {
-        const gateway = gatewayOf(ctx);
-        await registeredDevice(registry, gateway);
-        const keys = await registry.subDevices(deviceKey(gateway));
+        const { key: gateway } = await registeredDevice(registry, ctx);
+        const keys = await registry.subDevices(gateway);
         const subDevices: DeviceId[] = [];
         for (const key of keys) {
           const sub = parseDeviceKey(key);
@@ -167,8 +173,8 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
           fail("bad-request", "a device cannot be its own sub-device");
         const outcome = await registry.attach(deviceKey(gateway), deviceKey(sub));
         if (outcome === "missing") {
-          await registeredDevice(registry, gateway);
-          await registeredDevice(registry, sub);
+          await mustBeRegistered(registry, gateway);
+          await mustBeRegistered(registry, sub);
           fail("unknown-device", `no device '${deviceKey(sub)}'`);
         }
         if (outcome === "other-gateway") {

@@ -5,7 +5,7 @@
 import { renderTwin } from "@umbra/core";
 import type { Route } from "../routing.js";
 import * as S from "../schemas.js";
-import { type ApiDependencies, DEVICE, problemResponses, registeredKey } from "./common.js";
+import { type ApiDependencies, DEVICE, problemResponses, registeredDevice } from "./common.js";
 import { documentOf, ETAG_HEADER, ifMatchHeader, parseIfMatch, withEtag } from "./documents.js";
 
 const JSON_PATCH = "application/json-patch+json";
@@ -28,7 +28,7 @@ export const twinRoutes = (deps: Pick<ApiDependencies, "registry" | "shadows">):
         ...problemResponses([404, 503]),
       },
       handle: async (ctx) => {
-        const doc = documentOf(await shadows.get(await registeredKey(registry, ctx)));
+        const doc = documentOf(await shadows.get((await registeredDevice(registry, ctx)).key));
         return withEtag(doc, renderTwin(doc));
       },
     },
@@ -50,7 +50,7 @@ export const twinRoutes = (deps: Pick<ApiDependencies, "registry" | "shadows">):
       },
       handle: async (ctx) => {
         const expected = parseIfMatch(ctx.headers["if-match"]);
-        const key = await registeredKey(registry, ctx);
+        const { key } = await registeredDevice(registry, ctx);
         const doc = documentOf(await shadows.twinPatch(key, ctx.body, expected));
         return withEtag(doc, renderTwin(doc));
       },
