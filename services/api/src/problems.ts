@@ -105,3 +105,6 @@ export const shadowProblem = (error: ShadowError): Problem => {
       return problem("bad-request", detail);
   }
 };
+
+/** The message of something thrown, for a log line or a problem's detail. */
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -1,5 +1,6 @@
 import { commandSubject, encodeCommand, type NatsConnection, partitionOf } from "@umbra/bus";
 import type { Redis } from "@umbra/store";
+import { messageOf } from "./problems.js";
 
 export interface ReadinessReport {
   readonly ready: boolean;
@@ -74,7 +75,7 @@ export class Readiness {
       await this.#redis.ping();
       checks.redis = "ok";
     } catch (e) {
-      checks.redis = e instanceof Error ? e.message : String(e);
+      checks.redis = messageOf(e);
       ready = false;
     }
     if (checks.nats === "ok") {

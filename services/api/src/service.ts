@@ -22,17 +22,18 @@ import {
 import { DeviceRegistry, Presence } from "@umbra/store";
 import { Config, Context, Effect, Layer, Redacted } from "effect";
 import { apiRoutes } from "./api.js";
-import { certificateRoutes } from "./certificates.js";
 import { DOCS_PAGE } from "./docs.js";
-import { EventStreams, openEventStore } from "./events.js";
+import { openEventStore } from "./events/store.js";
+import { EventStreams } from "./events/streams.js";
 import { type ApiKey, AuthThrottle, parseApiKeys, RateLimiter } from "./keys.js";
 import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { Readiness } from "./readiness.js";
+import { certificateRoutes } from "./routes/certificates.js";
+import { subDeviceRoutes } from "./routes/subdevices.js";
 import type { Route } from "./routing.js";
 import * as S from "./schemas.js";
 import { createApiServer, DEFAULT_TIMEOUTS } from "./server.js";
-import { subDeviceRoutes } from "./subdevices.js";
 
 export const API_VERSION = "0.1.0";
 

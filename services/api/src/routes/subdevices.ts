@@ -12,13 +12,20 @@ import {
   type ShadowClient,
 } from "@umbra/bus";
 import { GATEWAY_CALL_TIMEOUT_MS, type GatewayRequest } from "@umbra/core";
-import { type DeviceId, nameProblem, parseDeviceKey } from "@umbra/dialects";
+import { type DeviceId, deviceKey, parseDeviceKey } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
-import { DEVICE, problemResponses } from "./api.js";
-import * as G from "./gateway-schemas.js";
-import { covers } from "./keys.js";
-import { fail, ProblemError, shadowProblem } from "./problems.js";
-import type { Reply, RequestContext, Route } from "./routing.js";
+import * as G from "../gateway-schemas.js";
+import { covers } from "../keys.js";
+import { fail, ProblemError, shadowProblem } from "../problems.js";
+import type { Reply, RequestContext, Route } from "../routing.js";
+import {
+  DEVICE,
+  JSON_TYPE,
+  mustBeRegistered,
+  pathDevice,
+  problemResponses,
+  registeredDevice,
+} from "./common.js";
 
 export interface SubDeviceDependencies {
   readonly registry: DeviceRegistry;
@@ -29,23 +36,11 @@ export interface SubDeviceDependencies {
   readonly gatewayTimeoutMs?: number;
 }
 
-const JSON_TYPE = "application/json";
 const SUB = `${DEVICE}/subdevices/{subPid}/{subDn}`;
 
-const keyOf = (device: DeviceId): string => `${device.productId}/${device.deviceName}`;
+const gatewayOf = (ctx: RequestContext): DeviceId => pathDevice(ctx);
 
-/** A path's device, checked as a name (not yet as registered). */
-const deviceOf = (pid: string, dn: string): DeviceId => {
-  if (nameProblem("product id", pid) !== undefined || nameProblem("device name", dn) !== undefined)
-    return fail("unknown-device", `no device '${dn}' in product '${pid}'`);
-  return { productId: pid, deviceName: dn };
-};
-
-const gatewayOf = (ctx: RequestContext): DeviceId =>
-  deviceOf(ctx.params.pid as string, ctx.params.dn as string);
-
-const subOf = (ctx: RequestContext): DeviceId =>
-  deviceOf(ctx.params.subPid as string, ctx.params.subDn as string);
+const subOf = (ctx: RequestContext): DeviceId => pathDevice(ctx, "subPid", "subDn");
 
 export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const { registry, shadows, gateways, nc } = deps;
@@ -56,27 +51,22 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   };
   const timeoutS = (deps.gatewayTimeoutMs ?? GATEWAY_CALL_TIMEOUT_MS) / 1000;
 
-  const mustBeRegistered = async (device: DeviceId): Promise<void> => {
-    if ((await registry.get(keyOf(device))) === undefined)
-      fail("unknown-device", `no device '${device.deviceName}' in product '${device.productId}'`);
-  };
-
   /** The gateway and sub-device of the path, checked against the topology. */
   const callPair = async (ctx: RequestContext): Promise<{ gateway: DeviceId; sub: DeviceId }> => {
     const gateway = gatewayOf(ctx);
     const sub = subOf(ctx);
-    await mustBeRegistered(gateway);
-    if (!(await registry.isSubDevice(keyOf(gateway), keyOf(sub))))
+    await mustBeRegistered(registry, gateway);
+    if (!(await registry.isSubDevice(deviceKey(gateway), deviceKey(sub))))
       fail(
         "not-sub-device",
-        `'${keyOf(sub)}' is not a registered sub-device of gateway '${keyOf(gateway)}'`,
+        `'${deviceKey(sub)}' is not a registered sub-device of gateway '${deviceKey(gateway)}'`,
       );
     return { gateway, sub };
   };
 
   /** The HTTP answer to a call's outcome; the gateway's own code and msg go through. */
   const answer = (gateway: DeviceId, outcome: GatewayOutcome) => {
-    const name = `gateway '${keyOf(gateway)}'`;
+    const name = `gateway '${deviceKey(gateway)}'`;
     switch (outcome.kind) {
       // Seed 003's rules, checked by the engine: more than 50 properties, a bad identifier…
       case "invalid":
@@ -152,9 +142,8 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
         ...problemResponses([404]),
       },
       handle: async (ctx) => {
-        const gateway = gatewayOf(ctx);
-        await mustBeRegistered(gateway);
-        const keys = await registry.subDevices(keyOf(gateway));
+        const { key: gateway } = await registeredDevice(registry, ctx);
+        const keys = await registry.subDevices(gateway);
         const subDevices: DeviceId[] = [];
         for (const key of keys) {
           const sub = parseDeviceKey(key);
@@ -180,17 +169,20 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       handle: async (ctx): Promise<Reply> => {
         const gateway = gatewayOf(ctx);
         const sub = subOf(ctx);
-        if (keyOf(gateway) === keyOf(sub))
+        if (deviceKey(gateway) === deviceKey(sub))
           fail("bad-request", "a device cannot be its own sub-device");
-        const outcome = await registry.attach(keyOf(gateway), keyOf(sub));
+        const outcome = await registry.attach(deviceKey(gateway), deviceKey(sub));
         if (outcome === "missing") {
-          await mustBeRegistered(gateway);
-          await mustBeRegistered(sub);
-          fail("unknown-device", `no device '${keyOf(sub)}'`);
+          await mustBeRegistered(registry, gateway);
+          await mustBeRegistered(registry, sub);
+          fail("unknown-device", `no device '${deviceKey(sub)}'`);
         }
         if (outcome === "other-gateway") {
-          const other = (await registry.get(keyOf(sub)))?.gateway ?? "another gateway";
-          fail("conflict", `'${keyOf(sub)}' is a sub-device of '${other}'; remove it there first`);
+          const other = (await registry.get(deviceKey(sub)))?.gateway ?? "another gateway";
+          fail(
+            "conflict",
+            `'${deviceKey(sub)}' is a sub-device of '${other}'; remove it there first`,
+          );
         }
         topologyChanged(gateway);
         return {
@@ -209,10 +201,10 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       handle: async (ctx) => {
         const gateway = gatewayOf(ctx);
         const sub = subOf(ctx);
-        if (!(await registry.detach(keyOf(gateway), keyOf(sub))))
+        if (!(await registry.detach(deviceKey(gateway), deviceKey(sub))))
           fail(
             "not-sub-device",
-            `'${keyOf(sub)}' is not a registered sub-device of gateway '${keyOf(gateway)}'`,
+            `'${deviceKey(sub)}' is not a registered sub-device of gateway '${deviceKey(gateway)}'`,
           );
         topologyChanged(gateway);
         return { status: 204 };
@@ -239,13 +231,13 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
             count++;
           }
         if (count === 0) return { status: 200, body };
-        const stored = await shadows.update(keyOf(sub), { reported });
+        const stored = await shadows.update(deviceKey(sub), { reported });
         if (!stored.ok && stored.error._tag === "Unspecified")
           throw new ProblemError(shadowProblem(stored.error));
         if (!stored.ok)
           return fail(
             "gateway-bad-reply",
-            `the values read from the gateway could not be stored as '${keyOf(sub)}' reported state: ${stored.error._tag}`,
+            `the values read from the gateway could not be stored as '${deviceKey(sub)}' reported state: ${stored.error._tag}`,
             { ...body },
           );
         return { status: 200, body: { ...body, shadowVersion: stored.version } };
@@ -290,7 +282,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
         )
           fail(
             "gateway-bad-reply",
-            `gateway '${keyOf(gateway)}' answered call ${body.id} for '${String(named.productID)}/${String(named.deviceName)}', not for its sub-device '${keyOf(sub)}'`,
+            `gateway '${deviceKey(gateway)}' answered call ${body.id} for '${String(named.productID)}/${String(named.deviceName)}', not for its sub-device '${deviceKey(sub)}'`,
             { id: body.id },
           );
         return { status: 200, body };

@@ -4,7 +4,7 @@
  * Revoking one closes the sessions that presented it, on whichever edge they are.
  */
 import { deviceSubject, encodeTakeover, type NatsConnection } from "@umbra/bus";
-import { nameProblem } from "@umbra/dialects";
+import { deviceKey } from "@umbra/dialects";
 import type { CertificateRecord, DeviceRegistry } from "@umbra/store";
 import {
   certificateRevokedSignal,
@@ -13,17 +13,22 @@ import {
   readCertificatePem,
 } from "@umbra/tls";
 import { Schema } from "effect";
-import { DEVICE, problemResponses } from "./api.js";
-import { fail } from "./problems.js";
-import type { RequestContext, Route } from "./routing.js";
+import { fail } from "../problems.js";
+import type { Route } from "../routing.js";
+import {
+  DEVICE,
+  JSON_TYPE,
+  mustBeRegistered,
+  pathDevice,
+  problemResponses,
+  registeredDevice,
+} from "./common.js";
 
 export interface CertificateDependencies {
   readonly registry: DeviceRegistry;
   readonly nc: NatsConnection;
   readonly now: () => number;
 }
-
-const JSON_TYPE = "application/json";
 
 export const CertificateRequest = Schema.Struct({
   certificatePem: Schema.String.check(
@@ -54,27 +59,8 @@ const view = (record: CertificateRecord): typeof Certificate.Type => ({
   addedAt: new Date(record.addedAt).toISOString(),
 });
 
-/** The path's device key; its names checked (registration is the registry's answer). */
-const deviceOf = (ctx: RequestContext): string => {
-  const pid = ctx.params.pid as string;
-  const dn = ctx.params.dn as string;
-  if (nameProblem("product id", pid) !== undefined || nameProblem("device name", dn) !== undefined)
-    return fail("unknown-device", `no device '${dn}' in product '${pid}'`);
-  return `${pid}/${dn}`;
-};
-
 export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
   const { registry, nc, now } = deps;
-
-  const mustBeRegistered = async (key: string): Promise<void> => {
-    if ((await registry.get(key)) === undefined) {
-      const slash = key.indexOf("/");
-      fail(
-        "unknown-device",
-        `no device '${key.slice(slash + 1)}' in product '${key.slice(0, slash)}'`,
-      );
-    }
-  };
 
   return [
     {
@@ -91,7 +77,8 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
         ...problemResponses([400, 404, 409, 415]),
       },
       handle: async (ctx) => {
-        const key = deviceOf(ctx);
+        const device = pathDevice(ctx);
+        const key = deviceKey(device);
         const { certificatePem } = ctx.body as typeof CertificateRequest.Type;
         const info = readCertificatePem(certificatePem);
         if (typeof info === "string") return fail("bad-request", info);
@@ -107,7 +94,9 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
         const outcome = await registry.addCertificate(key, record);
         switch (outcome) {
           case "missing":
-            return mustBeRegistered(key).then(() => fail("unknown-device", `no device '${key}'`));
+            return mustBeRegistered(registry, device).then(() =>
+              fail("unknown-device", `no device '${key}'`),
+            );
           case "other-device":
             return fail(
               "conflict",
@@ -140,8 +129,7 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
         ...problemResponses([404]),
       },
       handle: async (ctx) => {
-        const key = deviceOf(ctx);
-        await mustBeRegistered(key);
+        const { key } = await registeredDevice(registry, ctx);
         const certificates = (await registry.certificates(key)).map(view);
         return { status: 200, body: { certificates } };
       },
@@ -155,22 +143,22 @@ export const certificateRoutes = (deps: CertificateDependencies): Route[] => {
       tag: "registry",
       responses: { 204: { description: "revoked" }, ...problemResponses([404]) },
       handle: async (ctx) => {
-        const key = deviceOf(ctx);
+        const device = pathDevice(ctx);
+        const key = deviceKey(device);
         // Accepted as the API lists it, or in the AB:CD:… form tools print.
         const fingerprint = (ctx.params.fingerprint as string).replaceAll(":", "").toLowerCase();
         if (
           !isFingerprint(fingerprint) ||
           !(await registry.revokeCertificate(key, fingerprint, now()))
         ) {
-          await mustBeRegistered(key);
+          await mustBeRegistered(registry, device);
           return fail(
             "certificate-not-found",
             `'${key}' has no certificate ${ctx.params.fingerprint}`,
           );
         }
-        const slash = key.indexOf("/");
         nc.publish(
-          deviceSubject(key.slice(0, slash), key.slice(slash + 1)),
+          deviceSubject(device.productId, device.deviceName),
           encodeTakeover(certificateRevokedSignal(fingerprint)),
         );
         return { status: 204 };

@@ -1,207 +1,18 @@
 /**
  * Live change streams: Server-Sent Events of a product's (or one device's) accepted
  * changes. The reply service publishes them as application events, one JSON array per
- * product per turn on `umbra.app.{pid}`; a JetStream stream (`UMBRA_APP`) keeps them for
- * the retention window, so a client that reconnects with `Last-Event-ID` gets exactly
- * the events after it. On a NATS server without JetStream the streams are live only.
- *
- * An event id is `{stream sequence}.{index in that message}`: the message a client saw
- * last is read again and its events up to that index skipped.
+ * product per turn on `umbra.app.{pid}`. With JetStream a stream replays from where the
+ * client left off and then follows; without it, it follows core NATS from now on.
  */
 import type { ServerResponse } from "node:http";
-import {
-  type ConsumerMessages,
-  DeliverPolicy,
-  DiscardPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-  StorageType,
-} from "@nats-io/jetstream";
-import { ALL_APP, appSubject, type NatsConnection } from "@umbra/bus";
+import { type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import { appSubject, type NatsConnection } from "@umbra/bus";
 import { type Logger, limitedLog } from "@umbra/runtime";
-import type { Metrics } from "./metrics.js";
-import { fail } from "./problems.js";
-
-/** The JetStream stream that keeps application events. */
-export const EVENT_STREAM = "UMBRA_APP";
-
-/** Where a client is in the stream: the `index`-th event of the message at `seq`. */
-export interface EventId {
-  readonly seq: number;
-  readonly index: number;
-}
-
-export const formatEventId = (id: EventId): string => `${id.seq}.${id.index}`;
-
-/** `12.3` → `{seq: 12, index: 3}`; anything else (`undefined`) is not an id this API sent. */
-export const parseEventId = (text: string): EventId | undefined => {
-  const match = /^\s*(\d{1,15})\.(\d{1,6})\s*$/.exec(text);
-  if (match === null) return undefined;
-  const seq = Number(match[1]);
-  return seq >= 1 ? { seq, index: Number(match[2]) } : undefined;
-};
-
-export type MissedReason = "expired" | "reset" | "no-history";
-
-export interface Missed {
-  readonly reason: MissedReason;
-  readonly detail: string;
-}
-
-/** Where a stream starts reading, and what the client is told first. */
-export interface StartPlan {
-  /** The first stream sequence to read. */
-  readonly seq: number;
-  /** Events of the message at `after.seq` up to `after.index` were sent already. */
-  readonly after: EventId | undefined;
-  readonly missed: Missed | undefined;
-}
-
-/**
- * Where to start for a client that saw `after` last (`undefined`: a new client, which
- * gets the events from now on), given the stream's first and last sequence.
- */
-export const planStart = (
-  state: { readonly firstSeq: number; readonly lastSeq: number },
-  after: EventId | undefined,
-): StartPlan => {
-  const oldest = Math.max(state.firstSeq, 1);
-  if (after === undefined) return { seq: state.lastSeq + 1, after: undefined, missed: undefined };
-  const id = formatEventId(after);
-  if (after.seq > state.lastSeq)
-    return {
-      seq: oldest,
-      after: undefined,
-      missed: {
-        reason: "reset",
-        detail: `event ${id} is newer than any kept: the event history was reset; the stream starts at the oldest event kept`,
-      },
-    };
-  if (after.seq < oldest)
-    return {
-      seq: oldest,
-      after: undefined,
-      missed: {
-        reason: "expired",
-        detail: `events after ${id} are no longer all kept (retention window); the stream starts at the oldest event kept`,
-      },
-    };
-  return { seq: after.seq, after, missed: undefined };
-};
-
-const frame = (event: string, data: string, id?: string): string =>
-  `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`;
-
-export const missedFrame = (missed: Missed): string => frame("missed", JSON.stringify(missed));
-
-/**
- * The SSE frames of one application-event message: a `change` event per event, only the
- * device's when `device` is given, none up to index `skipThrough`. Each carries its id
- * when the message has a stream sequence. `undefined` when the message is not an array.
- */
-export const changeFrames = (
-  text: string,
-  seq: number | undefined,
-  device: string | undefined,
-  skipThrough = -1,
-): string | undefined => {
-  let events: unknown;
-  try {
-    events = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(events)) return undefined;
-  let out = "";
-  for (let i = skipThrough + 1; i < events.length; i++) {
-    const event = events[i] as { device?: unknown } | null;
-    if (typeof event !== "object" || event === null) continue;
-    if (device !== undefined && event.device !== device) continue;
-    out += frame("change", JSON.stringify(event), seq === undefined ? undefined : `${seq}.${i}`);
-  }
-  return out;
-};
-
-export interface EventStoreOptions {
-  /** `max_age` of the stream. */
-  readonly retentionSeconds: number;
-  /** `max_bytes` of the stream (oldest events go first); -1: no limit. */
-  readonly maxBytes: number;
-  readonly storage: "file" | "memory";
-}
-
-/** JetStream, once the event stream exists. */
-export interface EventStore {
-  readonly js: JetStreamClient;
-  readonly jsm: JetStreamManager;
-}
-
-const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-const isStreamNotFound = (e: unknown): boolean =>
-  e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
-
-/**
- * Creates the event stream, or updates its retention, when the NATS server has
- * JetStream; `undefined` (streams live only, logged) when it has not or refuses. Limits
- * are the only members an update sets, so replicas or placement an operator chose stay.
- */
-export const openEventStore = async (
-  nc: NatsConnection,
-  options: EventStoreOptions,
-  logger: Logger,
-): Promise<EventStore | undefined> => {
-  let jsm: JetStreamManager;
-  try {
-    jsm = await jetstreamManager(nc, { timeout: 5_000 });
-  } catch (e) {
-    logger.warn(
-      { err: reason(e) },
-      "NATS has no JetStream: event streams are live only (no Last-Event-ID resume)",
-    );
-    return undefined;
-  }
-  const limits = {
-    max_age: options.retentionSeconds * 1_000_000_000,
-    max_bytes: options.maxBytes,
-  };
-  try {
-    try {
-      const info = await jsm.streams.info(EVENT_STREAM);
-      if (info.config.max_age !== limits.max_age || info.config.max_bytes !== limits.max_bytes)
-        await jsm.streams.update(EVENT_STREAM, limits);
-    } catch (e) {
-      if (!isStreamNotFound(e)) throw e;
-      try {
-        await jsm.streams.add({
-          name: EVENT_STREAM,
-          subjects: [ALL_APP],
-          storage: options.storage === "memory" ? StorageType.Memory : StorageType.File,
-          discard: DiscardPolicy.Old,
-          ...limits,
-        });
-      } catch (added) {
-        // Another API instance created it meanwhile: make the limits ours.
-        await jsm.streams.update(EVENT_STREAM, limits).catch(() => {
-          throw added;
-        });
-      }
-    }
-  } catch (e) {
-    logger.warn(
-      { err: reason(e), stream: EVENT_STREAM },
-      "cannot create the JetStream event stream: event streams are live only (no Last-Event-ID resume)",
-    );
-    return undefined;
-  }
-  logger.debug({ stream: EVENT_STREAM, ...options }, "event stream ready");
-  return { js: jetstream(nc, { timeout: 5_000 }), jsm };
-};
+import type { Metrics } from "../metrics.js";
+import { fail, messageOf } from "../problems.js";
+import { type EventId, formatEventId, type Missed, planStart, type StartPlan } from "./resume.js";
+import { changeFrames, missedFrame } from "./sse.js";
+import { EVENT_STREAM, type EventStore, isStreamNotFound } from "./store.js";
 
 export interface EventStreamsOptions {
   readonly nc: NatsConnection;
@@ -286,7 +97,7 @@ export class EventStreams {
     } catch (e) {
       if (isStreamNotFound(e))
         return fail("cluster-unavailable", `the JetStream stream ${EVENT_STREAM} is gone`);
-      return fail("cluster-unavailable", `cannot read the event stream: ${reason(e)}`);
+      return fail("cluster-unavailable", `cannot read the event stream: ${messageOf(e)}`);
     }
     return (res) => this.#replay(res, request, plan, messages, remove);
   }
@@ -379,12 +190,11 @@ export class EventStreams {
       }
     };
     pump().then(close, (e: unknown) => {
-      this.#logger.warn({ err: reason(e), product: request.productId }, "event stream ended");
+      this.#logger.warn({ err: messageOf(e), product: request.productId }, "event stream ended");
       close();
     });
   }
 
-  /** Core NATS: new events only; a client too slow to keep up is disconnected. */
   /**
    * Core NATS: new events only, subscribed (and the subscription flushed to the server)
    * before the headers go out; a client too slow to keep up is disconnected.
@@ -420,7 +230,7 @@ export class EventStreams {
       await this.#nc.flush();
     } catch (e) {
       subscription.unsubscribe();
-      return fail("cluster-unavailable", `cannot subscribe to the events: ${reason(e)}`);
+      return fail("cluster-unavailable", `cannot subscribe to the events: ${messageOf(e)}`);
     }
     return (res) => {
       close = this.#begin(res, () => subscription.unsubscribe(), missed);
