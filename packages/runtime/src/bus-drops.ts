@@ -1,4 +1,5 @@
 import type { DropReason, OnDropped } from "@umbra/bus";
+import { messageOf } from "./errors.js";
 import { limitedLog } from "./log-limit.js";
 import type { Logger } from "./logger.js";
 import { counterFamily } from "./metrics.js";
@@ -23,9 +24,6 @@ export const busDropReporter = (logger: Logger): OnDropped => {
   const log = limitedLog(logger);
   return (reason, subject, bytes, error) => {
     cells[reason].value++;
-    log.warn(
-      { reason, subject, bytes, err: error instanceof Error ? error.message : String(error) },
-      "bus message dropped",
-    );
+    log.warn({ reason, subject, bytes, err: messageOf(error) }, "bus message dropped");
   };
 };

@@ -107,4 +107,4 @@ export const shadowProblem = (error: ShadowError): Problem => {
 };
 
 /** The message of something thrown, for a log line or a problem's detail. */
-export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+export { messageOf } from "@umbra/runtime";

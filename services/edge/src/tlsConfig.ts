@@ -134,7 +134,7 @@ export const watchTlsFiles = (
     try {
       texts = read();
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = messageOf(e);
       if (failed !== why) logger.warn({ err: why }, "TLS files not readable; keeping the old ones");
       failed = why;
       return;
@@ -147,7 +147,7 @@ export const watchTlsFiles = (
       failed = "";
       logger.info({ cert: files.cert }, "TLS certificate reloaded");
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = messageOf(e);
       if (failed !== joined)
         logger.warn({ err: why }, "new TLS files not usable; keeping the old ones");
       failed = joined;

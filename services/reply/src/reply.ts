@@ -30,6 +30,7 @@ import {
   type LimitedLog,
   type Logger,
   limitedLog,
+  messageOf,
 } from "@umbra/runtime";
 import { encodeAppEvent } from "./app-events.js";
 import { type ReplyMetrics, replyMetrics } from "./metrics.js";
@@ -119,10 +120,7 @@ export class Reply {
       const parsed = JSON.parse(decoder.decode(msg.data)) as ShadowEvent | ShadowEvent[];
       events = Array.isArray(parsed) ? parsed : [parsed];
     } catch (e) {
-      this.#log.warn(
-        { err: e instanceof Error ? e.message : String(e) },
-        "unreadable event dropped",
-      );
+      this.#log.warn({ err: messageOf(e) }, "unreadable event dropped");
       return;
     }
     this.#events.value += events.length;

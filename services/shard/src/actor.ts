@@ -7,7 +7,7 @@ import {
   ShadowErrors,
 } from "@umbra/core";
 import type { DeviceId } from "@umbra/dialects";
-import { type Logger, limitedLog } from "@umbra/runtime";
+import { type Logger, limitedLog, messageOf } from "@umbra/runtime";
 import { DedupRing, dedupEntry, type ShadowStore } from "@umbra/store";
 import { runCommand } from "./commands/index.js";
 import type { ShardMetrics } from "./metrics.js";
@@ -259,7 +259,7 @@ export class ShadowActor {
           {
             device: this.key,
             corr: correlations(batch),
-            err: e instanceof Error ? e.message : String(e),
+            err: messageOf(e),
           },
           "shadow storage failed; commands not applied",
         );

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { type MemberStatus, type Membership, partitionsOf } from "@umbra/cluster";
 import type { Logger } from "@umbra/runtime";
+import { messageOf } from "@umbra/runtime";
 import type { Shard } from "./shard.js";
 
 export interface MemberOptions {
@@ -117,7 +118,7 @@ export class ShardMember {
       // Redis unreachable: keep serving what we serve; others cannot move either.
       if (!this.#storeDown)
         this.#logger.warn(
-          { err: e instanceof Error ? e.message : String(e) },
+          { err: messageOf(e) },
           "membership unreadable; keeping the current partitions",
         );
       this.#storeDown = true;
@@ -161,8 +162,7 @@ export class ShardMember {
       handoffs: this.#shard.handoffs,
     };
     await this.#membership.heartbeat(status).catch((e: unknown) => {
-      if (!this.#storeDown)
-        this.#logger.warn({ err: e instanceof Error ? e.message : String(e) }, "lease not renewed");
+      if (!this.#storeDown) this.#logger.warn({ err: messageOf(e) }, "lease not renewed");
     });
   }
 }

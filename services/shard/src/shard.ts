@@ -15,7 +15,13 @@ import {
 } from "@umbra/bus";
 import { encodeJson, type Limits, ShadowErrors } from "@umbra/core";
 import { parseDeviceKey } from "@umbra/dialects";
-import { busDropReporter, type LimitedLog, type Logger, limitedLog } from "@umbra/runtime";
+import {
+  busDropReporter,
+  type LimitedLog,
+  type Logger,
+  limitedLog,
+  messageOf,
+} from "@umbra/runtime";
 import type { ShadowStore } from "@umbra/store";
 import {
   type ActorEnvironment,
@@ -198,10 +204,7 @@ export class Shard {
     try {
       commands = decodeCommands(msg.data);
     } catch (e) {
-      this.#log.warn(
-        { partition, err: e instanceof Error ? e.message : String(e) },
-        "unreadable command dropped",
-      );
+      this.#log.warn({ partition, err: messageOf(e) }, "unreadable command dropped");
       this.#answer(msg.reply, {
         ok: false,
         error: ShadowErrors.invalidParameter("/", "unreadable command"),

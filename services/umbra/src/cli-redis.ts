@@ -1,3 +1,4 @@
+import { messageOf } from "@umbra/runtime";
 import { connectRedis } from "@umbra/store";
 
 type CliRedis = Awaited<ReturnType<typeof connectRedis>>;
@@ -15,7 +16,7 @@ export const withCliRedis = async (
   try {
     redis = await connectRedis(url, "umbra-cli");
   } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
+    return fail(messageOf(e));
   }
   try {
     return await use(redis);

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { formatClusterStatus, Membership, readClusterStatus } from "@umbra/cluster";
+import { messageOf } from "@umbra/runtime";
 import { withCliRedis } from "./cli-redis.js";
 
 const usage = `Usage: umbra cluster status [--json]
@@ -22,7 +23,7 @@ export const clusterCommand = async (argv: readonly string[]): Promise<number> =
       allowPositionals: true,
     });
   } catch (e) {
-    console.error(`umbra cluster: ${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
+    console.error(`umbra cluster: ${messageOf(e)}\n\n${usage}`);
     return 2;
   }
   const [action, ...extra] = parsed.positionals;
@@ -46,7 +47,7 @@ export const clusterCommand = async (argv: readonly string[]): Promise<number> =
       );
       return 0;
     } catch (e) {
-      return fail(e instanceof Error ? e.message : String(e));
+      return fail(messageOf(e));
     }
   });
 };

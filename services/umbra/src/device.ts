@@ -8,6 +8,7 @@ import {
   signOneNetToken,
   type TokenMethod,
 } from "@umbra/dialects";
+import { messageOf } from "@umbra/runtime";
 import { DeviceRegistry, registrableNameProblem } from "@umbra/store";
 import { issueDeviceCertificate } from "@umbra/tls";
 import { withCliRedis } from "./cli-redis.js";
@@ -172,7 +173,7 @@ export const deviceCommand = async (argv: readonly string[]): Promise<number> =>
       },
     });
   } catch (e) {
-    console.error(`umbra device: ${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
+    console.error(`umbra device: ${messageOf(e)}\n\n${usage}`);
     return 2;
   }
   const [action, productId, deviceName, ...extra] = parsed.positionals;

@@ -6,7 +6,16 @@
 import { ApiListener, apiConfig, apiLayer } from "@umbra/api";
 import { EdgeListeners, edgeConfig, edgeLayer } from "@umbra/edge";
 import { ReplyLive } from "@umbra/reply";
-import { NatsLive, Ops, OpsLive, RedisLive, runService, serviceLogger, text } from "@umbra/runtime";
+import {
+  messageOf,
+  NatsLive,
+  Ops,
+  OpsLive,
+  RedisLive,
+  runService,
+  serviceLogger,
+  text,
+} from "@umbra/runtime";
 import { shardConfig, shardLayer } from "@umbra/shard";
 import { Effect, Layer } from "effect";
 import { clusterCommand } from "./cluster.js";
@@ -150,7 +159,7 @@ main(process.argv.slice(2)).then(
     if (code !== undefined) process.exitCode = code;
   },
   (e: unknown) => {
-    console.error(`umbra: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`umbra: ${messageOf(e)}`);
     process.exitCode = 1;
   },
 );

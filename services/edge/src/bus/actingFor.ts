@@ -7,6 +7,7 @@ import {
 } from "@umbra/bus";
 import { type DeviceId, deviceKey, parseDeviceKey } from "@umbra/dialects";
 import type { LimitedLog } from "@umbra/runtime";
+import { messageOf } from "@umbra/runtime";
 import type { DeviceRegistry } from "@umbra/store";
 import type { AuthResult, DeviceSession } from "../backend.js";
 import { unreachable } from "./authenticate.js";
@@ -97,7 +98,7 @@ export class GatewayActingFor {
       },
       (e: unknown) =>
         this.#log.warn(
-          { device: session.deviceKey, err: e instanceof Error ? e.message : String(e) },
+          { device: session.deviceKey, err: messageOf(e) },
           "gateway sub-devices not re-read; the session keeps the ones it had",
         ),
     );

@@ -1,4 +1,5 @@
 import { type DeviceId, type DialectName, deviceKey, recogniseConnect } from "@umbra/dialects";
+import { messageOf } from "@umbra/runtime";
 import type { DeviceRegistry } from "@umbra/store";
 import type { AuthResult, ConnectCredentials } from "../backend.js";
 import {
@@ -11,7 +12,7 @@ import {
 export const unreachable = (e: unknown): AuthResult => ({
   ok: false,
   refusal: "unavailable",
-  detail: `device registry unreachable: ${e instanceof Error ? e.message : String(e)}`,
+  detail: `device registry unreachable: ${messageOf(e)}`,
 });
 
 /**

@@ -1,4 +1,5 @@
 import type { Logger } from "@umbra/runtime";
+import { messageOf } from "@umbra/runtime";
 import type { Presence } from "@umbra/store";
 import type { DeviceSession } from "../backend.js";
 
@@ -58,10 +59,7 @@ export class PresenceRecorder {
       (e: unknown) => {
         if (this.#failing) return;
         this.#failing = true;
-        this.#logger.warn(
-          { err: e instanceof Error ? e.message : String(e) },
-          "device presence not recorded",
-        );
+        this.#logger.warn({ err: messageOf(e) }, "device presence not recorded");
       },
     );
   }
