@@ -101,7 +101,6 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
   const cloud = (op: "update" | "get" | "delete" | "twin"): CommandHeader => ({
     op,
     device: "p/d",
-    dialect: "cloud",
     source: "cloud",
   });
   const write = (doc: Parameters<typeof runCommand>[0], body: object, now = 1) =>
@@ -276,7 +275,6 @@ describe("runCommand: function calls (seed 001)", () => {
   const cloudFn: CommandHeader = {
     op: "function",
     device: "p/d",
-    dialect: "cloud",
     source: "cloud",
   };
   const fn = (doc: Parameters<typeof runCommand>[0], body: unknown, now: number) =>
