@@ -8,12 +8,15 @@ import { after, before, describe, it } from "node:test";
 import {
   commandSubject,
   connectBus,
+  decodeAcks,
+  decodeCommandReply,
   encodeCommand,
   encodeCommandBatch,
   type NatsConnection,
   partitionOf,
   ShadowClient,
   type ShadowEvent,
+  Tag,
 } from "@umbra/bus";
 import { defaultLimits, type ShadowDocument } from "@umbra/core";
 import { createLogger } from "@umbra/runtime";
@@ -84,7 +87,7 @@ describe("compare-and-set", () => {
     const total = 200;
     for (let n = 0; n < total; n++)
       (owners[n % 2] as ShadowActor).enqueue({
-        header: { op: "update", device: "cas/two-owners", dialect: "cloud", source: "cloud" },
+        header: { op: "update", device: "cas/two-owners", source: "cloud" },
         payload: update(n),
         reply: undefined,
       });
@@ -170,10 +173,10 @@ describe("routing", () => {
       await nc.flush();
       const wrong = (partitionOf("route/dev", 1024) + 1) % 1024;
       const frame = encodeCommand(
-        { op: "update", device: "route/dev", dialect: "cloud", source: "cloud" },
+        { op: "update", device: "route/dev", source: "cloud" },
         update(1),
       );
-      const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data));
+      const decode = (data: Uint8Array) => decodeCommandReply(data) as ReplyJson;
       const misrouted = decode((await nc.request(commandSubject(wrong), frame)).data);
       assert.equal(misrouted.ok, false);
       assert.equal(misrouted.error._tag, "InvalidParameter");
@@ -223,10 +226,7 @@ describe("bounded mailbox", () => {
           },
           update(n),
         );
-      const cloud = encodeCommand(
-        { op: "update", device, dialect: "cloud", source: "cloud" },
-        update(6),
-      );
+      const cloud = encodeCommand({ op: "update", device, source: "cloud" }, update(6));
       nc.publish(
         subject,
         encodeCommandBatch([
@@ -248,9 +248,7 @@ describe("bounded mailbox", () => {
         },
       );
       await nc.flush();
-      const acked = got
-        .filter((data) => data[0] === 0x7b && decodeAcksSafe(data) !== undefined)
-        .flatMap((data) => decodeAcksSafe(data) ?? []);
+      const acked = got.filter((data) => data[0] === Tag.Acks).flatMap((data) => decodeAcks(data));
       assert.deepEqual(
         [...acked].sort((a, b) => a - b),
         [1, 2, 3],
@@ -258,12 +256,9 @@ describe("bounded mailbox", () => {
       );
       assert.equal(metrics.shed.qos1.value - before.q1, 2, "corr 4 and 7");
       assert.equal(metrics.shed.qos0.value - before.q0, 1);
-      const answers = got.flatMap((data) => {
-        const text = new TextDecoder().decode(data);
-        return text.startsWith('{"ok"')
-          ? [JSON.parse(text) as { ok: boolean; error?: { detail?: string } }]
-          : [];
-      });
+      const answers = got
+        .filter((data) => data[0] === Tag.CommandReply)
+        .map((data) => decodeCommandReply(data) as ReplyJson);
       assert.equal(answers.length, 1);
       assert.equal(answers[0]?.ok, false);
       assert.match(String(answers[0]?.error?.detail), /mailbox is full/);
@@ -276,11 +271,8 @@ describe("bounded mailbox", () => {
   });
 });
 
-const decodeAcksSafe = (data: Uint8Array): readonly number[] | undefined => {
-  try {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as { c?: unknown };
-    return Array.isArray(parsed.c) ? (parsed.c as number[]) : undefined;
-  } catch {
-    return undefined;
-  }
-};
+/** A command reply as read in these tests: any error's fields. */
+interface ReplyJson {
+  readonly ok: boolean;
+  readonly error: { readonly _tag?: string; readonly detail?: string };
+}

@@ -4,17 +4,18 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/transport-node";
+import { type Correlated, Correlator, DEFAULT_MAX_PENDING } from "./correlator.js";
 import {
   type CommandOp,
   type CommandReply,
+  decodeCommandReply,
   encodeCommand,
   type FunctionCommand,
-} from "./frames.js";
+} from "./frames/index.js";
 import { partitionOf } from "./partition.js";
 import { commandSubject } from "./subjects.js";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -50,12 +51,12 @@ const withVersion = (
   );
 };
 
-interface Waiting {
+interface Waiting extends Correlated {
+  sentAt: number;
+  resendAt: number;
   readonly subject: string;
   readonly frame: Uint8Array;
-  readonly deadline: number;
-  /** When to send again after "no responders"; 0 while the command is out. */
-  retryAt: number;
+  readonly deviceKey: string;
   readonly resolve: (data: Uint8Array) => void;
   readonly reject: (error: Error) => void;
 }
@@ -63,6 +64,9 @@ interface Waiting {
 /** How soon a command nobody took (no shard serves its partition) is sent again. */
 const NO_RESPONDERS_RETRY_MS = 100;
 const SWEEP_MS = 50;
+
+const fail = (waiting: Waiting, why: string): void =>
+  waiting.reject(new ClusterUnavailableError(`no shard answered for ${waiting.deviceKey}: ${why}`));
 
 /**
  * A cloud-side caller of the shard actors (the API service, the CLI, tests): sends a
@@ -78,28 +82,37 @@ const SWEEP_MS = 50;
 export class ShadowClient {
   readonly #nc: NatsConnection;
   readonly #partitions: number;
-  readonly #timeoutMs: number;
   readonly #inbox = createInbox();
-  readonly #waiting = new Map<number, Waiting>();
+  readonly #waiting: Correlator<Waiting>;
   #subscription: Subscription | undefined;
-  #sweep: NodeJS.Timeout | undefined;
-  #next = 0;
 
-  constructor(nc: NatsConnection, partitions: number, timeoutMs = 5_000) {
+  /** `maxWaiting`: commands waiting at most; one more fails at once (the API answers 503). */
+  constructor(
+    nc: NatsConnection,
+    partitions: number,
+    timeoutMs = 5_000,
+    maxWaiting = DEFAULT_MAX_PENDING,
+  ) {
     this.#nc = nc;
     this.#partitions = partitions;
-    this.#timeoutMs = timeoutMs;
+    this.#waiting = new Correlator<Waiting>({
+      deadlineMs: timeoutMs,
+      maxPending: maxWaiting,
+      sweepMs: SWEEP_MS,
+      resend: (n, waiting) => this.#publish(n, waiting),
+      expired: (_, waiting) =>
+        fail(waiting, waiting.resendAt > 0 ? "no shard serves its partition" : "timed out"),
+      swept: () => {
+        if (this.#nc.isClosed()) this.close();
+      },
+    });
   }
 
   /** Stops listening; commands still waiting fail. (Closing the connection does too.) */
   close(): void {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
-    if (this.#sweep !== undefined) clearInterval(this.#sweep);
-    this.#sweep = undefined;
-    for (const waiting of this.#waiting.values())
-      waiting.reject(new ClusterUnavailableError("the client was closed"));
-    this.#waiting.clear();
+    this.#waiting.giveUpAll((_, waiting) => fail(waiting, "the client was closed"));
   }
 
   /** `state` as in an update request: `{ desired?: {...}, reported?: {...} }`. */
@@ -143,41 +156,43 @@ export class ShadowClient {
 
   /** Sends one command; a missing answer is a `ClusterUnavailableError`. */
   async #send(op: CommandOp, deviceKey: string, payload: Uint8Array): Promise<CommandReply> {
-    const frame = encodeCommand(
-      { op, device: deviceKey, dialect: "cloud", source: "cloud" },
-      payload,
-    );
+    // A cloud caller's command has no dialect: the dialect is how a device spoke.
+    const frame = encodeCommand({ op, device: deviceKey, source: "cloud" }, payload);
     const subject = commandSubject(partitionOf(deviceKey, this.#partitions));
     const data = await new Promise<Uint8Array>((resolve, reject) => {
+      const waiting: Waiting = {
+        sentAt: 0,
+        resendAt: 0,
+        subject,
+        frame,
+        deviceKey,
+        resolve,
+        reject,
+      };
       if (this.#nc.isClosed()) {
-        reject(
-          new ClusterUnavailableError(`no shard answered for ${deviceKey}: connection closed`),
-        );
+        fail(waiting, "connection closed");
+        return;
+      }
+      const n = this.#waiting.nextId();
+      if (!this.#waiting.add(n, waiting)) {
+        fail(waiting, "too many commands waiting");
         return;
       }
       this.#listen();
-      const n = ++this.#next;
-      const waiting: Waiting = {
-        subject,
-        frame,
-        deadline: Date.now() + this.#timeoutMs,
-        retryAt: 0,
-        resolve,
-        reject: (error) =>
-          reject(
-            new ClusterUnavailableError(`no shard answered for ${deviceKey}: ${error.message}`),
-          ),
-      };
-      this.#waiting.set(n, waiting);
-      try {
-        this.#nc.publish(subject, frame, { reply: `${this.#inbox}.${n}` });
-      } catch (error) {
-        // Closed or draining, or a frame over the server's max_payload: not sent.
-        this.#waiting.delete(n);
-        waiting.reject(error as Error);
-      }
+      this.#publish(n, waiting);
     });
-    return JSON.parse(decoder.decode(data)) as CommandReply;
+    return decodeCommandReply(data);
+  }
+
+  #publish(n: number, waiting: Waiting): void {
+    try {
+      this.#nc.publish(waiting.subject, waiting.frame, { reply: `${this.#inbox}.${n}` });
+    } catch (error) {
+      // Closed or draining, or a frame over the server's max_payload: not sent. (Also
+      // from the sweep's timer, where a throw would end the process.)
+      this.#waiting.settle(n);
+      fail(waiting, (error as Error).message);
+    }
   }
 
   #listen(): void {
@@ -187,43 +202,16 @@ export class ShadowClient {
         if (error === null) this.#answer(msg);
       },
     });
-    this.#sweep = setInterval(() => this.#expire(), SWEEP_MS);
-    this.#sweep.unref();
   }
 
   #answer(msg: Msg): void {
     const n = Number(msg.subject.slice(this.#inbox.length + 1));
-    const waiting = this.#waiting.get(n);
-    if (waiting === undefined) return; // timed out already
     if (msg.data.length === 0 && msg.headers?.code === 503) {
       // No responders: nobody took it, so it is safe to send again shortly.
-      waiting.retryAt = Date.now() + NO_RESPONDERS_RETRY_MS;
+      this.#waiting.resendAt(n, Date.now() + NO_RESPONDERS_RETRY_MS);
       return;
     }
-    this.#waiting.delete(n);
-    waiting.resolve(msg.data);
-  }
-
-  /** Times out what waited too long; re-sends what nobody took, while time remains. */
-  #expire(): void {
-    const now = Date.now();
-    for (const [n, waiting] of this.#waiting) {
-      if (now >= waiting.deadline) {
-        this.#waiting.delete(n);
-        waiting.reject(
-          new Error(waiting.retryAt > 0 ? "no shard serves its partition" : "timed out"),
-        );
-      } else if (waiting.retryAt > 0 && now >= waiting.retryAt) {
-        waiting.retryAt = 0;
-        try {
-          this.#nc.publish(waiting.subject, waiting.frame, { reply: `${this.#inbox}.${n}` });
-        } catch (error) {
-          // In a timer: a throw here would end the process.
-          this.#waiting.delete(n);
-          waiting.reject(error as Error);
-        }
-      }
-    }
-    if (this.#nc.isClosed()) this.close();
+    // Unknown: timed out already.
+    this.#waiting.settle(n)?.resolve(msg.data);
   }
 }

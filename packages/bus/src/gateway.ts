@@ -10,7 +10,9 @@ import {
   type ShadowError,
 } from "@umbra/core";
 import { type DeviceId, type GatewayCall, gatewayCallTopic } from "@umbra/dialects";
-import { encodeDeliverText, FrameError } from "./frames.js";
+import { ClusterUnavailableError } from "./client.js";
+import { type Correlated, Correlator, DEFAULT_MAX_PENDING } from "./correlator.js";
+import { decodeDelivered, decodeGatewayReply, encodeDeliverText } from "./frames/index.js";
 import { deviceSubject, gatewayReplySubject } from "./subjects.js";
 
 /**
@@ -20,41 +22,6 @@ import { deviceSubject, gatewayReplySubject } from "./subjects.js";
  * `umbra.gw.{pid}.{dn}`, where every process with a call waiting on the gateway listens
  * and keeps only the replies whose `id` it sent.
  */
-
-const CALL_CODES: Readonly<Record<GatewayCall, number>> = {
-  "property/get": 1,
-  "property/set": 2,
-  "service/invoke": 3,
-};
-const CALLS_BY_CODE: readonly (GatewayCall | undefined)[] = [
-  undefined,
-  "property/get",
-  "property/set",
-  "service/invoke",
-];
-
-/** `[call code][payload]`: what the edge forwards from a gateway's reply topic. */
-export const encodeGatewayReply = (call: GatewayCall, payload: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(1 + payload.length);
-  out[0] = CALL_CODES[call];
-  out.set(payload, 1);
-  return out;
-};
-
-export const decodeGatewayReply = (
-  frame: Uint8Array,
-): { readonly call: GatewayCall; readonly payload: Uint8Array } => {
-  const call = CALLS_BY_CODE[frame[0] ?? 0];
-  if (call === undefined) throw new FrameError("not a gateway reply frame");
-  return { call, payload: frame.subarray(1) };
-};
-
-const DELIVERED = Uint8Array.of(1);
-const NOT_DELIVERED = Uint8Array.of(0);
-
-/** The edge's answer to a call sent as a request: did the session take it. */
-export const encodeDelivered = (delivered: boolean): Uint8Array =>
-  delivered ? DELIVERED : NOT_DELIVERED;
 
 export type GatewayOutcome =
   /** The call breaks the seed's rules (more than 50 properties, a bad identifier…): not sent. */
@@ -68,10 +35,12 @@ export type GatewayOutcome =
   /** The gateway answered with a reply that could not be read. */
   | { readonly kind: "bad-reply"; readonly id: string; readonly problem: string };
 
-interface Waiting {
+interface Waiting extends Correlated {
+  sentAt: number;
+  resendAt: number;
   readonly call: GatewayCall;
   readonly subject: string;
-  readonly done: (outcome: GatewayOutcome) => void;
+  readonly resolve: (outcome: GatewayOutcome) => void;
 }
 
 interface Listening {
@@ -79,7 +48,7 @@ interface Listening {
   calls: number;
 }
 
-/** The message id space: 13 digits (seed 003's limit), starting at random per process. */
+/** Message ids: 13 digits (seed 003's limit), counting from a random start per process. */
 const ID_SPACE = 9_000_000_000_000;
 const ID_BASE = 1_000_000_000_000;
 
@@ -87,10 +56,10 @@ export class GatewayClient {
   readonly #nc: NatsConnection;
   readonly #timeoutMs: number;
   readonly #limits: Limits | undefined;
-  readonly #waiting = new Map<string, Waiting>();
+  /** Ids are unique per process; across processes a collision needs the same 1 in 9·10¹². */
+  readonly #waiting: Correlator<Waiting>;
   readonly #listening = new Map<string, Listening>();
   readonly #onUnreadable: (subject: string, why: string) => void;
-  #next = Math.floor(Math.random() * ID_SPACE);
 
   constructor(
     nc: NatsConnection,
@@ -100,18 +69,27 @@ export class GatewayClient {
       readonly limits?: Limits;
       /** A frame or reply nobody can match (logged by the owner, not here). */
       readonly onUnreadable?: (subject: string, why: string) => void;
+      /** Calls waiting at most: one more fails at once (a `ClusterUnavailableError`, 503). */
+      readonly maxWaiting?: number;
     } = {},
   ) {
     this.#nc = nc;
     this.#timeoutMs = options.timeoutMs ?? GATEWAY_CALL_TIMEOUT_MS;
     this.#limits = options.limits;
     this.#onUnreadable = options.onUnreadable ?? (() => undefined);
-  }
-
-  /** Ids are unique per process; across processes a collision needs the same 1 in 9·10¹². */
-  #newId(): string {
-    this.#next = (this.#next + 1) % ID_SPACE;
-    return String(ID_BASE + this.#next);
+    this.#waiting = new Correlator<Waiting>({
+      deadlineMs: this.#timeoutMs,
+      maxPending: options.maxWaiting ?? DEFAULT_MAX_PENDING,
+      sweepMs: Math.max(10, Math.min(50, this.#timeoutMs / 4)),
+      idSpace: ID_SPACE,
+      idBase: ID_BASE,
+      // A gateway call is never repeated: the gateway may have acted on it.
+      resend: () => undefined,
+      expired: (n, waiting, waitedMs) => {
+        this.#unlisten(waiting.subject);
+        waiting.resolve({ kind: "timeout", id: String(n), waitedMs });
+      },
+    });
   }
 
   /**
@@ -124,7 +102,8 @@ export class GatewayClient {
     request: GatewayRequest,
     version?: string,
   ): Promise<GatewayOutcome> {
-    const id = this.#newId();
+    const n = this.#waiting.nextId();
+    const id = String(n);
     const envelope = buildGatewayRequest(
       id,
       { productID: sub.productId, deviceName: sub.deviceName },
@@ -135,24 +114,14 @@ export class GatewayClient {
       },
     );
     if (!envelope.ok) return { kind: "invalid", error: envelope.error };
-    const started = Date.now();
-    const subject = this.#listen(gateway);
-    let settle!: (outcome: GatewayOutcome) => void;
-    const outcome = new Promise<GatewayOutcome>((resolve) => {
-      settle = resolve;
+    const subject = gatewayReplySubject(gateway.productId, gateway.deviceName);
+    let resolve!: (outcome: GatewayOutcome) => void;
+    const outcome = new Promise<GatewayOutcome>((settle) => {
+      resolve = settle;
     });
-    const timer = setTimeout(
-      () => finish({ kind: "timeout", id, waitedMs: Date.now() - started }),
-      this.#timeoutMs,
-    );
-    const finish = (result: GatewayOutcome): void => {
-      if (this.#waiting.get(id)?.done !== finish) return;
-      clearTimeout(timer);
-      this.#waiting.delete(id);
-      this.#unlisten(subject);
-      settle(result);
-    };
-    this.#waiting.set(id, { call: request.kind, subject, done: finish });
+    if (!this.#waiting.add(n, { sentAt: 0, resendAt: 0, call: request.kind, subject, resolve }))
+      throw new ClusterUnavailableError(`too many gateway calls waiting (${this.#waiting.size})`);
+    this.#listen(subject);
     const topic = gatewayCallTopic(gateway, request.kind);
     const frame = encodeDeliverText([{ topic, body: JSON.stringify(envelope.value) }]);
     // Subscribed before the request leaves: this connection's SUB reaches the server first.
@@ -162,12 +131,19 @@ export class GatewayClient {
       })
       .then(
         (answer) => {
-          if (answer.data[0] !== 1) finish({ kind: "not-delivered", topic });
+          let delivered: boolean;
+          try {
+            delivered = decodeDelivered(answer.data);
+          } catch (e) {
+            this.#onUnreadable(answer.subject, (e as Error).message);
+            delivered = false;
+          }
+          if (!delivered) this.#finish(n, { kind: "not-delivered", topic });
         },
         (error: unknown) => {
           // No edge holds the gateway: NATS answers "no responders" at once. An edge that
           // did not answer in time is the same silence as a gateway that did not.
-          if (isNoResponders(error)) finish({ kind: "offline" });
+          if (isNoResponders(error)) this.#finish(n, { kind: "offline" });
         },
       );
     return outcome;
@@ -180,18 +156,26 @@ export class GatewayClient {
 
   /** Stops listening; calls still waiting end as timeouts. */
   close(): void {
-    for (const [id, waiting] of [...this.#waiting])
-      waiting.done({ kind: "timeout", id, waitedMs: 0 });
+    this.#waiting.giveUpAll((n, waiting) =>
+      waiting.resolve({ kind: "timeout", id: String(n), waitedMs: 0 }),
+    );
     for (const { sub } of this.#listening.values()) sub.unsubscribe();
     this.#listening.clear();
   }
 
-  #listen(gateway: DeviceId): string {
-    const subject = gatewayReplySubject(gateway.productId, gateway.deviceName);
+  /** Ends call `n` with `outcome`, unless it ended already. */
+  #finish(n: number, outcome: GatewayOutcome): void {
+    const waiting = this.#waiting.settle(n);
+    if (waiting === undefined) return;
+    this.#unlisten(waiting.subject);
+    waiting.resolve(outcome);
+  }
+
+  #listen(subject: string): void {
     const listening = this.#listening.get(subject);
     if (listening !== undefined) {
       listening.calls++;
-      return subject;
+      return;
     }
     const sub = this.#nc.subscribe(subject, {
       callback: (error, msg) => {
@@ -199,7 +183,6 @@ export class GatewayClient {
       },
     });
     this.#listening.set(subject, { sub, calls: 1 });
-    return subject;
   }
 
   #unlisten(subject: string): void {
@@ -232,11 +215,15 @@ export class GatewayClient {
       this.#onUnreadable(subject, "the reply has no id");
       return;
     }
-    // Another process's call, or one already ended: not ours to judge.
-    const waiting = this.#waiting.get(id);
+    // Another process's call (or not one of our ids at all), or one already ended: not
+    // ours to judge.
+    const n = Number(id);
+    if (String(n) !== id) return;
+    const waiting = this.#waiting.get(n);
     if (waiting === undefined || waiting.subject !== subject || waiting.call !== call) return;
     const read = parseGatewayReply(body);
-    waiting.done(
+    this.#finish(
+      n,
       read.ok
         ? { kind: "answered", id, reply: read.value }
         : { kind: "bad-reply", id, problem: describeError(read.error) },

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { encodeCommandBatch } from "./frames.js";
+import { encodeCommandBatch } from "./frames/index.js";
 import { IGNORE_DROPPED, maxPayloadOf, type OnDropped, publishOrDrop } from "./publish.js";
 
 /**
@@ -83,7 +83,7 @@ export class Outbox {
 
 /** At most this many bytes per command batch (below NATS's default 1 MiB `max_payload`). */
 const MAX_BATCH_BYTES = 512 * 1024;
-/** A batch's marker byte, and each frame's length prefix. */
+/** A batch's tag byte, and each frame's length prefix. */
 const BATCH_HEADER = 1;
 const FRAME_PREFIX = 4;
 

@@ -20,7 +20,7 @@ import {
 describe("command frames", () => {
   it("carry every op, the cloud's function calls included", () => {
     for (const op of ["update", "get", "delete", "twin", "function"] as const) {
-      const header = { op, device: "p/d", dialect: "cloud", source: "cloud" } as const;
+      const header = { op, device: "p/d", source: "cloud" } as const;
       const payload = new TextEncoder().encode('{"check":{}}');
       const decoded = decodeCommands(encodeCommand(header, payload));
       assert.equal(decoded.length, 1);
@@ -69,7 +69,7 @@ describe("command frames", () => {
     assert.throws(() => decodeCommand(frame.subarray(0, 5)), FrameError);
     assert.throws(() => decodeCommand(new Uint8Array([1])), FrameError);
     const unknownOp = new Uint8Array(frame);
-    unknownOp[0] = 9;
+    unknownOp[1] = 9;
     assert.throws(() => decodeCommand(unknownOp), FrameError);
   });
 });

@@ -9,9 +9,6 @@ import type { JsonObject, MetadataTree, ShadowDocument, ShadowError } from "@umb
 /** The device dialects Umbra speaks (one folder each under `src/`). */
 export type DialectName = "onenet" | "aliyun" | "aws" | "azure";
 
-/** Which dialect a command came in through: a device dialect, or the cloud API. */
-export type CommandDialect = DialectName | "cloud";
-
 /**
  * `update` / `get` come from devices and cloud callers alike; `delete` (the whole shadow),
  * `twin` (a digital twin JSON Patch, seed 004) and `function` (queue a function call or
@@ -29,7 +26,8 @@ export type ShadowEvent = AcceptedEvent | RejectedEvent | DocumentEvent;
 
 interface EventBase {
   readonly device: string;
-  readonly dialect: CommandDialect;
+  /** The device dialect it came in through; none for a cloud caller's (`source: "cloud"`). */
+  readonly dialect?: DialectName | undefined;
   readonly source: "device" | "cloud";
   readonly op: CommandOp;
   /** A device's own request: the inbox of the edge it came through, where answers go. */

@@ -9,7 +9,7 @@ import {
   type SubscribeVerdict,
   type TopicRequest,
 } from "./dialect.js";
-import type { CommandDialect } from "./events.js";
+import type { DialectName } from "./events.js";
 import { oneNetDialect } from "./onenet/dialect.js";
 
 /**
@@ -33,8 +33,9 @@ const BY_NAME: ReadonlyMap<string, DeviceDialect> = new Map(
   DEVICE_DIALECTS.map((d) => [d.name, d]),
 );
 
-/** The dialect a command came in through; `undefined` for the cloud API. */
-export const dialectNamed = (name: CommandDialect): DeviceDialect | undefined => BY_NAME.get(name);
+/** The dialect a command came in through; `undefined` for a cloud caller's (it has none). */
+export const dialectNamed = (name: DialectName | undefined): DeviceDialect | undefined =>
+  name === undefined ? undefined : BY_NAME.get(name);
 
 /** A CONNECT's claim in the first dialect whose form it has, or why it is refused. */
 export const recogniseConnect = (clientId: string, username: string): Claim | AuthRefusal => {

@@ -50,7 +50,7 @@ export class Readiness {
     this.#redis = redis;
     const keys = probeKeys(partitions);
     this.#probes = keys.map((device) =>
-      encodeCommand({ op: "get", device, dialect: "cloud", source: "cloud" }, new Uint8Array(0)),
+      encodeCommand({ op: "get", device, source: "cloud" }, new Uint8Array(0)),
     );
     this.#subjects = keys.map((_, p) => commandSubject(p));
     this.#timeoutMs = options.timeoutMs;

@@ -3,8 +3,8 @@ import {
   decodeAcks,
   edgeSubject,
   type NatsConnection,
-  OUTBOUND_EDGE_DELIVER,
   type Subscription,
+  Tag,
 } from "@umbra/bus";
 import { type DeviceId, parseDeviceKey } from "@umbra/dialects";
 import { busDropReporter, type LimitedLog, type Logger, limitedLog } from "@umbra/runtime";
@@ -92,24 +92,30 @@ export class NatsBackend implements EdgeBackend {
           this.#log.error({ err: error.message }, "inbox subscription failed");
           return;
         }
-        if (msg.data[0] === OUTBOUND_EDGE_DELIVER) {
-          // After the acks of this read: a QoS 1 request's PUBACK (sent when its ack's
-          // promise settles, one microtask on) goes out before the answer to it.
-          const frame = msg.data;
-          queueMicrotask(() => this.#devices.deliverAnswers(frame));
-          return;
+        const frame = msg.data;
+        switch (frame[0]) {
+          case Tag.EdgeDeliver:
+            // After the acks of this read: a QoS 1 request's PUBACK (sent when its ack's
+            // promise settles, one microtask on) goes out before the answer to it.
+            queueMicrotask(() => this.#devices.deliverAnswers(frame));
+            return;
+          case Tag.Acks: {
+            let corrs: readonly number[];
+            try {
+              corrs = decodeAcks(frame);
+            } catch (e) {
+              this.#log.warn({ err: (e as Error).message }, "unreadable ack dropped");
+              return;
+            }
+            this.#pending.acknowledge(corrs);
+            return;
+          }
+          default:
+            // Nothing else comes to an edge's inbox: the same warning, as rate-limited.
+            this.#log.warn({ tag: frame[0] }, "unreadable ack dropped");
         }
-        let corrs: readonly number[];
-        try {
-          corrs = decodeAcks(msg.data);
-        } catch {
-          this.#log.warn({}, "unreadable ack dropped");
-          return;
-        }
-        this.#pending.acknowledge(corrs);
       },
     });
-    this.#pending.start();
     this.#presence?.startRenewal(() => this.#devices.sessions());
   }
 

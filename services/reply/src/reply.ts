@@ -2,6 +2,7 @@ import {
   ALL_EVENTS,
   appSubject,
   type DeviceMessages,
+  decodeEvents,
   deviceSubject,
   encodeDeliverTextFrames,
   encodeEdgeDeliverFrames,
@@ -34,8 +35,6 @@ import {
 } from "@umbra/runtime";
 import { encodeAppEvent } from "./app-events.js";
 import { type ReplyMetrics, replyMetrics } from "./metrics.js";
-
-const decoder = new TextDecoder();
 
 /** A product's application events collected in one turn. */
 interface AppBatch {
@@ -117,8 +116,7 @@ export class Reply {
   #handle(msg: Msg): void {
     let events: ShadowEvent[];
     try {
-      const parsed = JSON.parse(decoder.decode(msg.data)) as ShadowEvent | ShadowEvent[];
-      events = Array.isArray(parsed) ? parsed : [parsed];
+      events = decodeEvents(msg.data);
     } catch (e) {
       this.#log.warn({ err: messageOf(e) }, "unreadable event dropped");
       return;

@@ -126,7 +126,7 @@ export class ShadowActor {
   }
 
   get #checkHeader(): QueuedCommand["header"] {
-    return { op: "function", device: this.key, dialect: "cloud", source: "cloud" };
+    return { op: "function", device: this.key, source: "cloud" };
   }
 
   /**

@@ -4,8 +4,9 @@ import {
   commandSubject,
   decodeCommands,
   encodeAckFrames,
+  encodeCommandReply,
+  encodeEventFrames,
   eventSubject,
-  jsonArrays,
   type Msg,
   type NatsConnection,
   Outbox,
@@ -13,7 +14,7 @@ import {
   type ShadowEvent,
   type Subscription,
 } from "@umbra/bus";
-import { encodeJson, type Limits, ShadowErrors } from "@umbra/core";
+import { type Limits, ShadowErrors } from "@umbra/core";
 import { parseDeviceKey } from "@umbra/dialects";
 import {
   busDropReporter,
@@ -270,7 +271,8 @@ export class Shard {
   }
 
   #answer(reply: string | undefined, answer: CommandReply): void {
-    if (reply !== undefined && reply !== "") this.#outbox.publish(reply, encodeJson(answer));
+    if (reply !== undefined && reply !== "")
+      this.#outbox.publish(reply, encodeCommandReply(answer));
   }
 
   #publish(result: BatchResult): void {
@@ -283,27 +285,15 @@ export class Shard {
     }
     for (const [subject, corrs] of result.acks)
       for (const frame of encodeAckFrames(corrs, nc.maxPayload)) nc.publish(subject, frame);
-    for (const [subject, reply] of result.replies) nc.publish(subject, encodeJson(reply));
+    for (const [subject, reply] of result.replies) nc.publish(subject, encodeCommandReply(reply));
   }
 
   #flushEvents(): void {
     if (this.#events.length === 0) return;
     const events = this.#events;
     this.#events = [];
-    const json = encodeJson(events);
-    const max = this.#outbox.maxPayload;
-    // At most 3 bytes per UTF-16 unit: most turns are one message, measured by length only.
-    if (json.length * 3 <= max || Buffer.byteLength(json, "utf8") <= max) {
-      this.#outbox.publish(this.#eventSubject, json);
-      return;
-    }
-    // A turn larger than the server takes (3,000+ writes/s on one shard): several
-    // messages, in order — each device's events stay in order, as the reply reads them.
-    for (const part of jsonArrays(
-      events.map((event) => encodeJson(event)),
-      max,
-    ))
-      this.#outbox.publish(this.#eventSubject, part);
+    for (const frame of encodeEventFrames(events, this.#outbox.maxPayload))
+      this.#outbox.publish(this.#eventSubject, frame);
   }
 
   get #maxActors(): number {

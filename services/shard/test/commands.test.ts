@@ -62,7 +62,6 @@ describe("runCommand: cloud callers' delete, twin patch and expected version", (
   const cloud = (op: "update" | "get" | "delete" | "twin"): CommandHeader => ({
     op,
     device: "p/d",
-    dialect: "cloud",
     source: "cloud",
   });
   const write = (doc: ShadowDocument | undefined, body: object, now = 1) =>
@@ -202,7 +201,6 @@ describe("runCommand: function calls (seed 001)", () => {
   const cloudFn: CommandHeader = {
     op: "function",
     device: "p/d",
-    dialect: "cloud",
     source: "cloud",
   };
   const fn = (doc: ShadowDocument | undefined, body: unknown, now: number) =>

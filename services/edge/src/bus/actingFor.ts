@@ -2,8 +2,8 @@ import {
   decodeDeliver,
   deviceSubject,
   type NatsConnection,
-  OUTBOUND_DELIVER,
   type Subscription,
+  Tag,
 } from "@umbra/bus";
 import { type DeviceId, deviceKey, parseDeviceKey } from "@umbra/dialects";
 import type { LimitedLog } from "@umbra/runtime";
@@ -131,7 +131,7 @@ export class GatewayActingFor {
       const proxy = this.#nc.subscribe(deviceSubject(device.productId, device.deviceName), {
         callback: (error, msg) => {
           // Deliveries only: a take-over of the sub-device's own session is not the gateway's.
-          if (error !== null || msg.data[0] !== OUTBOUND_DELIVER) return;
+          if (error !== null || msg.data[0] !== Tag.Deliver) return;
           let messages: ReturnType<typeof decodeDeliver>;
           try {
             messages = decodeDeliver(msg.data);

@@ -7,11 +7,9 @@ import {
   encodeTakeover,
   type NatsConnection,
   type OnDropped,
-  OUTBOUND_DELIVER,
-  OUTBOUND_TAKEOVER,
-  OUTBOUND_TOPOLOGY,
   publishOrDrop,
   type Subscription,
+  Tag,
 } from "@umbra/bus";
 import type { LimitedLog } from "@umbra/runtime";
 import { revokedFingerprintOf } from "@umbra/tls";
@@ -54,6 +52,21 @@ export class DeviceSubjects {
     for (const entry of this.#entries.values()) yield entry.session;
   }
 
+  /** Delivers a deliver frame's messages; a gateway call (seed 003) asks whether it could. */
+  #deliver(session: DeviceSession, frame: Uint8Array, reply: string | undefined): void {
+    let messages: ReturnType<typeof decodeDeliver>;
+    try {
+      messages = decodeDeliver(frame);
+    } catch {
+      this.#log.warn({ device: session.deviceKey }, "unreadable delivery dropped");
+      return;
+    }
+    let delivered = true;
+    for (const m of messages) delivered = session.deliver(m.topic, m.payload) && delivered;
+    if (reply !== undefined && reply !== "")
+      publishOrDrop(this.#nc, reply, encodeDelivered(delivered), undefined, this.#dropped);
+  }
+
   /**
    * Listens on the session's device subject, which it returns; the session is its
    * device's session on this edge.
@@ -65,36 +78,29 @@ export class DeviceSubjects {
       callback: (error, msg) => {
         if (error !== null) return;
         const frame = msg.data;
-        if (frame[0] === OUTBOUND_DELIVER) {
-          let messages: ReturnType<typeof decodeDeliver>;
-          try {
-            messages = decodeDeliver(frame);
-          } catch {
-            this.#log.warn({ device: session.deviceKey }, "unreadable delivery dropped");
+        switch (frame[0]) {
+          case Tag.Deliver:
+            this.#deliver(session, frame, msg.reply);
+            return;
+          case Tag.Takeover: {
+            const by = decodeTakeover(frame);
+            const revoked = revokedFingerprintOf(by);
+            if (revoked !== undefined) {
+              // The API revoked a certificate: only the sessions that presented it end.
+              if (session.certificateFingerprint === revoked)
+                session.close(NOT_AUTHORIZED, "client certificate revoked");
+            } else if (by !== session.id)
+              session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
             return;
           }
-          let delivered = true;
-          for (const m of messages) delivered = session.deliver(m.topic, m.payload) && delivered;
-          // A gateway call (seed 003) asks whether its session took it.
-          if (msg.reply !== undefined && msg.reply !== "")
-            publishOrDrop(
-              this.#nc,
-              msg.reply,
-              encodeDelivered(delivered),
-              undefined,
-              this.#dropped,
+          case Tag.Topology:
+            this.#gateways.reload(session);
+            return;
+          default:
+            this.#log.warn(
+              { device: session.deviceKey, tag: frame[0] },
+              "unreadable delivery dropped",
             );
-        } else if (frame[0] === OUTBOUND_TAKEOVER) {
-          const by = decodeTakeover(frame);
-          const revoked = revokedFingerprintOf(by);
-          if (revoked !== undefined) {
-            // The API revoked a certificate: only the sessions that presented it end.
-            if (session.certificateFingerprint === revoked)
-              session.close(NOT_AUTHORIZED, "client certificate revoked");
-          } else if (by !== session.id)
-            session.close(SESSION_TAKEN_OVER, "session taken over by a newer connection");
-        } else if (frame[0] === OUTBOUND_TOPOLOGY) {
-          this.#gateways.reload(session);
         }
       },
     });
