@@ -13,6 +13,7 @@ import {
   type Msg,
   type NatsConnection,
   type ShadowEvent,
+  Tag,
 } from "@umbra/bus";
 import { createShadow, type ShadowDocument } from "@umbra/core";
 import { createLogger } from "@umbra/runtime";
@@ -48,10 +49,22 @@ const turn = async (messages: readonly string[], maxPayload = 1024 * 1024) => {
   } as unknown as NatsConnection;
   const reply = new Reply(nc, logger, undefined, () => NOW);
   reply.start();
+  // Event messages are a JSON array behind their frame tag, as the shard sends them.
   for (const text of messages)
-    consume?.(null, { data: new TextEncoder().encode(text) } as unknown as Msg);
+    consume?.(null, {
+      data: new TextEncoder().encode(String.fromCharCode(Tag.Events) + asArray(text)),
+    } as unknown as Msg);
   await reply.stop();
   return published;
+};
+
+/** One event's JSON as the one-element array a shard's frame holds; anything else as it is. */
+const asArray = (text: string): string => {
+  try {
+    return Array.isArray(JSON.parse(text)) ? text : `[${text}]`;
+  } catch {
+    return text;
+  }
 };
 
 const bytesOf = (data: Uint8Array | string): Uint8Array =>
@@ -136,7 +149,7 @@ describe("answers to a device's own request", () => {
 describe("pushes on the device's subject", () => {
   it("tell a cloud write to the device in every dialect that has something to say", async () => {
     const published = await turn([
-      JSON.stringify(desiredWrite({ source: "cloud", dialect: "cloud", origin: undefined })),
+      JSON.stringify(desiredWrite({ source: "cloud", dialect: undefined, origin: undefined })),
     ]);
     assert.deepEqual(deviceTopics(published, lampSubject).sort(), [
       "$sys/p1/lamp/image/update/delta",
