@@ -6,38 +6,30 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { type AliyunDeviceOptions, AliyunTestDevice } from "../src/aliyun.js";
 import {
-  httpClient,
+  ALL_IN_ONE_ADMIN_KEY,
+  type AllInOne,
   type RegisteredDevice,
   registerDevice,
-  type Server,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  startAllInOne,
   TestDevice,
 } from "../src/harness.js";
 
-const ADMIN = "admin-key-0123456789abcdef";
+const ADMIN = ALL_IN_ONE_ADMIN_KEY;
 const PK = "ali1";
 
-let nats: Server;
-let redis: Server;
-let umbra: ServiceProcess;
-let dataDir: string;
+let cluster: AllInOne;
 let brokerUrl: string;
 let tlsUrl: string;
-let http: ReturnType<typeof httpClient>;
+let http: AllInOne["http"];
 const open: AliyunTestDevice[] = [];
 
 const device = (productId: string, deviceName: string): RegisteredDevice =>
-  registerDevice(redis.url, productId, deviceName);
+  registerDevice(cluster.redis.url, productId, deviceName);
 
 const optionsOf = (d: RegisteredDevice, url = brokerUrl): AliyunDeviceOptions => ({
   brokerUrl: url,
@@ -60,31 +52,15 @@ const shadowOf = async (d: RegisteredDevice) => {
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  dataDir = await mkdtemp(join(tmpdir(), "umbra-aliyun-e2e-"));
-  umbra = await startService(["all"], {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    MQTT_PORT: "0",
-    MQTTS_PORT: "0",
-    HTTP_PORT: "0",
-    OPS_PORT: "0",
-    MQTT_HOST: "127.0.0.1",
-    UMBRA_AUTH: "on",
-    UMBRA_DATA_DIR: dataDir,
-    API_KEYS: `${ADMIN}=*`,
-  });
-  const ready = umbra.ready.edge ?? {};
-  brokerUrl = `mqtt://127.0.0.1:${ready.mqttPort}`;
-  tlsUrl = `mqtts://localhost:${ready.mqttsPort}`;
-  http = httpClient(`http://127.0.0.1:${umbra.ready.api?.httpPort}`);
+  cluster = await startAllInOne();
+  brokerUrl = cluster.mqttUrl;
+  tlsUrl = `mqtts://localhost:${cluster.tlsPort}`;
+  http = cluster.http;
 });
 
 after(async () => {
   await Promise.allSettled(open.map((d) => d.close()));
-  await umbra?.stop();
-  await Promise.allSettled([nats?.stop(), redis?.stop()]);
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 describe("the Alibaba device SDK over plain TCP", () => {
@@ -323,7 +299,7 @@ describe("the Alibaba device SDK over TLS", () => {
         JSON.stringify(optionsOf(d, tlsUrl)),
       ],
       {
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, "tls", "ca.pem") },
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: cluster.caPath },
         timeout: 30_000,
       },
     );

@@ -6,22 +6,15 @@
  * Azure dialect; here a SAS-authenticated device uses its OneNET image topics.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { issueDeviceCertificate } from "@umbra/tls";
 import mqtt, { type MqttClient } from "mqtt";
 import {
+  type AllInOne,
   type RegisteredDevice,
   registerDevice,
-  type Server,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
+  startAllInOne,
   withDeadline,
 } from "../src/harness.js";
 
@@ -36,10 +29,7 @@ const sdk = createRequire(import.meta.url)("azure-iot-common") as SdkCommon;
 const PID = "hub1";
 const HOST = `${PID}.azure-devices.net`;
 
-let nats: Server;
-let redis: Server;
-let umbra: ServiceProcess;
-let dataDir: string;
+let cluster: AllInOne;
 let tlsPort: number;
 let ca: string;
 const clients: MqttClient[] = [];
@@ -86,34 +76,19 @@ const refusal = async (connecting: Promise<MqttClient>): Promise<number | undefi
 };
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  dataDir = await mkdtemp(join(tmpdir(), "umbra-azure-sas-"));
-  umbra = await startService(["all"], {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    MQTT_PORT: "0",
-    MQTTS_PORT: "0",
-    HTTP_PORT: "0",
-    OPS_PORT: "0",
-    MQTT_HOST: "127.0.0.1",
-    UMBRA_AUTH: "on",
-    UMBRA_DATA_DIR: dataDir,
-    API_KEYS: "admin-key-0123456789abcdef=*",
-  });
-  tlsPort = umbra.ready.edge?.mqttsPort as number;
-  ca = readFileSync(join(dataDir, "tls", "ca.pem"), "utf8");
+  cluster = await startAllInOne();
+  tlsPort = cluster.tlsPort;
+  ca = cluster.ca;
 });
 
 after(async () => {
   await Promise.allSettled(clients.map((c) => c.endAsync(true)));
-  await umbra?.stop();
-  await Promise.allSettled([nats?.stop(), redis?.stop()]);
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 describe("Azure SAS authentication at the edge", () => {
   it("a token the SDK signs with the device key connects as {first host label}/{DeviceId}, which then owns that device's topics", async () => {
-    const d = registerDevice(redis.url, PID, "thermo");
+    const d = registerDevice(cluster.redis.url, PID, "thermo");
     const client = await connect("thermo", username("thermo"), sas(d, d.key, hourFromNow()));
     const image = `$sys/${PID}/thermo/image`;
     await client.subscribeAsync(`${image}/update/accepted`);
@@ -136,8 +111,8 @@ describe("Azure SAS authentication at the edge", () => {
   });
 
   it("refuses a token signed with another key, an expired one, and one for another device or hub (bad username or password)", async () => {
-    const d = registerDevice(redis.url, PID, "strict");
-    const other = registerDevice(redis.url, PID, "other");
+    const d = registerDevice(cluster.redis.url, PID, "strict");
+    const other = registerDevice(cluster.redis.url, PID, "other");
     const stranger = Buffer.alloc(32, 7).toString("base64");
     assert.equal(
       await refusal(connect("strict", username("strict"), sas(d, stranger, hourFromNow()))),
@@ -164,7 +139,7 @@ describe("Azure SAS authentication at the edge", () => {
   });
 
   it("a device not registered under the hub's product is not authorized", async () => {
-    const d = registerDevice(redis.url, "elsewhere", "ghost");
+    const d = registerDevice(cluster.redis.url, "elsewhere", "ghost");
     // Same device name and key, but the hub names product hub1, where it is unknown.
     assert.equal(
       await refusal(connect("ghost", username("ghost"), sas(d, d.key, hourFromNow()))),
@@ -173,8 +148,12 @@ describe("Azure SAS authentication at the edge", () => {
   });
 
   it("an X.509 device (a certificate of Umbra's CA naming product and device) connects with the Azure username and no password", async () => {
-    registerDevice(redis.url, PID, "x509");
-    const cert = await issueDeviceCertificate(dataDir, { productId: PID, deviceName: "x509" }, 1);
+    registerDevice(cluster.redis.url, PID, "x509");
+    const cert = await issueDeviceCertificate(
+      cluster.dataDir,
+      { productId: PID, deviceName: "x509" },
+      1,
+    );
     const client = await mqtt.connectAsync(`mqtts://localhost:${tlsPort}`, {
       ca,
       cert: cert.certPem,
@@ -202,7 +181,7 @@ describe("Azure SAS authentication at the edge", () => {
   });
 
   it("a client id other than the DeviceId is refused", async () => {
-    const d = registerDevice(redis.url, PID, "named");
+    const d = registerDevice(cluster.redis.url, PID, "named");
     assert.notEqual(
       await refusal(connect("someone-else", username("named"), sas(d, d.key, hourFromNow()))),
       0,

@@ -18,23 +18,24 @@ import { connect as tlsConnect } from "node:tls";
 import { ensureDevelopmentCertificates, issueDeviceCertificate } from "@umbra/tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import {
-  httpClient,
+  ALL_IN_ONE_ADMIN_KEY,
+  type AllInOne,
   pollUntil,
   type RegisteredDevice,
   registerDevice,
   type Server,
   type ServiceProcess,
   scrapeSample,
-  startNats,
-  startRedis,
+  startAllInOne,
   startService,
   UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
 
-const ADMIN = "admin-key-0123456789abcdef";
+const ADMIN = ALL_IN_ONE_ADMIN_KEY;
 const PID = "tp";
 
+let cluster: AllInOne;
 let nats: Server;
 let redis: Server;
 let umbra: ServiceProcess;
@@ -43,7 +44,7 @@ let foreignDir: string;
 let ca: string;
 let tlsPort: number;
 let mqttUrl: string;
-let http: ReturnType<typeof httpClient>;
+let http: AllInOne["http"];
 let metricsUrl: string;
 
 const image = (dn: string, suffix: string) => `$sys/${PID}/${dn}/image/${suffix}`;
@@ -95,40 +96,16 @@ const closed = (client: MqttClient): Promise<void> =>
 const metric = (name: string): Promise<number> => scrapeSample(metricsUrl, name);
 
 before(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  dataDir = await mkdtemp(join(tmpdir(), "umbra-tls-e2e-"));
+  cluster = await startAllInOne({ MQTT_TLS_HANDSHAKE_TIMEOUT_MS: "500" });
+  ({ nats, redis, umbra, dataDir, ca, tlsPort, mqttUrl, http, metricsUrl } = cluster);
   foreignDir = await mkdtemp(join(tmpdir(), "umbra-tls-foreign-"));
-  umbra = await startService(["all"], {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    MQTT_PORT: "0",
-    MQTTS_PORT: "0",
-    HTTP_PORT: "0",
-    OPS_PORT: "0",
-    MQTT_HOST: "127.0.0.1",
-    UMBRA_AUTH: "on",
-    UMBRA_DATA_DIR: dataDir,
-    API_KEYS: `${ADMIN}=*`,
-    MQTT_TLS_HANDSHAKE_TIMEOUT_MS: "500",
-  });
-  const ready = umbra.ready.edge ?? {};
-  tlsPort = ready.mqttsPort as number;
-  assert.ok(tlsPort > 0, `no mqttsPort in the edge's ready line: ${JSON.stringify(ready)}`);
-  mqttUrl = `mqtt://127.0.0.1:${ready.mqttPort}`;
-  ca = readFileSync(join(dataDir, "tls", "ca.pem"), "utf8");
-  http = httpClient(`http://127.0.0.1:${umbra.ready.api?.httpPort}`);
-  metricsUrl = `http://127.0.0.1:${umbra.ready.umbra?.opsPort}/metrics`;
   const made = await http("POST", "/v1/products", { key: ADMIN, body: { id: PID } });
   assert.equal(made.status, 201, JSON.stringify(made.body));
 });
 
 after(async () => {
-  await umbra?.stop();
-  await Promise.all([nats?.stop(), redis?.stop()]);
-  await Promise.all([
-    rm(dataDir, { recursive: true, force: true }),
-    rm(foreignDir, { recursive: true, force: true }),
-  ]);
+  await cluster?.stop();
+  if (foreignDir !== undefined) await rm(foreignDir, { recursive: true, force: true });
 });
 
 describe("MQTT over TLS", () => {

@@ -4,6 +4,11 @@
  * killed when the test process exits.
  */
 
+export {
+  ALL_IN_ONE_ADMIN_KEY,
+  type AllInOne,
+  startAllInOne,
+} from "./all-in-one.js";
 export { type ApiCluster, type ApiClusterOptions, startApiCluster } from "./api-cluster.js";
 export * from "./cli.js";
 export { type ClusterView, isSettled, readCluster } from "./cluster.js";
