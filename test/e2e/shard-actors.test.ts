@@ -9,7 +9,7 @@ import {
   commandSubject,
   connectBus,
   decodeAcks,
-  decodeCommandReply,
+  decodeCommandAnswer,
   encodeCommand,
   encodeCommandBatch,
   type NatsConnection,
@@ -176,7 +176,7 @@ describe("routing", () => {
         { op: "update", device: "route/dev", source: "cloud" },
         update(1),
       );
-      const decode = (data: Uint8Array) => decodeCommandReply(data) as ReplyJson;
+      const decode = (data: Uint8Array) => decodeCommandAnswer(data) as ReplyJson;
       const misrouted = decode((await nc.request(commandSubject(wrong), frame)).data);
       assert.equal(misrouted.ok, false);
       assert.equal(misrouted.error._tag, "InvalidParameter");
@@ -257,8 +257,8 @@ describe("bounded mailbox", () => {
       assert.equal(metrics.shed.qos1.value - before.q1, 2, "corr 4 and 7");
       assert.equal(metrics.shed.qos0.value - before.q0, 1);
       const answers = got
-        .filter((data) => data[0] === Tag.CommandReply)
-        .map((data) => decodeCommandReply(data) as ReplyJson);
+        .filter((data) => data[0] === Tag.CommandAnswer)
+        .map((data) => decodeCommandAnswer(data) as ReplyJson);
       assert.equal(answers.length, 1);
       assert.equal(answers[0]?.ok, false);
       assert.match(String(answers[0]?.error?.detail), /mailbox is full/);
@@ -271,7 +271,7 @@ describe("bounded mailbox", () => {
   });
 });
 
-/** A command reply as read in these tests: any error's fields. */
+/** A command answer as read in these tests: any error's fields. */
 interface ReplyJson {
   readonly ok: boolean;
   readonly error: { readonly _tag?: string; readonly detail?: string };

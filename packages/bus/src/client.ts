@@ -6,9 +6,9 @@ import {
 } from "@nats-io/transport-node";
 import { type Correlated, Correlator, DEFAULT_MAX_PENDING } from "./correlator.js";
 import {
+  type CommandAnswer,
   type CommandOp,
-  type CommandReply,
-  decodeCommandReply,
+  decodeCommandAnswer,
   encodeCommand,
   type FunctionCommand,
 } from "./frames/index.js";
@@ -120,16 +120,16 @@ export class ShadowClient {
     deviceKey: string,
     state: object,
     expected?: number | ExpectedVersion,
-  ): Promise<CommandReply> {
+  ): Promise<CommandAnswer> {
     return this.#send("update", deviceKey, withVersion({ state }, expected));
   }
 
-  get(deviceKey: string): Promise<CommandReply> {
+  get(deviceKey: string): Promise<CommandAnswer> {
     return this.#send("get", deviceKey, EMPTY);
   }
 
   /** Deletes the shadow; the reply's version is the deleted shadow's next version. */
-  delete(deviceKey: string, expected?: number | ExpectedVersion): Promise<CommandReply> {
+  delete(deviceKey: string, expected?: number | ExpectedVersion): Promise<CommandAnswer> {
     return this.#send(
       "delete",
       deviceKey,
@@ -142,7 +142,7 @@ export class ShadowClient {
     deviceKey: string,
     patch: unknown,
     expected?: number | ExpectedVersion,
-  ): Promise<CommandReply> {
+  ): Promise<CommandAnswer> {
     return this.#send("twin", deviceKey, withVersion({ patch }, expected));
   }
 
@@ -150,12 +150,12 @@ export class ShadowClient {
    * Queues a function call (seed 001) or checks calls' deadlines and retention. A queued
    * call is the last of the reply document's `functions`.
    */
-  functionCall(deviceKey: string, command: FunctionCommand): Promise<CommandReply> {
+  functionCall(deviceKey: string, command: FunctionCommand): Promise<CommandAnswer> {
     return this.#send("function", deviceKey, encoder.encode(JSON.stringify(command)));
   }
 
   /** Sends one command; a missing answer is a `ClusterUnavailableError`. */
-  async #send(op: CommandOp, deviceKey: string, payload: Uint8Array): Promise<CommandReply> {
+  async #send(op: CommandOp, deviceKey: string, payload: Uint8Array): Promise<CommandAnswer> {
     // A cloud caller's command has no dialect: the dialect is how a device spoke.
     const frame = encodeCommand({ op, device: deviceKey, source: "cloud" }, payload);
     const subject = commandSubject(partitionOf(deviceKey, this.#partitions));
@@ -181,7 +181,7 @@ export class ShadowClient {
       this.#listen();
       this.#publish(n, waiting);
     });
-    return decodeCommandReply(data);
+    return decodeCommandAnswer(data);
   }
 
   #publish(n: number, waiting: Waiting): void {

@@ -6,7 +6,7 @@ import {
   type CommandHeader,
   decodeAcks,
   decodeCommand,
-  decodeCommandReply,
+  decodeCommandAnswer,
   decodeCommands,
   decodeDeliver,
   decodeDelivered,
@@ -16,8 +16,8 @@ import {
   decodeTakeover,
   encodeAcks,
   encodeCommand,
+  encodeCommandAnswer,
   encodeCommandBatch,
-  encodeCommandReply,
   encodeDelivered,
   encodeDeliverText,
   encodeEdgeDeliver,
@@ -72,10 +72,10 @@ const FAMILIES: readonly Family[] = [
     sample: utf8.encode(encodeEventFrames([event], 1 << 20)[0] as string),
   },
   {
-    name: "command reply",
-    tags: [Tag.CommandReply],
-    decode: decodeCommandReply,
-    sample: utf8.encode(encodeCommandReply({ ok: true, version: 3 })),
+    name: "command answer",
+    tags: [Tag.CommandAnswer],
+    decode: decodeCommandAnswer,
+    sample: utf8.encode(encodeCommandAnswer({ ok: true, version: 3 })),
   },
   {
     name: "deliver",
@@ -224,7 +224,7 @@ describe("frame length bounds", () => {
       FrameError,
     );
     assert.throws(
-      () => decodeCommandReply(utf8.encode(`${String.fromCharCode(Tag.CommandReply)}[]`)),
+      () => decodeCommandAnswer(utf8.encode(`${String.fromCharCode(Tag.CommandAnswer)}[]`)),
       FrameError,
     );
   });

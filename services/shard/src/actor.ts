@@ -1,4 +1,4 @@
-import type { CommandHeader, CommandReply, ShadowEvent } from "@umbra/bus";
+import type { CommandAnswer, CommandHeader, ShadowEvent } from "@umbra/bus";
 import {
   encodeDocument,
   type Limits,
@@ -30,7 +30,7 @@ export interface BatchResult {
   readonly events: ShadowEvent[];
   /** Edge ack subject → correlation ids. */
   readonly acks: Map<string, number[]>;
-  readonly replies: [subject: string, reply: CommandReply][];
+  readonly replies: [subject: string, reply: CommandAnswer][];
 }
 
 export interface ActorEnvironment {

@@ -1,10 +1,10 @@
 import {
   type Command,
-  type CommandReply,
+  type CommandAnswer,
   commandSubject,
   decodeCommands,
   encodeAckFrames,
-  encodeCommandReply,
+  encodeCommandAnswer,
   encodeEventFrames,
   eventSubject,
   type Msg,
@@ -270,9 +270,9 @@ export class Shard {
     return this.#env.queued?.bytes ?? 0;
   }
 
-  #answer(reply: string | undefined, answer: CommandReply): void {
+  #answer(reply: string | undefined, answer: CommandAnswer): void {
     if (reply !== undefined && reply !== "")
-      this.#outbox.publish(reply, encodeCommandReply(answer));
+      this.#outbox.publish(reply, encodeCommandAnswer(answer));
   }
 
   #publish(result: BatchResult): void {
@@ -285,7 +285,7 @@ export class Shard {
     }
     for (const [subject, corrs] of result.acks)
       for (const frame of encodeAckFrames(corrs, nc.maxPayload)) nc.publish(subject, frame);
-    for (const [subject, reply] of result.replies) nc.publish(subject, encodeCommandReply(reply));
+    for (const [subject, reply] of result.replies) nc.publish(subject, encodeCommandAnswer(reply));
   }
 
   #flushEvents(): void {

@@ -13,9 +13,9 @@ export type {
   ShadowEvent,
 } from "@umbra/dialects";
 export * from "./acks.js";
+export * from "./answers.js";
 export * from "./commands.js";
 export * from "./events.js";
 export * from "./gateway.js";
 export * from "./outbound.js";
-export * from "./replies.js";
 export { FrameError, Tag } from "./tags.js";

@@ -13,7 +13,7 @@
  * | 6   | command batch        | `umbra.cmd.…`                  | commands.ts   |
  * | 7   | acks                 | `umbra.edge.…`                 | acks.ts       |
  * | 8   | events (JSON)        | `umbra.evt.…`                  | events.ts     |
- * | 9   | command reply (JSON) | a cloud client's inbox         | replies.ts    |
+ * | 9   | command answer (JSON)| a cloud client's inbox         | answers.ts    |
  * | 10  | gateway reply        | `umbra.gw.…`                   | gateway.ts    |
  * | 11  | gateway delivered    | the caller's request inbox     | gateway.ts    |
  *
@@ -30,7 +30,7 @@ export const Tag = {
   CommandBatch: 6,
   Acks: 7,
   Events: 8,
-  CommandReply: 9,
+  CommandAnswer: 9,
   GatewayReply: 10,
   GatewayDelivered: 11,
 } as const;

@@ -2,7 +2,7 @@
  * A shard's reply as an HTTP answer: the document with its version as the ETag, or the
  * problem the refusal maps to; and `If-Match` read back into the version a write expects.
  */
-import type { CommandReply, ExpectedVersion } from "@umbra/bus";
+import type { CommandAnswer, ExpectedVersion } from "@umbra/bus";
 import type { ShadowDocument as Doc } from "@umbra/core";
 import { fail, ProblemError, shadowProblem } from "../problems.js";
 import type { Reply } from "../routing.js";
@@ -33,12 +33,12 @@ export const parseIfMatch = (
   return { version, epoch };
 };
 
-export const problemOf = (reply: CommandReply & { ok: false }): never => {
+export const problemOf = (reply: CommandAnswer & { ok: false }): never => {
   throw new ProblemError(shadowProblem(reply.error));
 };
 
 /** The document of a successful reply; a refused one becomes its problem. */
-export const documentOf = (reply: CommandReply): Doc => {
+export const documentOf = (reply: CommandAnswer): Doc => {
   if (!reply.ok) return problemOf(reply);
   if (reply.document === undefined) return fail("internal", "the shard sent no document");
   return reply.document;
