@@ -91,6 +91,27 @@ export interface AuthRefusal {
 
 export type AuthResult = { readonly ok: true; readonly identity: DeviceId } | AuthRefusal;
 
+/**
+ * A dialect's recognised credentials as a `Claim` whose `verify` runs the dialect's
+ * password check; a refusal or "not my form" passes through.
+ */
+export const claimOf = <C extends { readonly identity: DeviceId }>(
+  dialect: DialectName,
+  credentials: C | AuthRefusal | undefined,
+  check: (credentials: C, password: Uint8Array, deviceKey: string, nowMs: number) => AuthResult,
+): Claim | AuthRefusal | undefined => {
+  if (credentials === undefined || "ok" in credentials) return credentials;
+  return {
+    ok: true,
+    dialect,
+    identity: credentials.identity,
+    verify: (password, key, nowMs) => {
+      const result = check(credentials, password, key, nowMs);
+      return result.ok ? undefined : result.reason;
+    },
+  };
+};
+
 /** Operations a device's topic can carry to the shard. */
 export type DeviceOp = "update" | "get" | "request";
 

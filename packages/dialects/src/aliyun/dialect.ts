@@ -7,7 +7,7 @@ import {
   ok,
   ShadowErrors,
 } from "@umbra/core";
-import { type Claim, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
+import { claimOf, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
 import type { RejectedEvent } from "../events.js";
 import { authenticateAliyun, recogniseAliyun } from "./auth.js";
 import { readAliyunRequest } from "./payload.js";
@@ -33,20 +33,10 @@ const codeOf = (event: RejectedEvent): AliyunErrorCode => {
 export const aliyunDialect: DeviceDialect = {
   name: "aliyun",
 
-  recognise(clientId, username) {
-    const credentials = recogniseAliyun(clientId, username);
-    if (credentials === undefined || "ok" in credentials) return credentials;
-    const claim: Claim = {
-      ok: true,
-      dialect: "aliyun",
-      identity: credentials.identity,
-      verify: (password, key) => {
-        const result = authenticateAliyun(credentials, password, key);
-        return result.ok ? undefined : result.reason;
-      },
-    };
-    return claim;
-  },
+  recognise: (clientId, username) =>
+    claimOf("aliyun", recogniseAliyun(clientId, username), (c, password, key) =>
+      authenticateAliyun(c, password, key),
+    ),
 
   parseTopic(topic) {
     const t = parseAliyunTopic(topic);

@@ -1,5 +1,5 @@
 import { err, ShadowErrors } from "@umbra/core";
-import type { Claim, DeviceDialect } from "../dialect.js";
+import { claimOf, type DeviceDialect } from "../dialect.js";
 import { authenticateAzure, recogniseAzure } from "./auth.js";
 
 /**
@@ -11,20 +11,10 @@ import { authenticateAzure, recogniseAzure } from "./auth.js";
 export const azureDialect: DeviceDialect = {
   name: "azure",
 
-  recognise(clientId, username) {
-    const credentials = recogniseAzure(clientId, username);
-    if (credentials === undefined || "ok" in credentials) return credentials;
-    const claim: Claim = {
-      ok: true,
-      dialect: "azure",
-      identity: credentials.identity,
-      verify: (password, key, nowMs) => {
-        const result = authenticateAzure(credentials, password, key, Math.floor(nowMs / 1000));
-        return result.ok ? undefined : result.reason;
-      },
-    };
-    return claim;
-  },
+  recognise: (clientId, username) =>
+    claimOf("azure", recogniseAzure(clientId, username), (c, password, key, nowMs) =>
+      authenticateAzure(c, password, key, Math.floor(nowMs / 1000)),
+    ),
 
   parseTopic: () => undefined,
   subscribeVerdict: () => undefined,
