@@ -17,6 +17,15 @@ export interface HttpOptions {
   readonly headers?: Record<string, string>;
 }
 
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+
+const socketClosed = (e: unknown): boolean => {
+  const cause = (e as { cause?: { code?: string } }).cause;
+  return (
+    cause?.code === "ECONNRESET" || cause?.code === "UND_ERR_SOCKET" || cause?.code === "EPIPE"
+  );
+};
+
 export const httpClient =
   (base: string) =>
   async (method: string, path: string, options: HttpOptions = {}): Promise<HttpAnswer> => {
@@ -27,11 +36,17 @@ export const httpClient =
       body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
       headers["content-type"] = options.type ?? "application/json";
     }
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body }),
-    });
+    const send = () =>
+      fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    let res: Response;
+    try {
+      res = await send();
+    } catch (e) {
+      // A kept-alive connection the server closed just as it was reused: an idempotent
+      // request is sent again once, as HTTP clients do (RFC 9110 §9.2.2).
+      if (!IDEMPOTENT.has(method) || !socketClosed(e)) throw e;
+      res = await send();
+    }
     const text = await res.text();
     const json = /json/.test(res.headers.get("content-type") ?? "");
     return { status: res.status, headers: res.headers, body: json ? JSON.parse(text) : text };
