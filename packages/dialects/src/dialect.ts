@@ -112,8 +112,12 @@ export const claimOf = <C extends { readonly identity: DeviceId }>(
   };
 };
 
-/** Operations a device's topic can carry to the shard. */
-export type DeviceOp = "update" | "get" | "request";
+/**
+ * Operations a device's topic can carry to the shard. `delete`: an AWS device deleting
+ * its shadow (`…/shadow/delete`); the shard runs it as the cloud's delete, except that a
+ * device's payload names no version (AWS v1 sends one there, to be ignored).
+ */
+export type DeviceOp = "update" | "get" | "request" | "delete";
 
 /** What publishing on a topic asks, read once by the edge. */
 export type TopicRequest =
@@ -123,21 +127,37 @@ export type TopicRequest =
       readonly dialect: DialectName;
       readonly device: DeviceId;
       readonly op: DeviceOp;
+      /**
+       * A named shadow beside the device's classic one (AWS
+       * `$aws/things/{thing}/shadow/name/{shadow}/…`); `undefined`: the classic shadow.
+       */
+      readonly shadow?: string | undefined;
     }
   /** A gateway answering a call the cloud made (OneNET seed 003). */
   | { readonly kind: "gateway-reply"; readonly device: DeviceId; readonly call: GatewayCall }
   /** One of the device's own topics that asks nothing of the shadow. */
   | { readonly kind: "none"; readonly device: DeviceId };
 
-/** A device request as the engine runs it. */
+/**
+ * A device request as the engine runs it. `clientToken`: the request's correlation
+ * token (AWS), which every answer to it echoes; the shard copies it onto the event.
+ */
 export type DeviceCommand =
-  | { readonly op: "get" }
-  | { readonly op: "update"; readonly update: UpdateRequest };
+  | { readonly op: "get"; readonly clientToken?: string | undefined }
+  | {
+      readonly op: "update";
+      readonly update: UpdateRequest;
+      readonly clientToken?: string | undefined;
+    };
 
-/** A request refused before the engine: the error, and the dialect's own code if it has one. */
+/**
+ * A request refused before the engine: the error, the dialect's own code if it has one,
+ * and the correlation token when the reader got that far (AWS echoes it on rejections).
+ */
 export interface CommandRefusal {
   readonly error: ShadowError;
   readonly code?: number | undefined;
+  readonly clientToken?: string | undefined;
 }
 
 /**

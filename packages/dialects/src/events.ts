@@ -32,6 +32,13 @@ interface EventBase {
   readonly op: CommandOp;
   /** A device's own request: the inbox of the edge it came through, where answers go. */
   readonly origin?: string | undefined;
+  /**
+   * The correlation token of the request (AWS `clientToken`, at most 64 bytes), which
+   * the answers and the delta / documents it causes echo. Not set by the shard yet.
+   */
+  readonly clientToken?: string | undefined;
+  /** A named shadow (AWS); `undefined`: the device's classic shadow. Not set yet. */
+  readonly shadow?: string | undefined;
 }
 
 /** An accepted write. `delta` (with its desired-side metadata) when desired ≠ reported after it. */
@@ -49,6 +56,11 @@ export interface AcceptedEvent extends EventBase {
    * reports (the hot path) carry no more than before.
    */
   readonly document?: ShadowDocument | undefined;
+  /**
+   * The whole document before the write, with `document` after it: AWS
+   * `update/documents` needs both. Not set by the shard yet.
+   */
+  readonly previous?: ShadowDocument | undefined;
 }
 
 export interface RejectedEvent extends EventBase {

@@ -1,5 +1,6 @@
 export * from "./acl.js";
 export * from "./aliyun/index.js";
+export * from "./aws/index.js";
 export * from "./azure/index.js";
 export * from "./device.js";
 export * from "./dialect.js";

@@ -1,5 +1,5 @@
 import { computeDelta } from "../delta.js";
-import type { ShadowDocument } from "../document.js";
+import type { MetadataTree, ShadowDocument } from "../document.js";
 import type { ShadowError } from "../errors.js";
 import type { WriteResult } from "../update.js";
 import { appliedTimestamps, nonEmptySections, seconds, timestampTree } from "./common.js";
@@ -10,6 +10,27 @@ export interface AwsOptions {
 
 const token = (options: AwsOptions | undefined): { clientToken?: string } =>
   options?.clientToken === undefined ? {} : { clientToken: options.clientToken };
+
+/**
+ * AWS's messages for the request nodes it names (device-shadow-error-messages); a
+ * property below desired / reported keeps Umbra's description.
+ */
+const invalidNodeMessage = (path: string, reason: string): string => {
+  switch (path) {
+    case "/state":
+      return "State node must be an object";
+    case "/state/desired":
+      return "Desired node must be an object";
+    case "/state/reported":
+      return "Reported node must be an object";
+    case "/clientToken":
+      return "Invalid clientToken";
+    default:
+      return path.startsWith("/state/") && path.indexOf("/", 7) === -1
+        ? "State contains an invalid node"
+        : `Invalid node ${path}: ${reason}`;
+  }
+};
 
 /** AWS IoT error code and message for an engine error. */
 export const awsError = (error: ShadowError): { code: number; message: string } => {
@@ -31,7 +52,7 @@ export const awsError = (error: ShadowError): { code: number; message: string } 
     case "DesiredReportedMissing":
       return { code: 400, message: "State node must contain desired or reported" };
     case "InvalidParameter":
-      return { code: 400, message: `Invalid node ${error.path}: ${error.reason}` };
+      return { code: 400, message: invalidNodeMessage(error.path, error.reason) };
     case "InvalidVersion":
       return { code: 400, message: "Invalid version" };
     case "VersionConflict":
@@ -75,7 +96,12 @@ export const renderAwsGetAccepted = (doc: ShadowDocument, nowMs: number, options
 };
 
 /** `…/update/accepted`: the request's state echoed with the metadata of what it wrote. */
-export const renderAwsUpdateAccepted = (result: WriteResult, options?: AwsOptions) => {
+export const renderAwsUpdateAccepted = (
+  result: Pick<WriteResult, "applied" | "timestamp"> & {
+    readonly doc: Pick<ShadowDocument, "version">;
+  },
+  options?: AwsOptions,
+) => {
   const ts = seconds(result.timestamp);
   return {
     state: result.applied,
@@ -86,8 +112,18 @@ export const renderAwsUpdateAccepted = (result: WriteResult, options?: AwsOption
   };
 };
 
-/** `…/update/delta`; `undefined` when desired and reported agree. */
-export const renderAwsDelta = (result: WriteResult, options?: AwsOptions) => {
+/**
+ * `…/update/delta`; `undefined` when desired and reported agree. Takes a write's result
+ * or what an event keeps of it (the delta's own desired metadata will do).
+ */
+export const renderAwsDelta = (
+  result: Pick<WriteResult, "delta" | "timestamp"> & {
+    readonly doc: Pick<ShadowDocument, "version"> & {
+      readonly metadata: { readonly desired: MetadataTree };
+    };
+  },
+  options?: AwsOptions,
+) => {
   if (result.delta === undefined) return undefined;
   return {
     version: result.doc.version,
@@ -101,7 +137,10 @@ export const renderAwsDelta = (result: WriteResult, options?: AwsOptions) => {
 const snapshot = (doc: ShadowDocument) => ({ ...nonEmptySections(doc), version: doc.version });
 
 /** `…/update/documents`: the whole shadow before and after the write. */
-export const renderAwsDocuments = (result: WriteResult, options?: AwsOptions) => ({
+export const renderAwsDocuments = (
+  result: Pick<WriteResult, "previous" | "doc" | "timestamp">,
+  options?: AwsOptions,
+) => ({
   previous: snapshot(result.previous),
   current: snapshot(result.doc),
   timestamp: seconds(result.timestamp),

@@ -1,0 +1,146 @@
+import { err, ok, ShadowErrors } from "@umbra/core";
+import type { DeviceId } from "../device.js";
+import type { DeviceDialect, EventJson } from "../dialect.js";
+import type { AcceptedEvent, CommandOp, OutboundText, ShadowEvent } from "../events.js";
+import { type AwsLimits, defaultAwsLimits, readAwsRequest } from "./payload.js";
+import {
+  awsDeleteAcceptedBody,
+  awsDeltaBody,
+  awsDocumentsBody,
+  awsGetAcceptedBody,
+  awsRejectedBody,
+  awsUpdateAcceptedBody,
+} from "./render.js";
+import {
+  type AwsShadowOp,
+  awsAnswerTopic,
+  awsDeviceOf,
+  awsSubscribeVerdict,
+  parseAwsRequestTopic,
+} from "./topics.js";
+
+const AWS = "$aws/";
+
+/** The request a rejection answers: what the device published to. */
+const requestOf = (op: CommandOp): AwsShadowOp => (op === "get" || op === "delete" ? op : "update");
+
+/**
+ * An accepted write's messages: `delete/accepted` for a deletion; otherwise
+ * `update/accepted` (AWS sends it to every subscriber, whoever wrote), the delta when
+ * desired ≠ reported, and the documents when the event carries both documents.
+ */
+const renderAccepted = (event: AcceptedEvent, thing: string, out: OutboundText[]): void => {
+  const { shadow, clientToken } = event;
+  if (event.op === "delete") {
+    out.push({
+      topic: awsAnswerTopic(thing, shadow, "delete/accepted"),
+      body: awsDeleteAcceptedBody(event.version, event.timestamp, clientToken),
+    });
+    return;
+  }
+  out.push({
+    topic: awsAnswerTopic(thing, shadow, "update/accepted"),
+    body: awsUpdateAcceptedBody(event, clientToken),
+  });
+  const delta = awsDeltaBody(event, clientToken);
+  if (delta !== undefined)
+    out.push({ topic: awsAnswerTopic(thing, shadow, "update/delta"), body: delta });
+  if (event.previous !== undefined && event.document !== undefined)
+    out.push({
+      topic: awsAnswerTopic(thing, shadow, "update/documents"),
+      body: awsDocumentsBody(event.previous, event.document, event.timestamp, clientToken),
+    });
+};
+
+const renderAnswer = (
+  event: ShadowEvent,
+  device: DeviceId,
+  out: OutboundText[],
+  _json: EventJson,
+  nowMs: number,
+): void => {
+  const thing = device.deviceName;
+  // A sync (OneNET's delta on subscribe) asks nothing of an AWS device.
+  if (event.op === "sync") return;
+  switch (event.kind) {
+    case "accepted":
+      renderAccepted(event, thing, out);
+      return;
+    case "rejected": {
+      const request = requestOf(event.op);
+      out.push({
+        topic: awsAnswerTopic(thing, event.shadow, `${request}/rejected`),
+        body: awsRejectedBody(event.error, nowMs, event.clientToken, event.shadow ?? thing),
+      });
+      return;
+    }
+    case "document":
+      out.push({
+        topic: awsAnswerTopic(thing, event.shadow, "get/accepted"),
+        body: awsGetAcceptedBody(event.document, event.timestamp, event.clientToken),
+      });
+      return;
+  }
+};
+
+/**
+ * The AWS IoT Device Shadow dialect (DIALECTS.md §1), classic shadow: requests on
+ * `$aws/things/{thing}/shadow/update|get|delete`, answers on their `/accepted` and
+ * `/rejected`, pushes on `update/delta` and `update/documents`. Named-shadow topics
+ * are read (`TopicRequest.shadow`) and rendered (`ShadowEvent.shadow`) but not routed
+ * yet. `aws` bounds the state a request may carry (8 KB and 6 levels by default).
+ *
+ * Authentication: an AWS device connects in OneNET's form (client id = thing name,
+ * username = product id before the SDK's `?SDK=…`, password = device token) or by
+ * client certificate, which the TLS listener settles; neither needs a form of its own,
+ * so `recognise` answers `undefined` and OneNET's fallback reads the CONNECT.
+ *
+ * AWS topics carry no product: parsed devices have `SESSION_PRODUCT` (empty) for one,
+ * which the edge replaces with the session's product (see `topics.ts`).
+ */
+export const createAwsDialect = (aws: AwsLimits = defaultAwsLimits): DeviceDialect => ({
+  name: "aws",
+
+  recognise: () => undefined,
+
+  parseTopic(topic) {
+    const request = parseAwsRequestTopic(topic);
+    if (request === undefined) return undefined;
+    return {
+      kind: "command",
+      dialect: "aws",
+      device: awsDeviceOf(request.thing),
+      op: request.op,
+      shadow: request.shadow,
+    };
+  },
+
+  subscribeVerdict: (filter, requestedQos, mayUse) =>
+    filter.startsWith(AWS) ? awsSubscribeVerdict(filter, requestedQos, mayUse) : undefined,
+
+  readCommand(op, payload, limits) {
+    if (op !== "update" && op !== "get" && op !== "delete")
+      return err({ error: ShadowErrors.invalidParameter("/op", `not an AWS request: ${op}`) });
+    const request = readAwsRequest(op, payload, limits, aws);
+    if (!request.ok) return err(request.error);
+    const { clientToken } = request.value;
+    if (request.value.op === "update")
+      return ok({ op: "update", update: request.value.update, clientToken });
+    if (request.value.op === "get") return ok({ op: "get", clientToken });
+    // `DeviceCommand` has no delete yet: the shard runs a device's delete itself.
+    return err({
+      error: ShadowErrors.invalidParameter("/op", "a delete is run by the shard, not read"),
+      clientToken,
+    });
+  },
+
+  renderAnswer,
+
+  renderPush(event, device, out) {
+    // What AWS sends every subscriber of the thing after a change others made.
+    if (event.kind === "accepted") renderAccepted(event, device.deviceName, out);
+  },
+});
+
+/** The AWS dialect with AWS's default bounds. */
+export const awsDialect: DeviceDialect = createAwsDialect();

@@ -1,0 +1,4 @@
+export * from "./dialect.js";
+export * from "./payload.js";
+export * from "./render.js";
+export * from "./topics.js";
