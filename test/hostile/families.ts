@@ -339,6 +339,55 @@ const mutated: Family = {
   },
 };
 
+/**
+ * A request round on an accepted session: subscribes `filter`, publishes each payload at
+ * QoS 1 on `topic` in one write, and wants every one to get its PUBACK and an answer
+ * (a PUBLISH `isAnswer` accepts) within 15 s.
+ */
+const requestRound = async (
+  ctx: FamilyContext,
+  raw: RawMqtt,
+  v: 4 | 5,
+  round: {
+    readonly filter: string;
+    readonly topic: string;
+    readonly payloads: readonly Buffer[];
+    readonly isAnswer: (topic: string) => boolean;
+    readonly what: string;
+  },
+): Promise<void> => {
+  const { filter, topic, payloads, isAnswer, what } = round;
+  raw.write(
+    frame(
+      { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos: 0 }] },
+      v,
+    ) as Buffer,
+  );
+  if ((await raw.until((ps) => ps.some((p) => p.cmd === "suback"), ANSWER_MS)) !== "matched")
+    throw new Error(`no SUBACK for ${filter}`);
+  const frames = payloads.map(
+    (payload, i) =>
+      frame(
+        { cmd: "publish", topic, payload, qos: 1, messageId: i + 2, retain: false, dup: false },
+        v,
+      ) as Buffer,
+  );
+  raw.write(Buffer.concat(frames));
+  ctx.count(payloads.length);
+  const answers = (ps: readonly Packet[]) =>
+    ps.filter((p) => p.cmd === "publish" && isAnswer(p.topic)).length;
+  const outcome = await raw.until(
+    (ps) =>
+      ps.filter((p) => p.cmd === "puback").length >= payloads.length &&
+      answers(ps) >= payloads.length,
+    15_000,
+  );
+  if (outcome !== "matched")
+    throw new Error(
+      `${payloads.length} ${what}: ${raw.count("puback")} PUBACKs and ${answers(raw.packets)} answers, then ${outcome}`,
+    );
+};
+
 /** Largest bomb size for MQTT: the biggest shape (6 bytes a level) stays below 64 KiB. */
 const MQTT_BOMB = 8_000;
 
@@ -357,48 +406,14 @@ const jsonBombsMqtt: Family = {
       assertAlive(ctx.target);
       const raw = await session(ctx, v);
       try {
-        raw.write(
-          frame(
-            { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: `${own}/#`, qos: 0 }] },
-            v,
-          ) as Buffer,
-        );
-        if ((await raw.until((ps) => ps.some((p) => p.cmd === "suback"), ANSWER_MS)) !== "matched")
-          throw new Error("no SUBACK for the device's own image topics");
-        const frames = bombs.map(
-          (b: Bomb, i) =>
-            frame(
-              {
-                cmd: "publish",
-                topic: `${own}/update`,
-                payload: bombBytes(b),
-                qos: 1,
-                messageId: i + 2,
-                retain: false,
-                dup: false,
-              },
-              v,
-            ) as Buffer,
-        );
-        raw.write(Buffer.concat(frames));
-        ctx.count(bombs.length);
         // Every update gets its PUBACK and exactly one answer, accepted or rejected.
-        const answers = (ps: readonly Packet[]) =>
-          ps.filter(
-            (p) =>
-              p.cmd === "publish" &&
-              (p.topic === `${own}/update/accepted` || p.topic === `${own}/update/rejected`),
-          ).length;
-        const outcome = await raw.until(
-          (ps) =>
-            ps.filter((p) => p.cmd === "puback").length >= bombs.length &&
-            answers(ps) >= bombs.length,
-          15_000,
-        );
-        if (outcome !== "matched")
-          throw new Error(
-            `${bombs.length} updates: ${raw.count("puback")} PUBACKs and ${answers(raw.packets)} answers, then ${outcome}`,
-          );
+        await requestRound(ctx, raw, v, {
+          filter: `${own}/#`,
+          topic: `${own}/update`,
+          payloads: bombs.map((b: Bomb) => bombBytes(b)),
+          isAnswer: (t) => t === `${own}/update/accepted` || t === `${own}/update/rejected`,
+          what: "updates",
+        });
         ctx.note(
           "rejected",
           raw.packets.filter((p) => p.cmd === "publish" && p.topic.endsWith("/rejected")).length,
@@ -436,43 +451,13 @@ const aliyunRequests: Family = {
       assertAlive(ctx.target);
       const raw = await session(ctx, v);
       try {
-        raw.write(
-          frame(
-            { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: get, qos: 1 }] },
-            v,
-          ) as Buffer,
-        );
-        if ((await raw.until((ps) => ps.some((p) => p.cmd === "suback"), ANSWER_MS)) !== "matched")
-          throw new Error("no SUBACK for the device's own /shadow/get topic");
-        const frames = bodies.map(
-          (payload, i) =>
-            frame(
-              {
-                cmd: "publish",
-                topic: update,
-                payload,
-                qos: 1,
-                messageId: i + 2,
-                retain: false,
-                dup: false,
-              },
-              v,
-            ) as Buffer,
-        );
-        raw.write(Buffer.concat(frames));
-        ctx.count(bodies.length);
-        const replies = (ps: readonly Packet[]) =>
-          ps.filter((p) => p.cmd === "publish" && p.topic === get).length;
-        const outcome = await raw.until(
-          (ps) =>
-            ps.filter((p) => p.cmd === "puback").length >= bodies.length &&
-            replies(ps) >= bodies.length,
-          15_000,
-        );
-        if (outcome !== "matched")
-          throw new Error(
-            `${bodies.length} requests: ${raw.count("puback")} PUBACKs and ${replies(raw.packets)} replies, then ${outcome}`,
-          );
+        await requestRound(ctx, raw, v, {
+          filter: get,
+          topic: update,
+          payloads: bodies,
+          isAnswer: (t) => t === get,
+          what: "requests",
+        });
         for (const p of raw.packets) {
           if (p.cmd !== "publish" || p.topic !== get) continue;
           const reply = JSON.parse(p.payload.toString()) as {
