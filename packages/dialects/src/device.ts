@@ -33,3 +33,16 @@ export const parseDeviceKey = (key: string): DeviceId | undefined => {
     return undefined;
   return { productId: key.slice(0, slash), deviceName: key.slice(slash + 1) };
 };
+
+/**
+ * The identity part of an MQTT username: what comes before the first `?`. SDKs append
+ * metadata after it (AWS IoT: `?SDK=IoTDeviceSDK/JS&…`, Azure: `?api-version=…`), which
+ * every dialect ignores. `undefined` stays `undefined`; `?SDK=…` alone gives "".
+ */
+export function usernameIdentity(username: string): string;
+export function usernameIdentity(username: string | undefined): string | undefined;
+export function usernameIdentity(username: string | undefined): string | undefined {
+  if (username === undefined) return undefined;
+  const query = username.indexOf("?");
+  return query === -1 ? username : username.slice(0, query);
+}

@@ -2,16 +2,8 @@ import { type DeviceId, deviceKey, parseDeviceKey } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
 import type { AuthResult, ClientCertificate } from "./backend.js";
 
-/**
- * The identity part of an MQTT username: what comes before the first `?`. SDKs append
- * metadata after it (AWS IoT: `?SDK=IoTDeviceSDK/JS&…`, Azure: `?api-version=…`), which
- * the edge ignores. `undefined` stays `undefined`; `?SDK=…` alone gives "".
- */
-export const usernameIdentity = (username: string | undefined): string | undefined => {
-  if (username === undefined) return undefined;
-  const query = username.indexOf("?");
-  return query === -1 ? username : username.slice(0, query);
-};
+// The username rule is the dialects'; the edge's callers and tests import it from here too.
+export { usernameIdentity } from "@umbra/dialects";
 
 /** What certificate authentication reads of the registry. */
 export type CertificateRegistry = Pick<

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { type DeviceId, nameProblem } from "../device.js";
+import { type DeviceId, nameProblem, usernameIdentity } from "../device.js";
 import type { AuthRefusal, AuthResult } from "../dialect.js";
 
 /**
@@ -64,8 +64,7 @@ export const recogniseAliyun = (
   const timestamp = params.get("timestamp");
   if (timestamp === undefined || !TIMESTAMP.test(timestamp))
     return refuse("timestamp must be decimal digits");
-  const q = username.indexOf("?");
-  const user = q === -1 ? username : username.slice(0, q);
+  const user = usernameIdentity(username);
   const amp = user.indexOf("&");
   if (amp === -1 || user.indexOf("&", amp + 1) !== -1)
     return refuse("the username must be {deviceName}&{productKey}");

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { type DeviceId, nameProblem } from "../device.js";
+import { type DeviceId, nameProblem, usernameIdentity } from "../device.js";
 import type { AuthRefusal, AuthResult } from "../dialect.js";
 
 /**
@@ -49,8 +49,7 @@ export const recogniseAzure = (
   clientId: string,
   username: string,
 ): AzureCredentials | AuthRefusal | undefined => {
-  const q = username.indexOf("?");
-  const user = q === -1 ? username : username.slice(0, q);
+  const user = usernameIdentity(username);
   const slash = user.indexOf("/");
   if (slash === -1) return undefined;
   // `{host}/{deviceId}/` as the SDK sends it, or without the trailing `/`.

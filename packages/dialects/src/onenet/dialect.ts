@@ -1,6 +1,6 @@
 import { err, ok, parseUpdatePayload, ShadowErrors } from "@umbra/core";
 import { topicMatches } from "../acl.js";
-import { type DeviceId, nameProblem } from "../device.js";
+import { type DeviceId, nameProblem, usernameIdentity } from "../device.js";
 import { type Claim, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
 import { gatewayReplyOf } from "./gateway.js";
 import { renderOneNetAnswer, renderOneNetPush } from "./render.js";
@@ -8,12 +8,6 @@ import { verifyOneNetToken } from "./token.js";
 import { ONENET_IMAGE, oneNetRequestOf, oneNetTopic, parseOneNetTopic } from "./topics.js";
 
 const SYS = "$sys/";
-
-/** The identity part of a username: what comes before the first `?` (SDK metadata after it). */
-const beforeQuery = (username: string): string => {
-  const q = username.indexOf("?");
-  return q === -1 ? username : username.slice(0, q);
-};
 
 const noWildcard = (name: string): boolean => !name.includes("+") && !name.includes("#");
 
@@ -28,7 +22,7 @@ export const oneNetDialect: DeviceDialect = {
   recognise(clientId, username) {
     const clientProblem = nameProblem("client id (device name)", clientId);
     if (clientProblem !== undefined) return { ok: false, reason: clientProblem, badClientId: true };
-    const productId = beforeQuery(username);
+    const productId = usernameIdentity(username);
     if (productId === "") return { ok: false, reason: "username (product id) missing" };
     const productProblem = nameProblem("username (product id)", productId);
     if (productProblem !== undefined) return { ok: false, reason: productProblem };
