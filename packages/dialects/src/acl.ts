@@ -1,21 +1,3 @@
-import type { DeviceId } from "./device.js";
-import { oneNetTopicPrefix } from "./onenet/topics.js";
-
-/**
- * Topic ACL: a device may publish and subscribe only under its own
- * `$sys/{pid}/{dn}/` prefix. A subscription filter must spell that prefix out: a
- * wildcard in the first three levels could reach other devices' topics.
- */
-export const mayPublish = (device: DeviceId, topic: string): boolean => {
-  const prefix = oneNetTopicPrefix(device);
-  return topic.length > prefix.length && topic.startsWith(prefix);
-};
-
-export const maySubscribe = (device: DeviceId, filter: string): boolean => {
-  const prefix = oneNetTopicPrefix(device);
-  return filter.length > prefix.length && filter.startsWith(prefix);
-};
-
 /**
  * Whether an MQTT topic filter (with `+` and `#`) matches a topic name. Topics starting
  * with `$` are not matched by a leading wildcard (MQTT 3.1.1 §4.7.2).

@@ -2,8 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
-  mayPublish,
-  maySubscribe,
   nameProblem,
   ONENET_IMAGE,
   oneNetRequestOf,
@@ -17,19 +15,39 @@ import {
 
 const me = { productId: "p1", deviceName: "d1" };
 
+/**
+ * The prefix ACL the edge enforced before the dialect registry, kept as the model the
+ * registry is checked against: a device may publish and subscribe only under its own
+ * `$sys/{pid}/{dn}/`, spelled out.
+ */
+const prefix = `$sys/${me.productId}/${me.deviceName}/`;
+const mayPublish = (_: typeof me, topic: string): boolean =>
+  topic.length > prefix.length && topic.startsWith(prefix);
+const maySubscribe = mayPublish;
+
+const own = (d: { productId: string; deviceName: string }) =>
+  d.productId === me.productId && d.deviceName === me.deviceName;
+/** What the edge asks the registry for a PUBLISH of `me`. */
+const registryPublishes = (topic: string): boolean => {
+  const request = parseDeviceTopic(topic);
+  return request !== undefined && own(request.device);
+};
+/** What the edge asks the registry for a SUBSCRIBE of `me`. */
+const registrySubscribes = (filter: string): boolean => subscribeVerdictOf(filter, 0, own) === 0;
+
 describe("topic ACL", () => {
   it("lets a device publish and subscribe under its own $sys/{pid}/{dn}/ only", () => {
-    assert.ok(mayPublish(me, "$sys/p1/d1/image/update"));
-    assert.ok(maySubscribe(me, "$sys/p1/d1/image/update/accepted"));
-    assert.ok(maySubscribe(me, "$sys/p1/d1/image/#"));
-    assert.ok(!mayPublish(me, "$sys/p1/d2/image/update"));
-    assert.ok(!mayPublish(me, "$sys/p2/d1/image/update"));
-    assert.ok(!mayPublish(me, "$sys/p1/d1"));
-    assert.ok(!maySubscribe(me, "$sys/p1/+/image/update/accepted"));
-    assert.ok(!maySubscribe(me, "$sys/#"));
-    assert.ok(!maySubscribe(me, "#"));
+    assert.ok(registryPublishes("$sys/p1/d1/image/update"));
+    assert.ok(registrySubscribes("$sys/p1/d1/image/update/accepted"));
+    assert.ok(registrySubscribes("$sys/p1/d1/image/#"));
+    assert.ok(!registryPublishes("$sys/p1/d2/image/update"));
+    assert.ok(!registryPublishes("$sys/p2/d1/image/update"));
+    assert.ok(!registryPublishes("$sys/p1/d1"));
+    assert.ok(!registrySubscribes("$sys/p1/+/image/update/accepted"));
+    assert.ok(!registrySubscribes("$sys/#"));
+    assert.ok(!registrySubscribes("#"));
     // A longer device name sharing the prefix is another device.
-    assert.ok(!mayPublish(me, "$sys/p1/d10/image/update"));
+    assert.ok(!registryPublishes("$sys/p1/d10/image/update"));
   });
 });
 
@@ -93,9 +111,8 @@ describe("topic filter matching", () => {
 });
 
 describe("the registry's ACL for OneNET topics", () => {
-  // The edge now asks the registry; it must grant exactly what the prefix ACL granted.
-  const same = (d: { productId: string; deviceName: string }) =>
-    d.productId === me.productId && d.deviceName === me.deviceName;
+  // The edge asks the registry; it must grant exactly what the prefix ACL granted.
+  const same = own;
   const level = fc.constantFrom("$sys", "p1", "p2", "d1", "d10", "image", "update", "+", "#", "");
   const path = fc.array(level, { minLength: 1, maxLength: 6 }).map((l) => l.join("/"));
 
