@@ -1,5 +1,5 @@
 /**
- * Topic name and filter syntax (MQTT §4.7). The ACL (`mayPublish`, `maySubscribe`)
+ * Topic name and filter syntax (MQTT §4.7). The ACL (the dialects' `parseTopic` and `subscribeVerdict`)
  * checks only the prefix, so wildcards past it must be caught here.
  */
 
