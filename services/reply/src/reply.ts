@@ -164,17 +164,15 @@ export class Reply {
         }
         // Desired changed by a device (a gateway for its sub-device, or the device in
         // another dialect): the other dialects push it, on the device's subject.
-        if (event.kind === "accepted" && event.document !== undefined)
-          this.#pushToOthers(event, device, json, now);
+        if (event.kind === "accepted" && event.document !== undefined) {
+          const pushes: OutboundText[] = [];
+          this.#renderPushes(event, device, pushes, json, now, event.dialect);
+          this.#deliver(key, device, undefined, pushes);
+        }
       }
       // A change the cloud made: told in every dialect; the edge delivers only what the
       // device's session subscribed to.
-      else
-        for (const dialect of DEVICE_DIALECTS) {
-          const before = messages.length;
-          dialect.renderPush(event, device, messages, json, now);
-          this.#count(dialect, messages.length - before);
-        }
+      else this.#renderPushes(event, device, messages, json, now, undefined);
     }
     this.#deliver(key, device, origin, messages);
   }
@@ -198,15 +196,21 @@ export class Reply {
     this.#outbox.schedule();
   }
 
-  #pushToOthers(event: ShadowEvent, device: DeviceId, json: EventJson, now: number): void {
-    const pushes: OutboundText[] = [];
+  /** Every dialect's push of a change (but `skip`'s, which answered it), counted. */
+  #renderPushes(
+    event: ShadowEvent,
+    device: DeviceId,
+    out: OutboundText[],
+    json: EventJson,
+    now: number,
+    skip: DialectName | undefined,
+  ): void {
     for (const dialect of DEVICE_DIALECTS) {
-      if (dialect.name === event.dialect) continue;
-      const before = pushes.length;
-      dialect.renderPush(event, device, pushes, json, now);
-      this.#count(dialect, pushes.length - before);
+      if (dialect.name === skip) continue;
+      const before = out.length;
+      dialect.renderPush(event, device, out, json, now);
+      this.#count(dialect, out.length - before);
     }
-    this.#deliver(event.device, device, undefined, pushes);
   }
 
   /** Counts the messages a dialect rendered. */
