@@ -5,6 +5,7 @@
  */
 import { createRequire } from "node:module";
 import type { MqttClient } from "mqtt";
+import { withDeadline } from "./wait.js";
 
 /** The part of the SDK's device the tests use (it ships no types). */
 export interface AliyunSdkDevice {
@@ -59,7 +60,7 @@ export class AliyunTestDevice {
   /** Granted codes of every SUBACK received, in order (0x80 = refused). */
   readonly subacks: number[] = [];
   readonly #messages: AliyunShadowMessage[] = [];
-  #wake: (() => void) | undefined;
+  readonly #waiters: (() => void)[] = [];
 
   private constructor(device: AliyunSdkDevice) {
     this.sdk = device;
@@ -68,7 +69,7 @@ export class AliyunTestDevice {
     });
     device.onShadow((message) => {
       this.#messages.push(message);
-      this.#wake?.();
+      for (const wake of this.#waiters.splice(0)) wake();
     });
   }
 
@@ -112,21 +113,18 @@ export class AliyunTestDevice {
 
   /** The next message on `/shadow/get/…`, in order of arrival. */
   async next(deadlineMs = 10_000): Promise<AliyunShadowMessage> {
-    const deadline = Date.now() + deadlineMs;
-    for (;;) {
-      const message = this.#messages.shift();
-      if (message !== undefined) return message;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no message on /shadow/get within ${deadlineMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+    const wait = async (): Promise<AliyunShadowMessage> => {
+      for (;;) {
+        const message = this.#messages.shift();
+        if (message !== undefined) return message;
+        await new Promise<void>((wake) => this.#waiters.push(wake));
+      }
+    };
+    return withDeadline(
+      wait(),
+      deadlineMs,
+      () => `no message on /shadow/get within ${deadlineMs} ms`,
+    );
   }
 
   /** Messages received and not read yet. */
