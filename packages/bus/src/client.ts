@@ -115,25 +115,35 @@ export class ShadowClient {
     this.#waiting.giveUpAll((_, waiting) => fail(waiting, "the client was closed"));
   }
 
-  /** `state` as in an update request: `{ desired?: {...}, reported?: {...} }`. */
+  /**
+   * `state` as in an update request: `{ desired?: {...}, reported?: {...} }`. `shadow`
+   * names a named shadow of the device (`undefined`: its classic shadow), here and in
+   * `get` and `delete`.
+   */
   update(
     deviceKey: string,
     state: object,
     expected?: number | ExpectedVersion,
+    shadow?: string,
   ): Promise<CommandAnswer> {
-    return this.#send("update", deviceKey, withVersion({ state }, expected));
+    return this.#send("update", deviceKey, withVersion({ state }, expected), shadow);
   }
 
-  get(deviceKey: string): Promise<CommandAnswer> {
-    return this.#send("get", deviceKey, EMPTY);
+  get(deviceKey: string, shadow?: string): Promise<CommandAnswer> {
+    return this.#send("get", deviceKey, EMPTY, shadow);
   }
 
   /** Deletes the shadow; the reply's version is the deleted shadow's next version. */
-  delete(deviceKey: string, expected?: number | ExpectedVersion): Promise<CommandAnswer> {
+  delete(
+    deviceKey: string,
+    expected?: number | ExpectedVersion,
+    shadow?: string,
+  ): Promise<CommandAnswer> {
     return this.#send(
       "delete",
       deviceKey,
       expected === undefined ? EMPTY : withVersion({}, expected),
+      shadow,
     );
   }
 
@@ -155,9 +165,14 @@ export class ShadowClient {
   }
 
   /** Sends one command; a missing answer is a `ClusterUnavailableError`. */
-  async #send(op: CommandOp, deviceKey: string, payload: Uint8Array): Promise<CommandAnswer> {
+  async #send(
+    op: CommandOp,
+    deviceKey: string,
+    payload: Uint8Array,
+    shadow?: string,
+  ): Promise<CommandAnswer> {
     // A cloud caller's command has no dialect: the dialect is how a device spoke.
-    const frame = encodeCommand({ op, device: deviceKey, source: "cloud" }, payload);
+    const frame = encodeCommand({ op, device: deviceKey, source: "cloud", shadow }, payload);
     const subject = commandSubject(partitionOf(deviceKey, this.#partitions));
     const data = await new Promise<Uint8Array>((resolve, reject) => {
       const waiting: Waiting = {

@@ -35,18 +35,20 @@ describe("command frames", () => {
         fc.string({ minLength: 1 }),
         fc.uint8Array({ maxLength: 300 }),
         fc.option(fc.nat(65_535), { nil: undefined }),
-        (device, payload, packetId) => {
+        fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
+        (device, payload, packetId, shadow) => {
           const header =
             packetId === undefined
-              ? ({ op: "update", device, dialect: "onenet", source: "device" } as const)
+              ? ({ op: "update", device, dialect: "onenet", source: "device", shadow } as const)
               : ({
                   op: "update",
                   device,
-                  dialect: "onenet",
+                  dialect: "aws",
                   source: "device",
                   corr: 7,
                   packetId,
                   dup: true,
+                  shadow,
                 } as const);
           const decoded = decodeCommand(encodeCommand(header, payload));
           assert.deepEqual(
@@ -71,6 +73,27 @@ describe("command frames", () => {
     const unknownOp = new Uint8Array(frame);
     unknownOp[1] = 9;
     assert.throws(() => decodeCommand(unknownOp), FrameError);
+  });
+
+  it("refuse a frame cut in its shadow name, at every length", () => {
+    const frame = encodeCommand(
+      { op: "get", device: "p/d", dialect: "aws", source: "device", shadow: "lamp" },
+      new Uint8Array(),
+    );
+    assert.equal(decodeCommand(frame).header.shadow, "lamp");
+    for (let cut = 16; cut < frame.length; cut++)
+      assert.throws(() => decodeCommand(frame.subarray(0, cut)), FrameError, `cut at ${cut}`);
+  });
+
+  it("refuse to encode a shadow name over 255 bytes", () => {
+    assert.throws(
+      () =>
+        encodeCommand(
+          { op: "get", device: "p/d", source: "cloud", shadow: "é".repeat(128) },
+          new Uint8Array(),
+        ),
+      RangeError,
+    );
   });
 });
 

@@ -36,6 +36,12 @@ export interface CommandHeader {
   /** QoS 1 packet id and DUP flag: a retransmission of an applied update is not re-applied. */
   readonly packetId?: number | undefined;
   readonly dup?: boolean | undefined;
+  /**
+   * A named shadow of the device (AWS `…/shadow/name/{shadow}/…`, the API's
+   * `…/shadows/{name}`); `undefined`: the device's classic shadow. Partitioned by the
+   * device, so a device's shadows live on one shard.
+   */
+  readonly shadow?: string | undefined;
 }
 
 export interface Command {
@@ -66,20 +72,26 @@ const SOURCES: readonly ("device" | "cloud")[] = ["device", "cloud"];
 const HAS_CORR = 1;
 const HAS_PACKET_ID = 2;
 const DUP = 4;
+const HAS_SHADOW = 8;
 /** Bytes before the device key. */
 export const COMMAND_HEADER_BYTES = 13;
 /** The longest device key a command carries (UTF-8 bytes): its length is a u16. */
 export const MAX_DEVICE_KEY_BYTES = 0xffff;
+/** The longest shadow name a command carries (UTF-8 bytes): its length is a u8. */
+export const MAX_SHADOW_NAME_BYTES = 0xff;
 
 /**
  * `[tag 5][op][dialect][source][flags][u32 corr][u16 packet id][u16 device length][device]
- * [payload]`. Binary because the edge encodes and the shard decodes one per message: a
+ * ([u8 shadow length][shadow] when flagged)[payload]`. Binary because the edge encodes and the shard decodes one per message: a
  * JSON header cost 3–4 % of each of them.
  */
 export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8Array => {
   const deviceBytes = Buffer.byteLength(header.device, "utf8");
   if (deviceBytes > MAX_DEVICE_KEY_BYTES) throw new RangeError("device key too long");
-  const out = Buffer.allocUnsafe(COMMAND_HEADER_BYTES + deviceBytes + payload.length);
+  const shadowBytes = header.shadow === undefined ? -1 : Buffer.byteLength(header.shadow, "utf8");
+  if (shadowBytes > MAX_SHADOW_NAME_BYTES) throw new RangeError("shadow name too long");
+  const start = COMMAND_HEADER_BYTES + deviceBytes + (shadowBytes < 0 ? 0 : 1 + shadowBytes);
+  const out = Buffer.allocUnsafe(start + payload.length);
   out[0] = Tag.Command;
   out[1] = OPS.indexOf(header.op);
   out[2] = DIALECTS.indexOf(header.dialect);
@@ -87,12 +99,17 @@ export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8
   out[4] =
     (header.corr === undefined ? 0 : HAS_CORR) |
     (header.packetId === undefined ? 0 : HAS_PACKET_ID) |
-    (header.dup === true ? DUP : 0);
+    (header.dup === true ? DUP : 0) |
+    (shadowBytes < 0 ? 0 : HAS_SHADOW);
   out.writeUInt32BE(header.corr ?? 0, 5);
   out.writeUInt16BE(header.packetId ?? 0, 9);
   out.writeUInt16BE(deviceBytes, 11);
   out.write(header.device, COMMAND_HEADER_BYTES, deviceBytes, "utf8");
-  out.set(payload, COMMAND_HEADER_BYTES + deviceBytes);
+  if (shadowBytes >= 0) {
+    out[COMMAND_HEADER_BYTES + deviceBytes] = shadowBytes;
+    out.write(header.shadow as string, COMMAND_HEADER_BYTES + deviceBytes + 1, shadowBytes, "utf8");
+  }
+  out.set(payload, start);
   return out;
 };
 
@@ -108,16 +125,25 @@ export const decodeCommand = (frame: Uint8Array): Command => {
   const flags = frame[4] as number;
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const deviceLength = view.getUint16(11);
-  const end = COMMAND_HEADER_BYTES + deviceLength;
-  if (frame.length < end) throw new FrameError("command frame cut in its device");
+  const deviceEnd = COMMAND_HEADER_BYTES + deviceLength;
+  if (frame.length < deviceEnd) throw new FrameError("command frame cut in its device");
+  let end = deviceEnd;
+  let shadow: string | undefined;
+  if (flags & HAS_SHADOW) {
+    if (frame.length < deviceEnd + 1) throw new FrameError("command frame cut in its shadow");
+    end = deviceEnd + 1 + (frame[deviceEnd] as number);
+    if (frame.length < end) throw new FrameError("command frame cut in its shadow");
+    shadow = decoder.decode(frame.subarray(deviceEnd + 1, end));
+  }
   const header: CommandHeader = {
     op,
-    device: decoder.decode(frame.subarray(COMMAND_HEADER_BYTES, end)),
+    device: decoder.decode(frame.subarray(COMMAND_HEADER_BYTES, deviceEnd)),
     dialect: DIALECTS[dialectId],
     source,
     corr: flags & HAS_CORR ? view.getUint32(5) : undefined,
     packetId: flags & HAS_PACKET_ID ? view.getUint16(9) : undefined,
     dup: flags & DUP ? true : undefined,
+    shadow,
   };
   return { header, payload: frame.subarray(end) };
 };
