@@ -5,6 +5,8 @@
  * | key                         | type | holds                                         |
  * |-----------------------------|------|-----------------------------------------------|
  * | `umbra:{pid/dn}:shadow`     | hash | `rev` (write counter), `doc` (JSON), `dd`, `bt` |
+ * | `umbra:{pid/dn}:shadow:{name}` | hash | a named shadow (AWS), as the classic one |
+ * | `umbra:{pid/dn}:shadow-names` | set | names of the device's named shadows that exist (not deleted) |
  * | `umbra:{pid/dn}:device`     | hash | device registry entry: `key`, `createdAt`, `gateway` (a sub-device's) |
  * | `umbra:{pid/dn}:subdevices` | set  | a gateway's sub-devices (`pid/dn` keys)        |
  * | `umbra:{pid/dn}:presence`   | string | the edge and session holding the device, `PX` |
@@ -18,6 +20,15 @@
  * The cluster keys share the hash tag `{cluster}`: one slot, so one MGET reads them all.
  */
 export const shadowKey = (deviceKey: string): string => `umbra:{${deviceKey}}:shadow`;
+/**
+ * A named shadow (AWS `…/shadow/name/{name}/…`): its own record beside the classic one,
+ * in the device's slot. Names are `[$a-zA-Z0-9:_-]{1,64}`, so nothing in one can be
+ * read as another key's suffix.
+ */
+export const namedShadowKey = (deviceKey: string, name: string): string =>
+  `umbra:{${deviceKey}}:shadow:${name}`;
+/** The names of a device's named shadows that exist (written and not deleted). */
+export const shadowNamesKey = (deviceKey: string): string => `umbra:{${deviceKey}}:shadow-names`;
 export const deviceRecordKey = (deviceKey: string): string => `umbra:{${deviceKey}}:device`;
 export const productDevicesKey = (productId: string): string =>
   `umbra:product:{${productId}}:devices`;
