@@ -15,7 +15,10 @@
  * --rebalance (half-way through the window one more shard joins: prints the throughput
  * dip and how long it lasted), --rounds=N (alternate the two runs N times; the ratio is
  * the median of the rounds'), --api (instead: applications PATCH desired state over the
- * HTTP API and each device waits for its delta; --inflight is per device, default 2).
+ * HTTP API and each device waits for its delta; --inflight is per device, default 2),
+ * --dialect=onenet|aws (the topics Umbra's devices speak: OneNET's image update, the
+ * default, or AWS's `$aws/things/d{i}/shadow/update`, a round trip ending at its
+ * `update/accepted`).
  * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
@@ -37,6 +40,7 @@ import {
 } from "../src/harness.js";
 import { runApiLoad } from "./api-load.js";
 import {
+  type BenchDialect,
   type LoadResult,
   type LoadSpec,
   payload,
@@ -58,11 +62,12 @@ interface Settings {
   readonly rebalance: boolean;
   readonly api: boolean;
   readonly rounds: number;
+  readonly dialect: BenchDialect;
 }
 
 const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
        [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--all|--separate] [--shards=N]
-       [--rebalance] [--rounds=N] [--api]`;
+       [--rebalance] [--rounds=N] [--api] [--dialect=onenet|aws]`;
 
 class UsageError extends Error {}
 
@@ -83,6 +88,7 @@ const settingsFrom = (argv: string[]): Settings => {
       rebalance: { type: "boolean" },
       api: { type: "boolean" },
       rounds: { type: "string" },
+      dialect: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -106,6 +112,9 @@ const settingsFrom = (argv: string[]): Settings => {
     throw new UsageError(
       "--all runs one process: it cannot go with --separate, --shards or --rebalance",
     );
+  const dialect = values.dialect ?? process.env.BENCH_DIALECT ?? "onenet";
+  if (dialect !== "onenet" && dialect !== "aws")
+    throw new UsageError(`--dialect must be onenet or aws, not '${dialect}'`);
   const only = values.only ?? process.env.BENCH_ONLY;
   if (only !== undefined && only !== "mosquitto" && only !== "umbra")
     throw new UsageError(`--only must be mosquitto or umbra, not '${only}'`);
@@ -122,6 +131,7 @@ const settingsFrom = (argv: string[]): Settings => {
     rebalance: values.rebalance === true || process.env.BENCH_REBALANCE === "1",
     api: values.api === true || process.env.BENCH_API === "1",
     rounds: number("rounds", 1, 1, 50),
+    dialect,
   };
 };
 
@@ -171,6 +181,7 @@ const drive = async (
       const count = Math.floor(s.devices / threads) + (t < s.devices % threads ? 1 : 0);
       const spec: LoadSpec = {
         target,
+        dialect: s.dialect,
         url,
         first,
         count,
@@ -747,6 +758,7 @@ const main = async (): Promise<number> => {
       shards: s.shards,
       rebalance: s.rebalance,
       rounds: s.rounds,
+      dialect: s.dialect,
       ratioRounds: roundRatios.map((x) => Number(fixed(x, 3))),
       medianRatio: medianRatio === null ? null : Number(fixed(medianRatio, 3)),
       payloadBytes,

@@ -7,9 +7,12 @@ import { performance } from "node:perf_hooks";
 import { connectAsync, type MqttClient } from "mqtt";
 
 export type Target = "mosquitto" | "umbra";
+/** The topics Umbra's devices speak (`--dialect`). */
+export type BenchDialect = "onenet" | "aws";
 
 export interface LoadSpec {
   readonly target: Target;
+  readonly dialect: BenchDialect;
   /** mqtt://host:port */
   readonly url: string;
   /** This worker's devices: indexes first … first + count - 1. */
@@ -62,21 +65,22 @@ interface Device {
   lastVersion: number;
 }
 
-const topicsOf = (target: Target, i: number) =>
+const umbraTopics = (update: string, name: string) => ({
+  name,
+  publish: update,
+  subscribe: [`${update}/accepted`, `${update}/rejected`],
+  rejected: `${update}/rejected`,
+});
+
+const topicsOf = (target: Target, dialect: BenchDialect, i: number) =>
   target === "mosquitto"
     ? { name: `bench/${i}`, publish: `bench/${i}`, subscribe: [`bench/${i}`], rejected: null }
-    : {
-        name: `d${i}`,
-        publish: `$sys/bench/d${i}/image/update`,
-        subscribe: [
-          `$sys/bench/d${i}/image/update/accepted`,
-          `$sys/bench/d${i}/image/update/rejected`,
-        ],
-        rejected: `$sys/bench/d${i}/image/update/rejected`,
-      };
+    : dialect === "aws"
+      ? umbraTopics(`$aws/things/d${i}/shadow/update`, `d${i}`)
+      : umbraTopics(`$sys/bench/d${i}/image/update`, `d${i}`);
 
 const connectDevice = async (spec: LoadSpec, i: number): Promise<Device> => {
-  const topics = topicsOf(spec.target, i);
+  const topics = topicsOf(spec.target, spec.dialect, i);
   // Umbra: the MQTT username is the product id, the client id the device name.
   const identity =
     spec.target === "umbra" ? { clientId: `d${i}`, username: "bench" } : { clientId: `bench-${i}` };
