@@ -11,6 +11,8 @@ import {
   type CommandOutbox,
   commandSubject,
   decodeCommand,
+  decodeCommands,
+  edgeSubject,
   encodeEdgeDeliver,
   type NatsConnection,
   partitionOf,
@@ -30,6 +32,8 @@ import { AwsRequestWindow } from "../src/bus/awsRequests.js";
 import { DeviceCommands } from "../src/bus/commands.js";
 import { DeviceSubjects } from "../src/bus/deviceSubjects.js";
 import { PendingCommands } from "../src/bus/retry.js";
+import { awsThrottledTotal } from "../src/metrics.js";
+import { NatsBackend } from "../src/natsBackend.js";
 import { withDeadline } from "./helpers.js";
 
 const PARTITIONS = 1024;
@@ -230,7 +234,12 @@ describe("the window of unanswered AWS requests", () => {
       session,
       publishOf(`${THING}/name/fan/get`, '{"clientToken":"eleventh","version":4}', 1, 11),
     );
-    assert.equal(await settled, true, "received and answered: PUBACK");
+    // A request sent on would wait for a shard's ack that never comes: fail in time.
+    assert.equal(
+      await withDeadline(Promise.resolve(settled), "the 11th request's PUBACK"),
+      true,
+      "received and answered: PUBACK",
+    );
     assert.equal(sent.length, 10, "nothing more sent to the shard");
     assert.equal(throttled.value, 1);
     await deliveries(1);
@@ -356,5 +365,80 @@ describe("sync on an AWS shadow subscription", () => {
       [undefined],
       "only the classic group is asked, with the filter as it is",
     );
+  });
+});
+
+describe("the NATS backend's AWS window", () => {
+  it("is shared by commands and inbox answers, bounded by awsMaxInflight; its 429 follows the PUBACK; counted", async () => {
+    const published: { subject: string; data: Uint8Array }[] = [];
+    type Callback = (error: Error | null, msg: { data: Uint8Array; reply?: string }) => void;
+    const subscriptions = new Map<string, Callback>();
+    const nc = {
+      isClosed: () => false,
+      publish: (subject: string, data: Uint8Array) => published.push({ subject, data }),
+      subscribe: (subject: string, options: { callback: Callback }) => {
+        subscriptions.set(subject, options.callback);
+        return { unsubscribe: () => subscriptions.delete(subject) };
+      },
+      flush: async () => {},
+      info: { max_payload: 1024 * 1024 },
+    } as unknown as NatsConnection;
+    const backend = new NatsBackend(nc, logger, {
+      edgeId: "e1",
+      partitions: PARTITIONS,
+      registry: undefined,
+      retryAfterMs: 60_000,
+      deadlineMs: 60_000,
+      awsMaxInflight: 1,
+    });
+    backend.start();
+    const events: string[] = [];
+    const session: DeviceSession = {
+      id: "s1",
+      device: lamp,
+      deviceKey: deviceKey(lamp),
+      deliver: (topic) => {
+        events.push(topic);
+        return true;
+      },
+      close: () => {},
+    };
+    backend.opened(session);
+    const throttled = awsThrottledTotal();
+    const before = throttled.value;
+    const commandsSent = () =>
+      published
+        .filter((p) => p.subject.startsWith("umbra.cmd."))
+        .flatMap((p) => decodeCommands(p.data));
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    backend.publish(session, publishOf(`${THING}/get`, "", 0));
+    const second = backend.publish(session, publishOf(`${THING}/get`, '{"clientToken":"b"}', 1));
+    void second?.then((acked) => events.push(`puback ${acked}`));
+    await withDeadline(
+      (async () => {
+        while (events.length < 2) await nextTurn();
+      })(),
+      "the PUBACK and the 429",
+    );
+    assert.deepEqual(events, ["puback true", `${THING}/get/rejected`]);
+    assert.equal(throttled.value, before + 1);
+    await nextTurn();
+    assert.equal(commandsSent().length, 1);
+
+    // The reply service answers the first request on the edge's inbox: room for one more.
+    const inbox = subscriptions.get(edgeSubject("e1")) as Callback;
+    inbox(null, {
+      data: encodeEdgeDeliver([
+        { device: "p1/lamp", messages: [{ topic: `${THING}/get/accepted`, body: "{}" }] },
+      ]),
+    });
+    await nextTurn();
+    assert.equal(events.at(-1), `${THING}/get/accepted`);
+    backend.publish(session, publishOf(`${THING}/get`, "", 0));
+    await nextTurn();
+    assert.equal(commandsSent().length, 2);
+    backend.closed(session);
+    await backend.stop();
   });
 });
