@@ -393,12 +393,17 @@ describe("the NATS backend's AWS window", () => {
     });
     backend.start();
     const events: string[] = [];
+    let twoEvents: () => void = () => {};
+    const record = (event: string) => {
+      events.push(event);
+      if (events.length === 2) twoEvents();
+    };
     const session: DeviceSession = {
       id: "s1",
       device: lamp,
       deviceKey: deviceKey(lamp),
       deliver: (topic) => {
-        events.push(topic);
+        record(topic);
         return true;
       },
       close: () => {},
@@ -414,13 +419,11 @@ describe("the NATS backend's AWS window", () => {
 
     backend.publish(session, publishOf(`${THING}/get`, "", 0));
     const second = backend.publish(session, publishOf(`${THING}/get`, '{"clientToken":"b"}', 1));
-    void second?.then((acked) => events.push(`puback ${acked}`));
-    await withDeadline(
-      (async () => {
-        while (events.length < 2) await nextTurn();
-      })(),
-      "the PUBACK and the 429",
-    );
+    const both = new Promise<void>((resolve) => {
+      twoEvents = resolve;
+    });
+    void second?.then((acked) => record(`puback ${acked}`));
+    await withDeadline(both, "the PUBACK and the 429");
     assert.deepEqual(events, ["puback true", `${THING}/get/rejected`]);
     assert.equal(throttled.value, before + 1);
     await nextTurn();
