@@ -89,3 +89,13 @@ export const edgeMetrics = (): EdgeMetrics => {
     connections: (count) => connections.source(count),
   };
 };
+
+/**
+ * AWS shadow requests refused at the edge with 429 (DIALECTS.md §1.4): counted by the
+ * bus side (`bus/awsRequests.ts`), which has no `EdgeMetrics` of its own.
+ */
+export const awsThrottledTotal = (): CounterCell =>
+  counterFamily(
+    "umbra_edge_aws_throttled_total",
+    "AWS shadow requests answered 429 at the edge: the connection had too many requests without an answer (MQTT_AWS_MAX_INFLIGHT).",
+  ).cell();

@@ -18,10 +18,12 @@ import type {
 } from "./backend.js";
 import { GatewayActingFor } from "./bus/actingFor.js";
 import { authenticateDevice } from "./bus/authenticate.js";
+import { AwsRequestWindow, DEFAULT_AWS_MAX_INFLIGHT } from "./bus/awsRequests.js";
 import { DeviceCommands } from "./bus/commands.js";
 import { DeviceSubjects } from "./bus/deviceSubjects.js";
 import { PresenceRecorder } from "./bus/presence.js";
 import { PendingCommands } from "./bus/retry.js";
+import { awsThrottledTotal } from "./metrics.js";
 
 export interface NatsBackendOptions {
   readonly edgeId: string;
@@ -34,6 +36,11 @@ export interface NatsBackendOptions {
   readonly retryAfterMs: number;
   /** …and given up after this long: no PUBACK, the device retransmits. */
   readonly deadlineMs: number;
+  /**
+   * AWS shadow requests a session may have without an answer (each counts until its
+   * answer or `deadlineMs`); past it the edge answers 429. Default 10, as AWS.
+   */
+  readonly awsMaxInflight?: number | undefined;
   readonly now?: () => number;
 }
 
@@ -72,7 +79,13 @@ export class NatsBackend implements EdgeBackend {
         ? undefined
         : new PresenceRecorder(options.presence, options.edgeId, logger);
     this.#gateways = new GatewayActingFor(nc, options.registry, this.#log);
-    this.#devices = new DeviceSubjects(nc, dropped, this.#log, this.#gateways);
+    const aws = new AwsRequestWindow({
+      max: options.awsMaxInflight ?? DEFAULT_AWS_MAX_INFLIGHT,
+      deadlineMs: options.deadlineMs,
+      now: this.#now,
+      throttled: awsThrottledTotal(),
+    });
+    this.#devices = new DeviceSubjects(nc, dropped, this.#log, this.#gateways, aws);
     this.#pending = new PendingCommands(this.#outbox, this.#inbox, this.#log, options, this.#now);
     this.#commands = new DeviceCommands(
       nc,
@@ -82,6 +95,7 @@ export class NatsBackend implements EdgeBackend {
       dropped,
       logger,
       this.#pending,
+      aws,
     );
   }
 

@@ -49,6 +49,7 @@ export const edgeConfig = Effect.gen(function* () {
     }),
     retryAfterMs: intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000),
     deadlineMs: intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000),
+    awsMaxInflight: intInRange("MQTT_AWS_MAX_INFLIGHT", 10, 1, 65_535),
     tls: tlsEnv,
   });
   return { ...env, tls: yield* checkTlsEnv(env.tls) };
@@ -71,6 +72,7 @@ export class EdgeListeners extends Context.Service<
 const edge = (config: EdgeConfig, redis: Redis["Service"] | undefined) =>
   Effect.gen(function* () {
     const { port, host, auth, partitions, edgeId, limits, retryAfterMs, deadlineMs } = config;
+    const { awsMaxInflight } = config;
     const { maxPacketBytes } = limits;
     const logger = yield* serviceLogger("edge");
     const tls = yield* tlsConfig(config.tls);
@@ -92,6 +94,7 @@ const edge = (config: EdgeConfig, redis: Redis["Service"] | undefined) =>
       presence: redis === undefined ? undefined : new Presence(redis),
       retryAfterMs,
       deadlineMs,
+      awsMaxInflight,
     });
     yield* Effect.acquireRelease(
       Effect.sync(() => backend.start()),

@@ -17,6 +17,7 @@ import {
 import { type DeviceId, deviceKey, parseDeviceTopic, type TopicRequest } from "@umbra/dialects";
 import { createLogger, limitedLog } from "@umbra/runtime";
 import type { DevicePublish, DeviceSession } from "../src/backend.js";
+import { AwsRequestWindow } from "../src/bus/awsRequests.js";
 import { DeviceCommands } from "../src/bus/commands.js";
 import { PendingCommands } from "../src/bus/retry.js";
 
@@ -59,6 +60,7 @@ const setUp = (connected = true) => {
     (reason) => dropped.push(reason),
     logger,
     pending,
+    new AwsRequestWindow({ max: 10, deadlineMs: 120_000, now: () => 0, throttled: { value: 0 } }),
   );
   return { outbox, direct, dropped, pending, commands };
 };

@@ -51,6 +51,8 @@ export const withDeadline = async <T>(
 
 export interface PublishCall {
   readonly session: DeviceSession;
+  /** The topic as the edge read it (an AWS topic's device has the session's product). */
+  readonly request: DevicePublish["request"];
   readonly topic: string;
   readonly payload: Buffer;
   readonly qos: 0 | 1;
@@ -120,7 +122,7 @@ export class TestBackend extends EventEmitter implements EdgeBackend {
   }
 
   publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
-    const { topic, payload, qos, packetId, dup } = message;
+    const { request, topic, payload, qos, packetId, dup } = message;
     let resolve: (acknowledged: boolean) => void = () => {};
     const result =
       qos === 1
@@ -130,6 +132,7 @@ export class TestBackend extends EventEmitter implements EdgeBackend {
         : undefined;
     const call: PublishCall = {
       session,
+      request,
       topic,
       payload: Buffer.from(payload),
       qos,

@@ -145,3 +145,16 @@ export const awsSubscribeVerdict = (
   if (!ANSWER_PATTERNS.some((pattern) => reaches(rest, pattern))) return SUBACK_FAILURE;
   return requestedQos === 0 ? 0 : 1;
 };
+
+/**
+ * The named shadow a `$aws/…` filter spells out (`…/shadow/name/{shadow}/…`), or
+ * `undefined` (the classic shadow's filters, a `+` or `#` in the name's place, any other
+ * filter). The edge names it in the `sync` a granted filter asks for.
+ */
+export const awsNamedShadowOf = (filter: string): string | undefined => {
+  if (!filter.startsWith(THINGS)) return undefined;
+  const levels = filter.slice(THINGS.length).split("/");
+  if (levels[1] !== SHADOW || levels[2] !== NAME) return undefined;
+  const shadow = levels[3];
+  return shadow !== undefined && isAwsShadowName(shadow) ? shadow : undefined;
+};

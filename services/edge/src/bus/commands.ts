@@ -10,15 +10,24 @@ import {
   partitionOf,
   publishOrDrop,
 } from "@umbra/bus";
-import { DEVICE_DIALECTS, type DeviceId, deviceKey } from "@umbra/dialects";
+import {
+  awsAnswerTopic,
+  awsNamedShadowOf,
+  DEVICE_DIALECTS,
+  type DeviceDialect,
+  type DeviceId,
+  deviceKey,
+} from "@umbra/dialects";
 import { type Logger, natsConnected } from "@umbra/runtime";
 import type { DevicePublish, DeviceSession } from "../backend.js";
+import { type AwsRequestWindow, awsTooManyRequestsBody } from "./awsRequests.js";
 import type { PendingCommands, QosOneHeader } from "./retry.js";
 
 /**
  * A device's PUBLISH, its topic already read into a request, as a command on the
  * partition subject of the device it names; and the `sync` command a delta
- * subscription asks for.
+ * subscription asks for. An AWS request past its session's window of unanswered ones
+ * is answered 429 here and not sent.
  */
 export class DeviceCommands {
   readonly #nc: NatsConnection;
@@ -29,6 +38,9 @@ export class DeviceCommands {
   readonly #dropped: OnDropped;
   readonly #logger: Logger;
   readonly #pending: PendingCommands;
+  readonly #aws: AwsRequestWindow;
+  /** Asked which filters want a `sync`: the registry's, a test's own. */
+  readonly #dialects: readonly DeviceDialect[];
 
   constructor(
     nc: NatsConnection,
@@ -38,6 +50,8 @@ export class DeviceCommands {
     dropped: OnDropped,
     logger: Logger,
     pending: PendingCommands,
+    aws: AwsRequestWindow,
+    dialects: readonly DeviceDialect[] = DEVICE_DIALECTS,
   ) {
     this.#nc = nc;
     this.#outbox = outbox;
@@ -46,6 +60,8 @@ export class DeviceCommands {
     this.#dropped = dropped;
     this.#logger = logger;
     this.#pending = pending;
+    this.#aws = aws;
+    this.#dialects = dialects;
   }
 
   publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
@@ -70,7 +86,7 @@ export class DeviceCommands {
       );
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
-    const { op, dialect } = request;
+    const { op, dialect, shadow } = request;
     // The topic's device: the session's own, or a sub-device its gateway acts for.
     const target = request.device;
     const key =
@@ -86,26 +102,72 @@ export class DeviceCommands {
         this.#dropped("disconnected", subject, payload.length, "NATS disconnected");
         return undefined;
       }
-      const header: CommandHeader = { op, device: key, dialect, source: "device" };
+      if (dialect === "aws" && !this.#aws.tryOpen(session.id)) {
+        this.#tooManyRequests(session, message);
+        return undefined;
+      }
+      const header: CommandHeader = { op, device: key, dialect, source: "device", shadow };
       // The inbox as reply subject tells the reply service where the answers go.
       this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
       return undefined;
     }
+    if (dialect === "aws" && !this.#aws.tryOpen(session.id)) {
+      // Received and answered: PUBACK, else the device would send it again and again.
+      this.#tooManyRequests(session, message);
+      return Promise.resolve(true);
+    }
     const corr = this.#pending.nextCorr();
     const header: QosOneHeader =
       packetId === undefined
-        ? { op, device: key, dialect, source: "device", corr }
-        : { op, device: key, dialect, source: "device", corr, packetId, dup };
+        ? { op, device: key, dialect, source: "device", corr, shadow }
+        : { op, device: key, dialect, source: "device", corr, packetId, dup, shadow };
     return this.#pending.send(subject, header, payload);
+  }
+
+  /**
+   * An AWS request past the session's window: `P/{op}/rejected` 429, in the next turn
+   * so that a QoS 1 request's PUBACK goes out before it, as the shard's answers do.
+   */
+  #tooManyRequests(session: DeviceSession, message: DevicePublish): void {
+    const { request, payload } = message;
+    if (request.kind !== "command") return;
+    const op = request.op === "get" || request.op === "delete" ? request.op : "update";
+    const topic = awsAnswerTopic(session.device.deviceName, request.shadow, `${op}/rejected`);
+    const body = awsTooManyRequestsBody(op, payload, this.#aws.now());
+    this.#logger.debug({ device: session.deviceKey, topic }, "AWS request past the window: 429");
+    setImmediate(() => session.deliver(topic, Buffer.from(body)));
   }
 
   /**
    * A device that subscribes to its image's deltas is sent a function call queued while
    * it was away, through a `sync` command: the shard answers with the document, the
-   * reply service with the delta if a call is waiting (nothing otherwise).
+   * reply service with the delta if a call is waiting (nothing otherwise). Each dialect
+   * whose `syncOnSubscribe` wants it gets one, in its own dialect, per shadow the
+   * filters name: an AWS filter `…/shadow/name/{shadow}/…` asks for that named shadow,
+   * every other filter for the classic one.
    */
   syncIfDeltas(device: DeviceId, filters: readonly string[]): void {
-    for (const dialect of DEVICE_DIALECTS) {
+    let classic: string[] | undefined;
+    let named: Map<string, string[]> | undefined;
+    for (const filter of filters) {
+      const shadow = awsNamedShadowOf(filter);
+      if (shadow === undefined) {
+        classic ??= [];
+        classic.push(filter);
+      } else {
+        named ??= new Map();
+        const group = named.get(shadow);
+        if (group === undefined) named.set(shadow, [filter]);
+        else group.push(filter);
+      }
+    }
+    if (classic !== undefined) this.#syncShadow(device, undefined, classic);
+    if (named !== undefined)
+      for (const [shadow, group] of named) this.#syncShadow(device, shadow, group);
+  }
+
+  #syncShadow(device: DeviceId, shadow: string | undefined, filters: readonly string[]): void {
+    for (const dialect of this.#dialects) {
       if (dialect.syncOnSubscribe?.(device, filters) !== true) continue;
       const key = deviceKey(device);
       const header: CommandHeader = {
@@ -113,6 +175,7 @@ export class DeviceCommands {
         device: key,
         dialect: dialect.name,
         source: "device",
+        ...(shadow === undefined ? {} : { shadow }),
       };
       this.#outbox.publish(
         commandSubject(partitionOf(key, this.#partitions)),

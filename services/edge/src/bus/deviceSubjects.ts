@@ -15,6 +15,7 @@ import type { LimitedLog } from "@umbra/runtime";
 import { revokedFingerprintOf } from "@umbra/tls";
 import type { DeviceSession } from "../backend.js";
 import type { GatewayActingFor } from "./actingFor.js";
+import { type AwsRequestWindow, isAwsAnswer } from "./awsRequests.js";
 
 /** MQTT 5 reason: another connection took the session over. */
 const SESSION_TAKEN_OVER = 0x8e;
@@ -36,15 +37,23 @@ export class DeviceSubjects {
   readonly #dropped: OnDropped;
   readonly #log: LimitedLog;
   readonly #gateways: GatewayActingFor;
+  readonly #aws: AwsRequestWindow;
   readonly #entries = new Map<string, SubjectEntry>();
   /** The live session of each device key on this edge. */
   readonly #byDevice = new Map<string, DeviceSession>();
 
-  constructor(nc: NatsConnection, dropped: OnDropped, log: LimitedLog, gateways: GatewayActingFor) {
+  constructor(
+    nc: NatsConnection,
+    dropped: OnDropped,
+    log: LimitedLog,
+    gateways: GatewayActingFor,
+    aws: AwsRequestWindow,
+  ) {
     this.#nc = nc;
     this.#dropped = dropped;
     this.#log = log;
     this.#gateways = gateways;
+    this.#aws = aws;
   }
 
   /** Every open session. */
@@ -118,6 +127,7 @@ export class DeviceSubjects {
   unsubscribe(session: DeviceSession): boolean {
     const entry = this.#entries.get(session.id);
     if (entry === undefined) return false;
+    this.#aws.forget(session.id);
     entry.sub.unsubscribe();
     this.#entries.delete(session.id);
     if (this.#byDevice.get(session.deviceKey) === session) this.#byDevice.delete(session.deviceKey);
@@ -138,7 +148,12 @@ export class DeviceSubjects {
     }
     for (const { device, messages } of devices) {
       const session = this.#byDevice.get(device);
-      if (session !== undefined) for (const m of messages) session.deliver(m.topic, m.payload);
+      if (session !== undefined)
+        for (const m of messages) {
+          // An AWS request's answer ends it in the session's window, delivered or not.
+          if (isAwsAnswer(m.topic)) this.#aws.answered(session.id);
+          session.deliver(m.topic, m.payload);
+        }
       // A gateway subscribed to its sub-device's topics gets them too.
       const gateway = this.#gateways.gatewayOf(device);
       if (gateway !== undefined) for (const m of messages) gateway.deliver(m.topic, m.payload);

@@ -1,4 +1,4 @@
-import { parseDeviceTopic } from "@umbra/dialects";
+import { parseDeviceTopic, SESSION_PRODUCT, type TopicRequest } from "@umbra/dialects";
 import type { IPublishPacket } from "mqtt-packet";
 import { Reason } from "../codes.js";
 import { mayUseDevice } from "../gateway.js";
@@ -28,11 +28,12 @@ export const handlePublish = (session: HandlerSession, packet: IPublishPacket): 
   }
   // The topic is read once, by the dialect whose form it has; the device it names must
   // be the session's own or a sub-device its gateway acts for.
-  const request = parseDeviceTopic(topic);
-  if (request === undefined || !mayUseDevice(session, request.device)) {
+  const parsed = parseDeviceTopic(topic);
+  if (parsed === undefined || !mayUseDevice(session, parsed.device)) {
     denyPublish(session, packet);
     return;
   }
+  const request = withSessionProduct(parsed, session);
   const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
   if (qos === 0) {
     try {
@@ -83,6 +84,14 @@ export const handlePublish = (session: HandlerSession, packet: IPublishPacket): 
     },
   );
 };
+
+/**
+ * A topic that names no product (AWS: `SESSION_PRODUCT`) is about the session's own
+ * device, as the ACL checked: the backend gets the full device, so every command has a
+ * `{pid}/{dn}` key.
+ */
+const withSessionProduct = (request: TopicRequest, session: HandlerSession): TopicRequest =>
+  request.device.productId === SESSION_PRODUCT ? { ...request, device: session.device } : request;
 
 /**
  * A publish outside the device's own topics is dropped. MQTT 5 closes the connection
