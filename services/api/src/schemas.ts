@@ -109,6 +109,12 @@ export const ShadowDocument = Schema.Struct({
   description: "The canonical shadow document (seed 001)",
 });
 
+export const ShadowNameList = Schema.Struct({
+  names: Schema.Array(Schema.String).annotate({
+    description: "names of the device's named shadows that exist (deleted ones are not), sorted",
+  }),
+}).annotate({ identifier: "ShadowNameList" });
+
 export const ShadowView = JsonObject.annotate({
   identifier: "ShadowView",
   description: "The shadow in a dialect's format (?view=onenet|aliyun|aws|twin)",

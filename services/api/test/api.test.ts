@@ -21,6 +21,7 @@ import {
   RateLimiter,
   Readiness,
   Router,
+  type ShadowNameReader,
   shadowProblem,
   subDeviceRoutes,
 } from "../src/index.js";
@@ -184,6 +185,7 @@ describe("OpenAPI document", () => {
       registry: new DeviceRegistry(nothing as Redis),
       nc: nothing as NatsConnection,
       events: nothing as EventStreams,
+      shadowNames: nothing as ShadowNameReader,
       now: () => 0,
     }),
     ...subDeviceRoutes({
