@@ -22,7 +22,7 @@ export {
   problemResponses,
 } from "./routes/common.js";
 export { etag, parseIfMatch } from "./routes/documents.js";
-export { lastEventIdOf } from "./routes/events.js";
+export { lastEventIdOf, shadowFilterOf } from "./routes/events.js";
 export {
   namedShadowRoutes,
   SHADOW_NAME_PARAMETER,

@@ -15,6 +15,7 @@ import {
   ProblemError,
   type RequestContext,
   type Route,
+  shadowFilterOf,
 } from "../src/index.js";
 
 /** What the fakes were asked, in order. */
@@ -87,10 +88,10 @@ const setUp = (options: { names?: readonly string[]; deleteFails?: string } = {}
 
 const context = (
   params: Record<string, string>,
-  extra: Partial<Pick<RequestContext, "headers" | "body">> = {},
+  extra: Partial<Pick<RequestContext, "headers" | "body" | "query">> = {},
 ): RequestContext => ({
   params: { pid: "p", dn: "lamp", ...params },
-  query: new URLSearchParams(),
+  query: extra.query ?? new URLSearchParams(),
   headers: extra.headers ?? {},
   body: extra.body ?? {},
   key: undefined,
@@ -168,6 +169,29 @@ describe("named-shadow routes", () => {
       ["registry.get", "p/lamp"],
       ["shadowNames", "p/lamp"],
     ]);
+  });
+
+  it("event streams take a shadow filter: a bad one is a 400 before the registry is asked", async () => {
+    for (const operationId of ["streamDeviceEvents", "streamProductEvents"])
+      for (const bad of ["a.b", "x".repeat(65), " "]) {
+        const { calls, route } = setUp();
+        await assert.rejects(
+          async () =>
+            route(operationId).handle(context({}, { query: new URLSearchParams({ shadow: bad }) })),
+          (e: unknown) =>
+            e instanceof ProblemError &&
+            e.problem.status === 400 &&
+            /shadow/.test(e.problem.detail),
+          `${operationId} '${bad}'`,
+        );
+        assert.deepEqual(calls, [], operationId);
+      }
+    for (const good of ["", "fan", "x".repeat(64)])
+      assert.equal(
+        shadowFilterOf(context({}, { query: new URLSearchParams({ shadow: good }) })),
+        good,
+      );
+    assert.equal(shadowFilterOf(context({})), undefined);
   });
 
   it("deleting a device deletes its named shadows, then its classic one", async () => {
