@@ -37,8 +37,10 @@ export interface DeviceDialect {
     mayUse: (device: DeviceId) => boolean,
   ): SubscribeVerdict | undefined;
   /**
-   * Whether a device that was just granted `filters` should be sent what its shadow
-   * still asks of it (a `sync` command): OneNET sends a queued function call's delta.
+   * Whether a device that was just granted `filters` should be sent a `sync` command:
+   * OneNET sends a queued function call's delta; AWS answers nothing but tells the
+   * device's actor that an AWS session listens (its events then carry the documents
+   * `update/documents` needs).
    */
   syncOnSubscribe?(device: DeviceId, filters: readonly string[]): boolean;
   /** The shard: a device's payload for `op` read into what the engine runs. */
@@ -144,6 +146,11 @@ export type TopicRequest =
  */
 export type DeviceCommand =
   | { readonly op: "get"; readonly clientToken?: string | undefined }
+  /**
+   * A device deleting its shadow (AWS `…/delete`): run as the cloud's delete but with no
+   * expected version (a `version` in the payload is ignored: AWS v1 sends one).
+   */
+  | { readonly op: "delete"; readonly clientToken?: string | undefined }
   | {
       readonly op: "update";
       readonly update: UpdateRequest;

@@ -34,10 +34,14 @@ interface EventBase {
   readonly origin?: string | undefined;
   /**
    * The correlation token of the request (AWS `clientToken`, at most 64 bytes), which
-   * the answers and the delta / documents it causes echo. Not set by the shard yet.
+   * the answers and the delta / documents it causes echo. The shard copies it from the
+   * dialect's reading of the payload (`DeviceCommand`, or `CommandRefusal` for a refusal).
    */
   readonly clientToken?: string | undefined;
-  /** A named shadow (AWS); `undefined`: the device's classic shadow. Not set yet. */
+  /**
+   * A named shadow (AWS), from the command's header; `undefined`: the device's classic
+   * shadow. Events of a named shadow are rendered for AWS only.
+   */
   readonly shadow?: string | undefined;
 }
 
@@ -53,14 +57,22 @@ export interface AcceptedEvent extends EventBase {
   /**
    * The whole document after a write that changed desired: dialects whose push carries
    * the document (Alibaba `control`) render it from this. Absent otherwise, so device
-   * reports (the hot path) carry no more than before.
+   * reports (the hot path) carry no more than before — unless `previous` is set.
    */
   readonly document?: ShadowDocument | undefined;
   /**
    * The whole document before the write, with `document` after it: AWS
-   * `update/documents` needs both. Not set by the shard yet.
+   * `update/documents` needs both. Set (not on deletes) by an actor that knows an AWS
+   * session may listen — it took an `aws` command (a `sync` on subscribe included)
+   * since it was loaded — and on every write of a named shadow.
    */
   readonly previous?: ShadowDocument | undefined;
+  /**
+   * `true` when `document` is there only for `previous` (AWS): the write left desired as
+   * it was, so what a change of desired causes (Alibaba `control`, pushes to the other
+   * dialects after a device's write) is not due.
+   */
+  readonly desiredUnchanged?: true | undefined;
 }
 
 export interface RejectedEvent extends EventBase {

@@ -1,4 +1,5 @@
 import { aliyunDialect } from "./aliyun/dialect.js";
+import { awsDialect } from "./aws/dialect.js";
 import { azureDialect } from "./azure/dialect.js";
 import type { DeviceId } from "./device.js";
 import {
@@ -20,6 +21,7 @@ import { oneNetDialect } from "./onenet/dialect.js";
 export const DEVICE_DIALECTS: readonly DeviceDialect[] = [
   oneNetDialect,
   aliyunDialect,
+  awsDialect,
   azureDialect,
 ];
 

@@ -175,7 +175,7 @@ describe("AWS request payloads", () => {
     assert.equal(awsError(huge.error.error).code, 413);
   });
 
-  it("hands the shard update and get commands with their token", () => {
+  it("hands the shard update, get and delete commands with their token", () => {
     const payload = Buffer.from(text({ state: { reported: { a: 1 } }, clientToken: "c" }));
     assert.deepEqual(awsDialect.readCommand("update", payload, defaultLimits), {
       ok: true,
@@ -191,6 +191,15 @@ describe("AWS request payloads", () => {
         ok: true,
         value: { op: "get", clientToken: "g" },
       },
+    );
+    assert.deepEqual(
+      awsDialect.readCommand(
+        "delete",
+        Buffer.from(text({ version: 3, clientToken: "d" })),
+        defaultLimits,
+      ),
+      { ok: true, value: { op: "delete", clientToken: "d" } },
+      "a delete names no version: v1's is ignored",
     );
     assert.equal(awsDialect.readCommand("request", payload, defaultLimits).ok, false);
     assert.equal(awsDialect.recognise("thing1", "prod1?SDK=IoTDeviceSDK/JS"), undefined);

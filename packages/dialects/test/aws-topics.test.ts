@@ -128,4 +128,15 @@ describe("AWS topics", () => {
     assert.equal(verdict("$sys/p/thing1/image/update/delta"), undefined);
     assert.equal(verdict("#"), undefined);
   });
+
+  it("asks for a sync when a granted filter is an AWS one, so the shard knows an AWS session listens", () => {
+    const device = { productId: "p", deviceName: "thing1" };
+    assert.equal(awsDialect.syncOnSubscribe?.(device, [`${P}/update/documents`]), true);
+    assert.equal(
+      awsDialect.syncOnSubscribe?.(device, ["$sys/p/thing1/image/update/delta", `${N}/get/+`]),
+      true,
+    );
+    assert.equal(awsDialect.syncOnSubscribe?.(device, ["$sys/p/thing1/image/update/delta"]), false);
+    assert.equal(awsDialect.syncOnSubscribe?.(device, []), false);
+  });
 });

@@ -12,9 +12,12 @@ import {
   DedupRing,
   dedupEntry,
   isTombstone,
+  listShadowNames,
+  namedShadowKey,
   type Redis,
   RedisShadowStore,
   shadowKey,
+  shadowNamesKey,
   type Tombstone,
 } from "../src/index.js";
 import { startTestRedis, type TestRedis } from "./redis-server.js";
@@ -164,5 +167,99 @@ describe("dedup ring stored with the shadow", () => {
     assert.ok(!past.seen(entry(1), false), "the oldest went");
     assert.ok(past.seen(entry(2), false));
     assert.ok(past.seen(entry(DEDUP_CAPACITY + 1), false), "the newest is kept");
+  });
+});
+
+describe("named shadows", () => {
+  const tomb = (version: number): string =>
+    encodeDocument({ ...createShadow("p", "d", version), version, deleted: true } as Tombstone);
+  const live = (name: string, maxNames = 10) => ({ name, live: true, maxNames });
+  const gone = (name: string) => ({ name, live: false, maxNames: 10 });
+
+  it("live in their own record beside the classic shadow, and join the device's names when written", async () => {
+    const store = new RedisShadowStore(redis);
+    await store.compareAndSet("named/a", 0, doc(1), "");
+    assert.deepEqual(await store.compareAndSet("named/a", 0, doc(2), "", live("lamp")), {
+      ok: true,
+      rev: 1,
+    });
+    assert.deepEqual((await store.load("named/a")).doc?.reported, { n: 1 }, "classic untouched");
+    const lamp = await store.load("named/a", "lamp");
+    assert.equal(lamp.rev, 1);
+    assert.deepEqual(lamp.doc?.reported, { n: 2 });
+    assert.equal(lamp.names, 1);
+    assert.equal(await redis.hget(namedShadowKey("named/a", "lamp"), "rev"), "1");
+    assert.deepEqual(await store.load("named/a", "fan"), {
+      rev: 0,
+      doc: undefined,
+      dedup: "",
+      names: 1,
+    });
+    assert.equal((await store.load("named/a")).names, undefined, "the classic load counts nothing");
+    // A stale named write is refused like a classic one, and adds no name.
+    assert.deepEqual(await store.compareAndSet("named/a", 0, doc(3), "", live("lamp")), {
+      ok: false,
+      rev: 1,
+    });
+    await store.compareAndSet("named/a", 0, doc(4), "", live("$fan:1"));
+    assert.deepEqual(await store.listShadowNames("named/a"), ["$fan:1", "lamp"]);
+    assert.deepEqual(await listShadowNames(redis, "named/none"), []);
+  });
+
+  it("leave the device's names when a tombstone is stored, and join again when written after it", async () => {
+    const store = new RedisShadowStore(redis);
+    await store.compareAndSet("named/t", 0, doc(1), "", live("lamp"));
+    await store.compareAndSet("named/t", 0, doc(1), "", live("fan"));
+    assert.deepEqual(await store.compareAndSet("named/t", 1, tomb(2), "", gone("lamp")), {
+      ok: true,
+      rev: 2,
+    });
+    assert.deepEqual(await store.listShadowNames("named/t"), ["fan"]);
+    const deleted = await store.load("named/t", "lamp");
+    assert.equal(isTombstone(deleted.doc), true, "the tombstone keeps the version line");
+    assert.equal(deleted.doc?.version, 2);
+    assert.equal(deleted.names, 1);
+    await store.compareAndSet("named/t", 2, doc(3), "", live("lamp"));
+    assert.deepEqual(await store.listShadowNames("named/t"), ["fan", "lamp"]);
+  });
+
+  it("refuse a write creating one past the most names a device may have, and take one at it", async () => {
+    const store = new RedisShadowStore(redis);
+    const max = 3;
+    for (const name of ["a", "b"])
+      assert.equal(
+        (await store.compareAndSet("named/max", 0, doc(1), "", live(name, max))).ok,
+        true,
+      );
+    assert.deepEqual(
+      await store.compareAndSet("named/max", 0, doc(1), "", live("c", max)),
+      { ok: true, rev: 1 },
+      "the third, at the bound",
+    );
+    assert.deepEqual(
+      await store.compareAndSet("named/max", 0, doc(1), "", live("d", max)),
+      { ok: false, rev: 0, tooManyNames: true, names: 3 },
+      "a fourth, past it",
+    );
+    assert.equal(await redis.exists(namedShadowKey("named/max", "d")), 0, "nothing written");
+    assert.equal(await redis.scard(shadowNamesKey("named/max")), 3);
+    // One that exists can still be written, and a deletion makes room.
+    assert.equal((await store.compareAndSet("named/max", 1, doc(2), "", live("a", max))).ok, true);
+    assert.equal((await store.compareAndSet("named/max", 1, tomb(2), "", gone("b"))).ok, true);
+    assert.equal((await store.compareAndSet("named/max", 0, doc(1), "", live("d", max))).ok, true);
+    assert.deepEqual(await store.listShadowNames("named/max"), ["a", "c", "d"]);
+  });
+
+  it("answer 'written' to a named write sent again after Redis applied it", async () => {
+    const replaying = new RedisShadowStore(redis, () => "named-t1");
+    assert.deepEqual(await replaying.compareAndSet("named/r", 0, doc(1), "", live("lamp", 1)), {
+      ok: true,
+      rev: 1,
+    });
+    assert.deepEqual(await replaying.compareAndSet("named/r", 0, doc(1), "", live("lamp", 1)), {
+      ok: true,
+      rev: 1,
+    });
+    assert.deepEqual(await replaying.listShadowNames("named/r"), ["lamp"]);
   });
 });

@@ -8,8 +8,9 @@ import {
 } from "@umbra/core";
 import type { DeviceId } from "@umbra/dialects";
 import { type Logger, limitedLog, messageOf } from "@umbra/runtime";
-import { DedupRing, dedupEntry, type ShadowStore } from "@umbra/store";
-import { runCommand } from "./commands/index.js";
+import { DedupRing, dedupEntry, isTombstone, type ShadowStore } from "@umbra/store";
+import { type CommandContext, runCommand } from "./commands/index.js";
+import { refusal } from "./commands/outcomes.js";
 import type { ShardMetrics } from "./metrics.js";
 
 export interface QueuedCommand {
@@ -48,7 +49,22 @@ export interface ActorEnvironment {
   readonly maxMailbox?: number;
   /** Payload bytes queued in every mailbox of the shard together, and their bound. */
   readonly queued?: QueuedBytes;
+  /** Named shadows one device may have at most (default `DEFAULT_MAX_NAMED_SHADOWS`). */
+  readonly maxNamedShadows?: number;
 }
+
+/**
+ * A device's named shadows at most, by default (SHARD_MAX_NAMED_SHADOWS): AWS IoT's own
+ * default quota per thing. Each is a record in Redis and, while used, an actor.
+ */
+export const DEFAULT_MAX_NAMED_SHADOWS = 10;
+
+/**
+ * The key of a shadow's actor in the shard's map: the device key for the classic
+ * shadow, `{device}\u0000{name}` for a named one (device keys hold no NUL: never equal).
+ */
+export const actorKey = (deviceKey: string, shadow: string | undefined): string =>
+  shadow === undefined ? deviceKey : `${deviceKey}\u0000${shadow}`;
 
 /** The payload bytes in a shard's mailboxes (waiting or being processed). */
 export interface QueuedBytes {
@@ -57,15 +73,21 @@ export interface QueuedBytes {
 }
 
 /**
- * One device's shadow: a mailbox that serialises every command for the device, and a
- * cached copy of its document and write counter. Commands that queue up while a write
- * is in flight are applied together and stored with one compare-and-set, then each
- * gets its own event and ack — acks only ever follow the durable write.
+ * One shadow of a device — its classic one, or a named one (`shadow`) — : a mailbox that
+ * serialises every command for it, and a cached copy of its document and write counter.
+ * Commands that queue up while a write is in flight are applied together and stored
+ * with one compare-and-set, then each gets its own event and ack — acks only ever follow
+ * the durable write. A device's named shadows are actors of the device's partition.
  */
 export class ShadowActor {
+  /** Its key in the shard's map (`actorKey`). */
   readonly key: string;
+  /** `{pid}/{dn}` */
+  readonly deviceKey: string;
   readonly device: DeviceId;
   readonly partition: number;
+  /** A named shadow's name; `undefined`: the classic shadow. */
+  readonly shadow: string | undefined;
   #env: ActorEnvironment;
   #mailbox: QueuedCommand[] = [];
   #running = false;
@@ -73,16 +95,39 @@ export class ShadowActor {
   #doc: ShadowDocument | undefined;
   #rev = 0;
   #dedup = "";
+  /** A named shadow's: how many named shadows of the device exist, as last read or written. */
+  #names = 0;
+  /**
+   * An AWS session may listen: set by any `aws` command (the edge's `sync` when an AWS
+   * client subscribes included), so accepted events carry `previous` and `document`
+   * for `update/documents`. In memory only: lost when the actor is passivated or its
+   * partition moves, until the device's next AWS command or subscription. A named
+   * shadow's actor always behaves as if set (only AWS renders named shadows).
+   */
+  #awsListens: boolean;
   #idle: Promise<void> = Promise.resolve();
   /** Fires when the next function call times out or a finished one is due for clean-up. */
   #expiry: NodeJS.Timeout | undefined;
   lastActive = 0;
 
-  constructor(key: string, device: DeviceId, partition: number, env: ActorEnvironment) {
-    this.key = key;
+  constructor(
+    deviceKey: string,
+    device: DeviceId,
+    partition: number,
+    env: ActorEnvironment,
+    shadow?: string,
+  ) {
+    this.key = actorKey(deviceKey, shadow);
+    this.deviceKey = deviceKey;
     this.device = device;
     this.partition = partition;
+    this.shadow = shadow;
     this.#env = env;
+    this.#awsListens = shadow !== undefined;
+  }
+
+  get #maxNames(): number {
+    return this.#env.maxNamedShadows ?? DEFAULT_MAX_NAMED_SHADOWS;
   }
 
   get busy(): boolean {
@@ -126,7 +171,7 @@ export class ShadowActor {
   }
 
   get #checkHeader(): QueuedCommand["header"] {
-    return { op: "function", device: this.key, source: "cloud" };
+    return { op: "function", device: this.deviceKey, source: "cloud", shadow: this.shadow };
   }
 
   /**
@@ -176,10 +221,15 @@ export class ShadowActor {
     for (let attempt = 1; ; attempt++) {
       try {
         if (!this.#loaded) {
-          const record = await env.store.load(this.key);
+          const shadow = this.shadow;
+          const record =
+            shadow === undefined
+              ? await env.store.load(this.deviceKey)
+              : await env.store.load(this.deviceKey, shadow);
           this.#doc = record.doc;
           this.#rev = record.rev;
           this.#dedup = record.dedup;
+          this.#names = record.names ?? 0;
           this.#loaded = true;
           this.#armExpiry();
         }
@@ -188,6 +238,8 @@ export class ShadowActor {
         const result: BatchResult = { events: [], acks: new Map(), replies: [] };
         let doc = this.#doc;
         let changed = false;
+        /** A named shadow's count of the device's names, as this batch leaves it. */
+        let names = this.#names;
         /** Copies acknowledged without being applied: accepted, without an event. */
         let copies = 0;
         for (const command of batch) {
@@ -202,7 +254,8 @@ export class ShadowActor {
             copies++;
             continue;
           }
-          const outcome = runCommand({
+          if (header.dialect === "aws") this.#awsListens = true;
+          const ctx: CommandContext = {
             doc,
             device: this.device,
             header,
@@ -210,7 +263,25 @@ export class ShadowActor {
             now,
             limits: env.limits,
             origin: header.source === "device" ? command.reply : undefined,
-          });
+            documents: this.#awsListens,
+          };
+          let outcome = runCommand(ctx);
+          if (outcome.changed && this.shadow !== undefined) {
+            // A named shadow coming to life or going: the device's count of names.
+            const wasLive = doc !== undefined && !isTombstone(doc);
+            const isLive = outcome.doc !== undefined && !isTombstone(outcome.doc);
+            if (!wasLive && isLive) {
+              if (names >= this.#maxNames)
+                outcome = refusal(
+                  ctx,
+                  tooManyNamedShadows(this.#maxNames),
+                  header,
+                  undefined,
+                  outcome.event.clientToken,
+                );
+              else names++;
+            } else if (wasLive && !isLive) names--;
+          }
           if (outcome.changed) {
             doc = outcome.doc;
             changed = true;
@@ -221,14 +292,24 @@ export class ShadowActor {
         }
         if (changed && doc !== undefined) {
           const dedup = ring.serialize();
-          const cas = await env.store.compareAndSet(
-            this.key,
-            this.#rev,
-            encodeDocument(doc),
-            dedup,
-          );
+          const shadow = this.shadow;
+          const cas =
+            shadow === undefined
+              ? await env.store.compareAndSet(this.deviceKey, this.#rev, encodeDocument(doc), dedup)
+              : await env.store.compareAndSet(
+                  this.deviceKey,
+                  this.#rev,
+                  encodeDocument(doc),
+                  dedup,
+                  {
+                    name: shadow,
+                    live: !isTombstone(doc),
+                    maxNames: this.#maxNames,
+                  },
+                );
           if (!cas.ok) {
-            // Another writer got there first: reload, and run the batch again on its state.
+            // Another writer got there first, or another named shadow of the device took
+            // the last free name: reload (the count too), and run the batch again.
             this.#loaded = false;
             if (env.metrics !== undefined) env.metrics.casConflicts.value++;
             if (attempt < env.maxCasAttempts) {
@@ -236,7 +317,12 @@ export class ShadowActor {
               continue;
             }
             limitedLog(env.logger).warn(
-              { device: this.key, corr: correlations(batch), attempts: attempt },
+              {
+                device: this.deviceKey,
+                shadow: this.shadow,
+                corr: correlations(batch),
+                attempts: attempt,
+              },
               "shadow kept changing under this shard; batch refused",
             );
             env.publish(refuseAll(batch, "concurrent writers kept changing the shadow"));
@@ -246,6 +332,7 @@ export class ShadowActor {
           this.#doc = doc;
           this.#rev = cas.rev;
           this.#dedup = dedup;
+          this.#names = names;
           this.#armExpiry();
         }
         env.publish(result);
@@ -257,7 +344,8 @@ export class ShadowActor {
         this.#loaded = false;
         limitedLog(env.logger).error(
           {
-            device: this.key,
+            device: this.deviceKey,
+            shadow: this.shadow,
             corr: correlations(batch),
             err: messageOf(e),
           },
@@ -272,6 +360,13 @@ export class ShadowActor {
 }
 
 const CHECK_FUNCTIONS = new TextEncoder().encode('{"check":{}}');
+
+/** A write that would create a named shadow past the device's bound: 400, nothing written. */
+const tooManyNamedShadows = (max: number) =>
+  ShadowErrors.invalidParameter(
+    "/shadow",
+    `the device has ${max} named shadows, the most it may have; delete one first`,
+  );
 
 /** The correlation ids of a batch's QoS 1 commands, for a log line about the batch. */
 const correlations = (batch: readonly QueuedCommand[]): number[] | undefined => {
@@ -348,6 +443,7 @@ const refuseAll = (batch: QueuedCommand[], detail: string, keepQos1 = false): Ba
       source: header.source,
       op: header.op,
       origin: fromDevice ? reply : undefined,
+      shadow: header.shadow,
       error,
     });
     if (reply === undefined) continue;

@@ -38,6 +38,8 @@ const shardEnv = Config.all({
     64 * 1024,
     16 * 1024 * 1024 * 1024,
   ),
+  // AWS IoT's default quota of named shadows per thing.
+  maxNamedShadows: intInRange("SHARD_MAX_NAMED_SHADOWS", 10, 1, 10_000),
   heartbeatMs: intInRange("MEMBER_HEARTBEAT_MS", 1_000, 50, 60_000),
   leaseMs: intInRange("MEMBER_LEASE_MS", 5_000, 150, 600_000),
   handoffTimeoutMs: optionalIntInRange("HANDOFF_TIMEOUT_MS", 0, 3_600_000),
@@ -115,6 +117,7 @@ export const shardLayer = (config: ShardConfig) =>
         maxActors: config.maxActors,
         maxMailbox: config.maxMailbox,
         maxQueuedBytes: config.maxQueuedBytes,
+        maxNamedShadows: config.maxNamedShadows,
       });
       if (fixed !== undefined) {
         yield* Effect.acquireRelease(

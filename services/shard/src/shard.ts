@@ -15,7 +15,7 @@ import {
   type Subscription,
 } from "@umbra/bus";
 import { type Limits, ShadowErrors } from "@umbra/core";
-import { parseDeviceKey } from "@umbra/dialects";
+import { isAwsShadowName, parseDeviceKey } from "@umbra/dialects";
 import {
   busDropReporter,
   type LimitedLog,
@@ -26,6 +26,7 @@ import {
 import type { ShadowStore } from "@umbra/store";
 import {
   type ActorEnvironment,
+  actorKey,
   type BatchResult,
   type QueuedCommand,
   ShadowActor,
@@ -53,6 +54,11 @@ export interface ShardOptions {
   readonly maxMailbox?: number;
   /** Payload bytes all mailboxes hold together at most (SHARD_QUEUE_MAX_BYTES); as above. */
   readonly maxQueuedBytes?: number;
+  /**
+   * Named shadows one device may have (SHARD_MAX_NAMED_SHADOWS; default 10, AWS's): a
+   * write creating one more is refused 400.
+   */
+  readonly maxNamedShadows?: number;
   readonly now?: () => number;
   /** Default: the process's `umbra_shard_*` metrics. */
   readonly metrics?: ShardMetrics;
@@ -62,8 +68,9 @@ export interface ShardOptions {
 const SHARD_QUEUE = "shard";
 
 /**
- * Hosts one `ShadowActor` per device of the partitions it owns: takes commands off
- * the partition subjects, routes them to actors, publishes what they produce.
+ * Hosts one `ShadowActor` per shadow — a device's classic one and each named one — of
+ * the partitions it owns: takes commands off the partition subjects, routes them to
+ * actors, publishes what they produce. A device's named shadows are in its partition.
  */
 export class Shard {
   readonly #nc: NatsConnection;
@@ -101,6 +108,9 @@ export class Shard {
       publish: (result) => this.#publish(result),
       metrics: this.#metrics,
       ...(options.maxMailbox === undefined ? {} : { maxMailbox: options.maxMailbox }),
+      ...(options.maxNamedShadows === undefined
+        ? {}
+        : { maxNamedShadows: options.maxNamedShadows }),
       queued: { bytes: 0, max: options.maxQueuedBytes ?? Number.POSITIVE_INFINITY },
     };
   }
@@ -214,9 +224,26 @@ export class Shard {
     }
     const reply = msg.reply === "" ? undefined : msg.reply;
     for (const { header, payload } of commands) {
-      let actor = this.#actors.get(header.device);
+      const shadow = header.shadow;
+      const key = shadow === undefined ? header.device : actorKey(header.device, shadow);
+      let actor = this.#actors.get(key);
       if (actor === undefined) {
-        // The partition is a function of the key: checked once, when the actor is made.
+        if (shadow !== undefined && !isAwsShadowName(shadow)) {
+          this.#log.warn(
+            { partition, device: header.device, corr: header.corr },
+            "command for an unusable shadow name dropped",
+          );
+          this.#answer(reply, {
+            ok: false,
+            error: ShadowErrors.invalidParameter(
+              "/shadow",
+              "a shadow name is 1 to 64 of [$a-zA-Z0-9:_-]",
+            ),
+          });
+          continue;
+        }
+        // The partition is a function of the device key (a named shadow's too): checked
+        // once, when the actor is made.
         const device = parseDeviceKey(header.device);
         if (
           device === undefined ||
@@ -235,9 +262,9 @@ export class Shard {
           });
           continue;
         }
-        actor = new ShadowActor(header.device, device, partition, this.#env);
+        actor = new ShadowActor(header.device, device, partition, this.#env, shadow);
         if (this.#actors.size >= this.#maxActors) this.#evict();
-        this.#actors.set(header.device, actor);
+        this.#actors.set(key, actor);
       }
       const command: QueuedCommand = { header, payload, reply, arrivedAt };
       if (!actor.enqueue(command)) this.#shed(command);

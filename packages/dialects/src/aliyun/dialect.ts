@@ -92,7 +92,7 @@ export const aliyunDialect: DeviceDialect = {
 
   renderPush(event, device, out) {
     // Desired changed by someone else: the whole document, as `control`.
-    if (event.kind !== "accepted" || event.document === undefined) return;
+    if (event.kind !== "accepted" || event.document === undefined || event.desiredUnchanged) return;
     out.push({
       topic: aliyunGetTopic(device),
       body: encodeJson(renderAliyunControl(event.document, event.timestamp)),

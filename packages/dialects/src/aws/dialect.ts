@@ -60,7 +60,7 @@ const renderAnswer = (
   nowMs: number,
 ): void => {
   const thing = device.deviceName;
-  // A sync (OneNET's delta on subscribe) asks nothing of an AWS device.
+  // A sync only tells the shard that an AWS session listens: nothing to answer.
   if (event.op === "sync") return;
   switch (event.kind) {
     case "accepted":
@@ -86,9 +86,9 @@ const renderAnswer = (
 /**
  * The AWS IoT Device Shadow dialect (DIALECTS.md §1), classic shadow: requests on
  * `$aws/things/{thing}/shadow/update|get|delete`, answers on their `/accepted` and
- * `/rejected`, pushes on `update/delta` and `update/documents`. Named-shadow topics
- * are read (`TopicRequest.shadow`) and rendered (`ShadowEvent.shadow`) but not routed
- * yet. `aws` bounds the state a request may carry (8 KB and 6 levels by default).
+ * `/rejected`, pushes on `update/delta` and `update/documents`; named shadows the same
+ * below `…/shadow/name/{shadow}/` (`TopicRequest.shadow`, `ShadowEvent.shadow`).
+ * `aws` bounds the state a request may carry (8 KB and 6 levels by default).
  *
  * Authentication: an AWS device connects in OneNET's form (client id = thing name,
  * username = product id before the SDK's `?SDK=…`, password = device token) or by
@@ -118,6 +118,11 @@ export const createAwsDialect = (aws: AwsLimits = defaultAwsLimits): DeviceDiale
   subscribeVerdict: (filter, requestedQos, mayUse) =>
     filter.startsWith(AWS) ? awsSubscribeVerdict(filter, requestedQos, mayUse) : undefined,
 
+  // The `sync` answers nothing (see renderAnswer): it tells the device's actor that an
+  // AWS session listens, so its accepted events carry what `update/documents` needs.
+  // Only granted filters reach here, and a granted `$aws/` filter is a shadow filter.
+  syncOnSubscribe: (_device, filters) => filters.some((filter) => filter.startsWith(AWS)),
+
   readCommand(op, payload, limits) {
     if (op !== "update" && op !== "get" && op !== "delete")
       return err({ error: ShadowErrors.invalidParameter("/op", `not an AWS request: ${op}`) });
@@ -126,12 +131,8 @@ export const createAwsDialect = (aws: AwsLimits = defaultAwsLimits): DeviceDiale
     const { clientToken } = request.value;
     if (request.value.op === "update")
       return ok({ op: "update", update: request.value.update, clientToken });
-    if (request.value.op === "get") return ok({ op: "get", clientToken });
-    // `DeviceCommand` has no delete yet: the shard runs a device's delete itself.
-    return err({
-      error: ShadowErrors.invalidParameter("/op", "a delete is run by the shard, not read"),
-      clientToken,
-    });
+    // A delete's `version` was ignored by the reader (v1 sends one).
+    return ok({ op: request.value.op, clientToken });
   },
 
   renderAnswer,

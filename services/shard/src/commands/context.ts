@@ -30,6 +30,12 @@ export interface CommandContext {
   readonly limits: Limits;
   /** The inbox of the edge a device's own request came through; its event carries it. */
   readonly origin: string | undefined;
+  /**
+   * Accepted writes carry the documents before and after (`previous`, `document`): an
+   * AWS session may listen for `update/documents`. False on the hot path (a device no
+   * AWS client watches), whose events stay as small as they were.
+   */
+  readonly documents?: boolean;
 }
 
 /** What one command did to a document: the new document (if it changed) and the event. */

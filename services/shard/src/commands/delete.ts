@@ -11,7 +11,7 @@ import {
 import type { DeviceId } from "@umbra/dialects";
 import type { Tombstone } from "@umbra/store";
 import { type CommandHandler, expectedVersion, isRule, live } from "./context.js";
-import { refusal } from "./outcomes.js";
+import { readDeviceCommand, refusal } from "./outcomes.js";
 
 /**
  * The tombstone of `current`: the version after its own, or, for a shadow an Alibaba
@@ -30,14 +30,22 @@ const tombstoneOf = (current: ShadowDocument, device: DeviceId, now: number): To
 
 /**
  * `delete`: the shadow becomes a tombstone (a write, so the record's rev goes on), at
- * the version a cloud caller names if it names one.
+ * the version a cloud caller names if it names one. A device's delete (AWS) is read by
+ * its dialect for its clientToken; it names no version (v1's `version` is ignored).
  */
 export const runDelete: CommandHandler = (ctx) => {
   const { header, payload, origin, now } = ctx;
+  let clientToken: string | undefined;
+  if (header.source === "device") {
+    const command = readDeviceCommand(ctx);
+    if (!command.ok) return command.refused;
+    clientToken = command.value.clientToken;
+  }
   const current = live(ctx.doc);
-  if (current === undefined) return refusal(ctx, ShadowErrors.shadowNotFound());
+  if (current === undefined)
+    return refusal(ctx, ShadowErrors.shadowNotFound(), header, undefined, clientToken);
   let rule: VersionRule | ShadowError | undefined;
-  if (payload.length > 0) {
+  if (payload.length > 0 && header.source === "cloud") {
     const body = parseJsonPayload(payload, ctx.limits);
     if (!body.ok) return refusal(ctx, body.error);
     rule = expectedVersion(header, body.value);
@@ -63,6 +71,8 @@ export const runDelete: CommandHandler = (ctx) => {
     source: header.source,
     op: header.op,
     origin,
+    clientToken,
+    shadow: header.shadow,
     version: tombstone.version,
     timestamp: now,
     applied: { desired: null, reported: null },

@@ -1,9 +1,19 @@
 import type { CommandHeader, RejectedEvent } from "@umbra/bus";
-import { metadataOf, type ShadowDocument, type ShadowError, type WriteResult } from "@umbra/core";
+import {
+  metadataOf,
+  type ShadowDocument,
+  type ShadowError,
+  ShadowErrors,
+  type WriteResult,
+} from "@umbra/core";
+import { type DeviceCommand, type DeviceOp, dialectNamed } from "@umbra/dialects";
 import type { CommandContext, CommandOutcome } from "./context.js";
 
 // The outcomes every handler ends in. `header` is the context's unless a handler answers
 // as another operation (an Alibaba `method: get` sent as an update is answered as a get).
+
+// `clientToken`: the request's correlation token (AWS), which every event of it carries.
+// Every event names the shadow its header names (`undefined`: the classic one).
 
 /** A refused command: nothing changes; the event says why (`code`: the dialect's own). */
 export const refusal = (
@@ -11,10 +21,11 @@ export const refusal = (
   error: ShadowError,
   header: CommandHeader = ctx.header,
   code?: number,
+  clientToken?: string,
 ): CommandOutcome => ({
   doc: ctx.doc,
   changed: false,
-  event: rejected(header, error, ctx.origin, code),
+  event: rejected(header, error, ctx.origin, code, clientToken),
 });
 
 /** A read: nothing changes; the event carries the live document at `now`. */
@@ -22,6 +33,7 @@ export const read = (
   ctx: CommandContext,
   current: ShadowDocument,
   header: CommandHeader = ctx.header,
+  clientToken?: string,
 ): CommandOutcome => ({
   doc: ctx.doc,
   changed: false,
@@ -32,6 +44,8 @@ export const read = (
     source: header.source,
     op: header.op,
     origin: ctx.origin,
+    clientToken,
+    shadow: header.shadow,
     document: current,
     timestamp: ctx.now,
   },
@@ -42,9 +56,12 @@ export const written = (
   ctx: CommandContext,
   result: WriteResult,
   header: CommandHeader = ctx.header,
+  clientToken?: string,
 ): CommandOutcome => {
   const { delta, applied, timestamp } = result;
   const doc = result.doc;
+  const desiredChanged = doc.desired !== result.previous.desired;
+  const documents = ctx.documents === true;
   // One literal with every key (undefined when absent): building events by
   // spreading a base object measured as 5 % of a busy shard.
   return {
@@ -57,14 +74,19 @@ export const written = (
       source: header.source,
       op: header.op,
       origin: ctx.origin,
+      clientToken,
+      shadow: header.shadow,
       version: doc.version,
       timestamp,
       applied,
       delta,
       deltaMetadata: delta === undefined ? undefined : metadataOf(delta, doc.metadata.desired),
       // Desired changed: dialects that push the whole document (Alibaba control) need it.
-      // Device reports, the hot path, leave desired alone and carry none.
-      document: doc.desired !== result.previous.desired ? doc : undefined,
+      // Device reports, the hot path, leave desired alone and carry none — unless an AWS
+      // session may listen (`documents`), whose `update/documents` needs both documents.
+      document: desiredChanged || documents ? doc : undefined,
+      previous: documents ? result.previous : undefined,
+      desiredUnchanged: documents && !desiredChanged ? true : undefined,
     },
   };
 };
@@ -74,6 +96,7 @@ const rejected = (
   error: ShadowError,
   origin: string | undefined,
   code: number | undefined,
+  clientToken: string | undefined,
 ): RejectedEvent => ({
   kind: "rejected",
   device: header.device,
@@ -81,6 +104,32 @@ const rejected = (
   source: header.source,
   op: header.op,
   origin,
+  clientToken,
+  shadow: header.shadow,
   error,
   code,
 });
+
+/**
+ * A device's payload read by the dialect it spoke, or the refusal (with the dialect's
+ * code and the clientToken when the reader got that far). Not for the update hot path,
+ * which reads inline.
+ */
+export const readDeviceCommand = (
+  ctx: CommandContext,
+): { ok: true; value: DeviceCommand } | { ok: false; refused: CommandOutcome } => {
+  const { header } = ctx;
+  const dialect = dialectNamed(header.dialect);
+  if (dialect === undefined)
+    return {
+      ok: false,
+      refused: refusal(
+        ctx,
+        ShadowErrors.invalidParameter("/dialect", `no device dialect '${header.dialect}'`),
+      ),
+    };
+  const command = dialect.readCommand(header.op as DeviceOp, ctx.payload, ctx.limits);
+  if (command.ok) return command;
+  const { error, code, clientToken } = command.error;
+  return { ok: false, refused: refusal(ctx, error, header, code, clientToken) };
+};

@@ -21,6 +21,7 @@ export const runUpdate: CommandHandler = (ctx) => {
   const { header, payload, limits, now } = ctx;
   let request: UpdateRequest;
   let asked: CommandHeader = header;
+  let clientToken: string | undefined;
   if (header.source === "cloud") {
     // A cloud caller may add "version" next to "state": read the payload once.
     const body = parseJsonPayload(payload, limits);
@@ -42,10 +43,21 @@ export const runUpdate: CommandHandler = (ctx) => {
         ShadowErrors.invalidParameter("/dialect", `no device dialect '${header.dialect}'`),
       );
     const command = dialect.readCommand(header.op as DeviceOp, payload, limits);
-    if (!command.ok) return refusal(ctx, command.error.error, header, command.error.code);
+    if (!command.ok)
+      return refusal(
+        ctx,
+        command.error.error,
+        header,
+        command.error.code,
+        command.error.clientToken,
+      );
+    const value = command.value;
     // A dialect whose payload names the operation (Alibaba `method: get`).
-    if (command.value.op === "get") return readLive(ctx, { ...header, op: "get" });
-    request = command.value.update;
+    if (value.op === "get") return readLive(ctx, { ...header, op: "get" }, value.clientToken);
+    if (value.op !== "update")
+      return refusal(ctx, ShadowErrors.invalidParameter("/op", `not an update: ${value.op}`));
+    request = value.update;
+    clientToken = value.clientToken;
     if (header.op !== "update") asked = { ...header, op: "update" };
   }
   const start = base(ctx);
@@ -60,6 +72,6 @@ export const runUpdate: CommandHandler = (ctx) => {
     start.metadata.twin !== undefined
       ? applyTwinReported(start, reported, { now, limits })
       : applyUpdate(start, request, { now, limits });
-  if (!result.ok) return refusal(ctx, result.error, asked);
-  return written(ctx, result.value, asked);
+  if (!result.ok) return refusal(ctx, result.error, asked, undefined, clientToken);
+  return written(ctx, result.value, asked, clientToken);
 };
