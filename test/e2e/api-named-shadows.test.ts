@@ -248,6 +248,27 @@ describe("HTTP API: named shadows", () => {
     );
   });
 
+  it("a device has at most SHARD_MAX_NAMED_SHADOWS (10) named shadows: the 11th is a 400, until one is deleted", async () => {
+    await createDevice("p1", "hub");
+    const ten = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    for (const name of ten) await desire(named("hub", name), { n: 1 });
+    const eleventh = await http("PATCH", named("hub", "s10"), {
+      key: ADMIN,
+      type: MERGE_PATCH,
+      body: { desired: { n: 1 } },
+    });
+    assert.match(problem(eleventh, 400, "bad-request").detail, /10 named shadows/);
+    problem(await http("GET", named("hub", "s10"), { key: ADMIN }), 404, "shadow-not-found");
+    assert.deepEqual(await names("hub"), ten);
+    // Writing one that exists is no new one; the classic shadow is not counted.
+    await desire(named("hub", "s3"), { n: 2 });
+    await desire(classic("hub"), { n: 1 });
+    const gone = await http("DELETE", named("hub", "s0"), { key: ADMIN });
+    assert.equal(gone.status, 204);
+    await desire(named("hub", "s10"), { n: 1 });
+    assert.deepEqual(await names("hub"), [...ten.slice(1), "s10"].sort());
+  });
+
   it("another product's key: 403 alike whether or not the device or the shadow exists, nothing changed", async () => {
     await createDevice("p2", "secret");
     await desire(`${dev("p2", "secret")}/shadows/vault`, { locked: true });
