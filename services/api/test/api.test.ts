@@ -223,7 +223,14 @@ describe("OpenAPI document", () => {
   });
 
   it("names its schemas and points every reference at them", () => {
-    for (const name of ["Problem", "ShadowDocument", "ShadowPatch", "TwinPatch", "DeviceKey"])
+    for (const name of [
+      "Problem",
+      "ShadowDocument",
+      "ShadowPatch",
+      "ShadowNameList",
+      "TwinPatch",
+      "DeviceKey",
+    ])
       assert.ok(name in doc.components.schemas, name);
     const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
     assert.ok(refs.length > 0);
