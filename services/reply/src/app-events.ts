@@ -9,6 +9,8 @@ import type { AcceptedEvent } from "@umbra/bus";
 export interface AppEvent {
   /** The device name (the product is the subject's). */
   readonly device: string;
+  /** A named shadow of the device (AWS); absent: its classic shadow. */
+  readonly shadow?: string;
   readonly source: "device" | "cloud";
   /** `update`, `delete` (applied `{desired: null, reported: null}`), `twin`, `function`. */
   readonly op: string;
@@ -50,6 +52,7 @@ export const encodeAppEvent = (
 ): string => {
   const source = SOURCES[event.source] ?? JSON.stringify(String(event.source));
   const op = OPS[event.op] ?? JSON.stringify(String(event.op));
-  const head = `{"device":${deviceJson},"source":${source},"op":${op},"version":${event.version},"timestamp":${event.timestamp},"applied":${applied}`;
+  const shadow = event.shadow === undefined ? "" : `,"shadow":${JSON.stringify(event.shadow)}`;
+  const head = `{"device":${deviceJson}${shadow},"source":${source},"op":${op},"version":${event.version},"timestamp":${event.timestamp},"applied":${applied}`;
   return delta === undefined ? `${head}}` : `${head},"delta":${delta}}`;
 };

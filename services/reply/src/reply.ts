@@ -16,6 +16,7 @@ import {
 } from "@umbra/bus";
 import { encodeJson } from "@umbra/core";
 import {
+  awsDialect,
   DEVICE_DIALECTS,
   type DeviceDialect,
   type DeviceId,
@@ -154,20 +155,31 @@ export class Reply {
           apps as AppBatch,
           encodeAppEvent(deviceJson, event, json.applied as string, json.delta),
         );
-      if (event.source === "device") {
+      if (event.shadow !== undefined) {
+        // A named shadow: only AWS has them. A device's own request is answered (the
+        // answer carries the delta and documents too); anyone else's change is pushed.
+        if (event.source === "cloud") this.#render(awsDialect, event, device, messages, json, now);
+        else if (event.dialect === "aws")
+          this.#render(awsDialect, event, device, messages, json, now, true);
+      } else if (event.source === "device") {
         // The answer, in the dialect the request came in.
         const dialect = dialectNamed(event.dialect);
-        if (dialect !== undefined) {
-          const before = messages.length;
-          dialect.renderAnswer(event, device, messages, json, now);
-          this.#count(dialect, messages.length - before);
-        }
-        // Desired changed by a device (a gateway for its sub-device, or the device in
-        // another dialect): the other dialects push it, on the device's subject.
-        if (event.kind === "accepted" && event.document !== undefined) {
-          const pushes: OutboundText[] = [];
-          this.#renderPushes(event, device, pushes, json, now, event.dialect);
-          this.#deliver(key, device, undefined, pushes);
+        if (dialect !== undefined) this.#render(dialect, event, device, messages, json, now, true);
+        if (event.kind === "accepted") {
+          // Desired changed by a device (a gateway for its sub-device, or the device in
+          // another dialect): the other dialects push it, on the device's subject.
+          if (event.document !== undefined && event.desiredUnchanged !== true) {
+            const pushes: OutboundText[] = [];
+            this.#renderPushes(event, device, pushes, json, now, event.dialect);
+            this.#deliver(key, device, undefined, pushes);
+          }
+          // A report that left desired alone, while an AWS session listens (the event
+          // carries the documents): AWS tells every subscriber of every update.
+          else if (event.previous !== undefined && event.dialect !== "aws") {
+            const pushes: OutboundText[] = [];
+            this.#render(awsDialect, event, device, pushes, json, now);
+            this.#deliver(key, device, undefined, pushes);
+          }
         }
       }
       // A change the cloud made: told in every dialect; the edge delivers only what the
@@ -194,6 +206,22 @@ export class Reply {
     if (waiting === undefined) this.#toEdges.set(origin, [{ device: key, messages }]);
     else waiting.push({ device: key, messages });
     this.#outbox.schedule();
+  }
+
+  /** One dialect's answer to the device's request, or its push of a change; counted. */
+  #render(
+    dialect: DeviceDialect,
+    event: ShadowEvent,
+    device: DeviceId,
+    out: OutboundText[],
+    json: EventJson,
+    now: number,
+    answer = false,
+  ): void {
+    const before = out.length;
+    if (answer) dialect.renderAnswer(event, device, out, json, now);
+    else dialect.renderPush(event, device, out, json, now);
+    this.#count(dialect, out.length - before);
   }
 
   /** Every dialect's push of a change (but `skip`'s, which answered it), counted. */

@@ -152,6 +152,8 @@ describe("pushes on the device's subject", () => {
       JSON.stringify(desiredWrite({ source: "cloud", dialect: undefined, origin: undefined })),
     ]);
     assert.deepEqual(deviceTopics(published, lampSubject).sort(), [
+      "$aws/things/lamp/shadow/update/accepted",
+      "$aws/things/lamp/shadow/update/delta",
       "$sys/p1/lamp/image/update/delta",
       "/shadow/get/p1/lamp",
     ]);
@@ -164,9 +166,22 @@ describe("pushes on the device's subject", () => {
 
   it("carry a device's write that changed desired to the other dialects, never back in its own", async () => {
     const oneNet = await turn([JSON.stringify(desiredWrite({ dialect: "onenet" }))]);
-    assert.deepEqual(deviceTopics(oneNet, lampSubject), ["/shadow/get/p1/lamp"]);
+    assert.deepEqual(deviceTopics(oneNet, lampSubject), [
+      "/shadow/get/p1/lamp",
+      "$aws/things/lamp/shadow/update/accepted",
+      "$aws/things/lamp/shadow/update/delta",
+    ]);
     const aliyun = await turn([JSON.stringify(desiredWrite({ dialect: "aliyun", op: "request" }))]);
-    assert.deepEqual(deviceTopics(aliyun, lampSubject), ["$sys/p1/lamp/image/update/delta"]);
+    assert.deepEqual(deviceTopics(aliyun, lampSubject), [
+      "$sys/p1/lamp/image/update/delta",
+      "$aws/things/lamp/shadow/update/accepted",
+      "$aws/things/lamp/shadow/update/delta",
+    ]);
+    const aws = await turn([JSON.stringify(desiredWrite({ dialect: "aws" }))]);
+    assert.deepEqual(deviceTopics(aws, lampSubject), [
+      "$sys/p1/lamp/image/update/delta",
+      "/shadow/get/p1/lamp",
+    ]);
     // The writer's own answer still goes to its edge.
     assert.deepEqual(
       oneNet.filter((p) => p.subject.startsWith("umbra.edge.")).map((p) => p.subject),
@@ -185,6 +200,157 @@ describe("pushes on the device's subject", () => {
     } as Partial<AcceptedEvent>);
     const published = await turn([JSON.stringify([accepted(), pending])]);
     assert.deepEqual(deviceTopics(published, lampSubject), []);
+  });
+});
+
+/** The topics and bodies of what went to edge `e1` for `p1/lamp`. */
+const toEdge = (published: readonly Published[]): { topic: string; body: unknown }[] =>
+  published
+    .filter((p) => p.subject === "umbra.edge.e1")
+    .flatMap((p) => decodeEdgeDeliver(bytesOf(p.data)))
+    .flatMap((d) => d.messages)
+    .map((m) => ({ topic: m.topic, body: JSON.parse(decoder.decode(m.payload)) }));
+
+const A = "$aws/things/lamp/shadow";
+const N = "$aws/things/lamp/shadow/name/lamp";
+/** The document before `withDesired` was written. */
+const before: ShadowDocument = { ...createShadow("p1", "lamp", NOW), version: 6 };
+
+describe("AWS: documents and named shadows", () => {
+  it("answer an AWS device's write with accepted, delta and documents (previous and current), its token echoed", async () => {
+    const published = await turn([
+      JSON.stringify(desiredWrite({ dialect: "aws", clientToken: "t1", previous: before })),
+    ]);
+    const answers = toEdge(published);
+    assert.deepEqual(
+      answers.map((a) => a.topic),
+      [`${A}/update/accepted`, `${A}/update/delta`, `${A}/update/documents`],
+    );
+    const documents = answers[2]?.body as {
+      previous: { version: number };
+      current: { version: number; state: unknown };
+      clientToken: string;
+    };
+    assert.equal(documents.previous.version, 6);
+    assert.equal(documents.current.version, 7);
+    assert.deepEqual(documents.current.state, { desired: { color: "green" } });
+    assert.equal(documents.clientToken, "t1");
+    for (const a of answers) assert.equal((a.body as { clientToken: string }).clientToken, "t1");
+  });
+
+  it("push a OneNET report to AWS subscribers only while the event carries the documents (an AWS session listens)", async () => {
+    const report = accepted({ previous: before, document: withDesired, desiredUnchanged: true });
+    const published = await turn([JSON.stringify(report)]);
+    assert.deepEqual(deviceTopics(published, lampSubject), [
+      `${A}/update/accepted`,
+      `${A}/update/documents`,
+    ]);
+    assert.deepEqual(
+      toEdge(published).map((a) => a.topic),
+      ["$sys/p1/lamp/image/update/accepted"],
+      "the reporter's own answer as before",
+    );
+    // An Alibaba report while a desired value waits: AWS hears it (with its delta), the
+    // OneNET delta is not pushed again (desired did not change).
+    const pending = accepted({
+      dialect: "aliyun",
+      op: "request",
+      delta: { color: "green" },
+      deltaMetadata: { color: { timestamp: NOW, version: 7, source: "cloud", quality: "good" } },
+      previous: before,
+      document: withDesired,
+      desiredUnchanged: true,
+    } as Partial<AcceptedEvent>);
+    assert.deepEqual(deviceTopics(await turn([JSON.stringify(pending)]), lampSubject), [
+      `${A}/update/accepted`,
+      `${A}/update/delta`,
+      `${A}/update/documents`,
+    ]);
+  });
+
+  it("push no Alibaba control for a cloud write that left desired alone, documents or not", async () => {
+    const published = await turn([
+      JSON.stringify(
+        accepted({
+          source: "cloud",
+          dialect: undefined,
+          origin: undefined,
+          previous: before,
+          document: withDesired,
+          desiredUnchanged: true,
+        }),
+      ),
+    ]);
+    assert.deepEqual(deviceTopics(published, lampSubject), [
+      `${A}/update/accepted`,
+      `${A}/update/documents`,
+    ]);
+  });
+
+  it("render a named shadow's events for AWS only: a cloud write as pushes, a device's request as its answer", async () => {
+    const cloud = await turn([
+      JSON.stringify(
+        desiredWrite({
+          source: "cloud",
+          dialect: undefined,
+          origin: undefined,
+          shadow: "lamp",
+          previous: before,
+        }),
+      ),
+    ]);
+    assert.deepEqual(deviceTopics(cloud, lampSubject), [
+      `${N}/update/accepted`,
+      `${N}/update/delta`,
+      `${N}/update/documents`,
+    ]);
+    const device = await turn([
+      JSON.stringify([
+        desiredWrite({ dialect: "aws", shadow: "lamp", clientToken: "n1", previous: before }),
+        {
+          kind: "rejected",
+          device: "p1/lamp",
+          dialect: "aws",
+          source: "device",
+          op: "get",
+          origin: "umbra.edge.e1",
+          shadow: "lamp",
+          clientToken: "n2",
+          error: { _tag: "ShadowNotFound" },
+        },
+      ]),
+    ]);
+    assert.deepEqual(deviceTopics(device, lampSubject), [], "no other dialect hears of it");
+    const answers = toEdge(device);
+    assert.deepEqual(
+      answers.map((a) => a.topic),
+      [`${N}/update/accepted`, `${N}/update/delta`, `${N}/update/documents`, `${N}/get/rejected`],
+    );
+    assert.deepEqual(answers[3]?.body, {
+      code: 404,
+      message: "No shadow exists with name: lamp",
+      timestamp: Math.floor(NOW / 1000),
+      clientToken: "n2",
+    });
+  });
+
+  it("answer nothing to an AWS device's sync (it only told the shard an AWS session listens)", async () => {
+    const published = await turn([
+      JSON.stringify({
+        kind: "document",
+        device: "p1/lamp",
+        dialect: "aws",
+        source: "device",
+        op: "sync",
+        origin: "umbra.edge.e1",
+        document: withDesired,
+        timestamp: NOW,
+      }),
+    ]);
+    assert.deepEqual(
+      published.filter((p) => !p.subject.startsWith("umbra.app.")),
+      [],
+    );
   });
 });
 
@@ -215,6 +381,21 @@ describe("application events", () => {
       appEvents(published, "p2").map((batch) => batch.map((e) => e.version)),
       [[5]],
     );
+  });
+
+  it("name the shadow of a named shadow's write, and none of a classic one's", async () => {
+    const published = await turn([
+      JSON.stringify([accepted({ shadow: "lamp", dialect: "aws" }), accepted({ version: 8 })]),
+    ]);
+    const [batch] = appEvents(published, "p1");
+    assert.deepEqual(
+      batch?.map((e) => [e.shadow, e.version]),
+      [
+        ["lamp", 7],
+        [undefined, 8],
+      ],
+    );
+    assert.equal(Object.keys(batch?.[0] ?? {})[1], "shadow", "right after the device");
   });
 
   it("are split before a batch could pass the server's max payload, keeping their order", async () => {

@@ -218,8 +218,10 @@ export class ShadowActor {
 
   async #process(batch: QueuedCommand[]): Promise<void> {
     const env = this.#env;
-    for (let attempt = 1; ; attempt++) {
+    attempts: for (let attempt = 1; ; attempt++) {
       try {
+        /** The count of names was read in this attempt, not cached from an earlier one. */
+        let namesFresh = false;
         if (!this.#loaded) {
           const shadow = this.shadow;
           const record =
@@ -230,6 +232,7 @@ export class ShadowActor {
           this.#rev = record.rev;
           this.#dedup = record.dedup;
           this.#names = record.names ?? 0;
+          namesFresh = true;
           this.#loaded = true;
           this.#armExpiry();
         }
@@ -271,6 +274,11 @@ export class ShadowActor {
             const wasLive = doc !== undefined && !isTombstone(doc);
             const isLive = outcome.doc !== undefined && !isTombstone(outcome.doc);
             if (!wasLive && isLive) {
+              if (names >= this.#maxNames && !namesFresh) {
+                // The cached count may be old (a sibling deleted one since): read it again.
+                this.#loaded = false;
+                continue attempts;
+              }
               if (names >= this.#maxNames)
                 outcome = refusal(
                   ctx,
