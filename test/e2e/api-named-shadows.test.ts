@@ -227,6 +227,9 @@ describe("HTTP API: named shadows", () => {
       problem(await http("DELETE", path, { key: ADMIN }), 400, "bad-request");
     }
     assert.deepEqual(await names("pump"), []);
+    // The API checks the name before anything else: a bad name of a device that does not
+    // exist is the same 400 (the shard would refuse it too, but only after the registry).
+    problem(await http("GET", named("ghost", "a.b"), { key: ADMIN }), 400, "bad-request");
     // The longest name there may be is one.
     await desire(named("pump", "y".repeat(64)), { x: 1 });
     assert.deepEqual(await names("pump"), ["y".repeat(64)]);
