@@ -8,6 +8,7 @@ import type { ApiDependencies } from "./routes/common.js";
 import { deviceRoutes } from "./routes/devices.js";
 import { eventRoutes } from "./routes/events.js";
 import { functionRoutes } from "./routes/functions.js";
+import { namedShadowRoutes } from "./routes/named-shadows.js";
 import { productRoutes } from "./routes/products.js";
 import { shadowRoutes } from "./routes/shadow.js";
 import { twinRoutes } from "./routes/twin.js";
@@ -18,6 +19,7 @@ export const apiRoutes = (deps: ApiDependencies): Route[] => [
   ...productRoutes(deps),
   ...deviceRoutes(deps),
   ...shadowRoutes(deps),
+  ...namedShadowRoutes(deps),
   ...eventRoutes(deps),
   ...twinRoutes(deps),
   ...functionRoutes(deps),

@@ -22,7 +22,13 @@ export {
   problemResponses,
 } from "./routes/common.js";
 export { etag, parseIfMatch } from "./routes/documents.js";
-export { lastEventIdOf } from "./routes/events.js";
+export { lastEventIdOf, shadowFilterOf } from "./routes/events.js";
+export {
+  namedShadowRoutes,
+  SHADOW_NAME_PARAMETER,
+  type ShadowNameReader,
+  shadowNameOf,
+} from "./routes/named-shadows.js";
 export { renderView, VIEWS, type View } from "./routes/shadow.js";
 export * from "./routes/subdevices.js";
 export * from "./routing.js";

@@ -8,6 +8,7 @@ const PATH_PARAMETERS: Readonly<Record<string, string>> = {
   pid: "product id",
   dn: "device name",
   requestId: "a function call's request id",
+  shadowName: "a named shadow's name: 1–64 of [$a-zA-Z0-9:_-] (AWS IoT's rule)",
 };
 
 /** `#/$defs/X` (what Effect emits) → `#/components/schemas/X`, everywhere in a tree. */

@@ -19,6 +19,7 @@ const SCOPED_PARAMETERS: ReadonlySet<string> = new Set([
   "requestId",
   "identifier",
   "fingerprint",
+  "shadowName",
 ]);
 
 /**

@@ -109,6 +109,12 @@ export const ShadowDocument = Schema.Struct({
   description: "The canonical shadow document (seed 001)",
 });
 
+export const ShadowNameList = Schema.Struct({
+  names: Schema.Array(Schema.String).annotate({
+    description: "names of the device's named shadows that exist (deleted ones are not), sorted",
+  }),
+}).annotate({ identifier: "ShadowNameList" });
+
 export const ShadowView = JsonObject.annotate({
   identifier: "ShadowView",
   description: "The shadow in a dialect's format (?view=onenet|aliyun|aws|twin)",
@@ -141,11 +147,18 @@ export const Readiness = Schema.Struct({
 
 export const AppEvent = Schema.Struct({
   device: Schema.String.annotate({ description: "the device name" }),
+  shadow: Schema.optionalKey(
+    Schema.String.annotate({
+      description: "the named shadow the write changed; absent: the device's classic shadow",
+    }),
+  ),
   source: Schema.Literals(["device", "cloud"]),
   op: Schema.String.annotate({
     description: "update, delete (applied is {desired: null, reported: null}), twin or function",
   }),
-  version: Schema.Int.annotate({ description: "the shadow's version after the write" }),
+  version: Schema.Int.annotate({
+    description: "the shadow's version after the write (each named shadow has its own)",
+  }),
   timestamp: Millis,
   applied: Schema.Struct({
     desired: Schema.optionalKey(Schema.NullOr(JsonObject)),

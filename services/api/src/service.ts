@@ -19,7 +19,7 @@ import {
   serviceLogger,
   text,
 } from "@umbra/runtime";
-import { DeviceRegistry, Presence } from "@umbra/store";
+import { DeviceRegistry, listShadowNames, Presence } from "@umbra/store";
 import { Config, Context, Effect, Layer, Redacted } from "effect";
 import { apiRoutes } from "./api.js";
 import { DOCS_PAGE } from "./docs.js";
@@ -245,6 +245,7 @@ export const apiLayer = (config: ApiConfig) =>
         presence: new Presence(redis),
         nc,
         events,
+        shadowNames: (deviceKey) => listShadowNames(redis, deviceKey),
         now: Date.now,
         functionRetentionMs: config.functionRetentionS * 1000,
       });

@@ -21,6 +21,7 @@ import {
   RateLimiter,
   Readiness,
   Router,
+  type ShadowNameReader,
   shadowProblem,
   subDeviceRoutes,
 } from "../src/index.js";
@@ -184,6 +185,7 @@ describe("OpenAPI document", () => {
       registry: new DeviceRegistry(nothing as Redis),
       nc: nothing as NatsConnection,
       events: nothing as EventStreams,
+      shadowNames: nothing as ShadowNameReader,
       now: () => 0,
     }),
     ...subDeviceRoutes({
@@ -221,7 +223,14 @@ describe("OpenAPI document", () => {
   });
 
   it("names its schemas and points every reference at them", () => {
-    for (const name of ["Problem", "ShadowDocument", "ShadowPatch", "TwinPatch", "DeviceKey"])
+    for (const name of [
+      "Problem",
+      "ShadowDocument",
+      "ShadowPatch",
+      "ShadowNameList",
+      "TwinPatch",
+      "DeviceKey",
+    ])
       assert.ok(name in doc.components.schemas, name);
     const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
     assert.ok(refs.length > 0);

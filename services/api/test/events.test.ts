@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   changeFrames,
+  type EventFilter,
   formatEventId,
   lastEventIdOf,
   missedFrame,
@@ -98,7 +99,7 @@ describe("SSE frames", () => {
   ]);
 
   it("one change event per application event, with its id", () => {
-    const events = parseSse(changeFrames(message, 7, undefined) ?? "");
+    const events = parseSse(changeFrames(message, 7, {}) ?? "");
     assert.deepEqual(
       events.map((e) => [e.id, e.event, JSON.parse(e.data ?? "null").version]),
       [
@@ -110,30 +111,46 @@ describe("SSE frames", () => {
   });
 
   it("only the device's, keeping each event's index in the message", () => {
-    const events = parseSse(changeFrames(message, 7, "a") ?? "");
+    const events = parseSse(changeFrames(message, 7, { deviceName: "a" }) ?? "");
     assert.deepEqual(
       events.map((e) => e.id),
       ["7.0", "7.2"],
     );
     assert.deepEqual(
-      parseSse(changeFrames(message, 7, "a", 0) ?? "").map((e) => e.id),
+      parseSse(changeFrames(message, 7, { deviceName: "a" }, 0) ?? "").map((e) => e.id),
       ["7.2"],
     );
-    assert.equal(changeFrames(message, 7, "a", 2), "");
+    assert.equal(changeFrames(message, 7, { deviceName: "a" }, 2), "");
+  });
+
+  it("only a named shadow's, or only the classic shadow's, and by device and shadow at once", () => {
+    const shadows = JSON.stringify([
+      { device: "a", op: "update", version: 1 },
+      { device: "a", shadow: "fan", op: "update", version: 1 },
+      { device: "b", shadow: "fan", op: "update", version: 7 },
+      { device: "a", shadow: "fan-2", op: "update", version: 3 },
+    ]);
+    const ids = (filter: EventFilter) =>
+      parseSse(changeFrames(shadows, 9, filter) ?? "").map((e) => e.id);
+    assert.deepEqual(ids({ shadow: "fan" }), ["9.1", "9.2"]);
+    assert.deepEqual(ids({ shadow: "" }), ["9.0"]);
+    assert.deepEqual(ids({ deviceName: "a", shadow: "fan" }), ["9.1"]);
+    assert.deepEqual(ids({ deviceName: "a" }), ["9.0", "9.1", "9.3"]);
+    assert.deepEqual(ids({ shadow: "nope" }), []);
   });
 
   it("no ids without a stream sequence; unreadable messages are undefined", () => {
-    const events = parseSse(changeFrames(message, undefined, "b") ?? "");
+    const events = parseSse(changeFrames(message, undefined, { deviceName: "b" }) ?? "");
     assert.deepEqual(events, [
       { event: "change", data: JSON.stringify({ device: "b", op: "update", version: 4 }) },
     ]);
-    assert.equal(changeFrames("{nope", 1, undefined), undefined);
-    assert.equal(changeFrames('{"device":"a"}', 1, undefined), undefined);
+    assert.equal(changeFrames("{nope", 1, {}), undefined);
+    assert.equal(changeFrames('{"device":"a"}', 1, {}), undefined);
   });
 
   it("data stays on one line whatever the values hold", () => {
     const tricky = JSON.stringify([{ device: "a", applied: { reported: { s: "x\ny\r\n\nz" } } }]);
-    const events = parseSse(changeFrames(tricky, 1, undefined) ?? "");
+    const events = parseSse(changeFrames(tricky, 1, {}) ?? "");
     assert.equal(events.length, 1);
     assert.deepEqual(JSON.parse(events[0]?.data ?? "null").applied.reported.s, "x\ny\r\n\nz");
   });

@@ -48,6 +48,9 @@ describe("the registered-device check", () => {
     registry: emptyRegistry(asked),
     nc: untouchable<NatsConnection>("nc"),
     events: untouchable<EventStreams>("events"),
+    shadowNames: async () => {
+      throw new Error("shadowNames was called");
+    },
     now: () => 0,
   });
   // Deleting is the one device route that goes on for an unregistered device: a retry
@@ -59,15 +62,19 @@ describe("the registered-device check", () => {
   it("covers every route about one device", () => {
     assert.deepEqual(deviceRoutes.map((r) => r.operationId).sort(), [
       "callFunction",
+      "deleteNamedShadow",
       "deleteShadow",
       "getDevice",
       "getFunction",
+      "getNamedShadow",
       "getShadow",
       "getTwin",
       "issueDeviceToken",
       "listFunctions",
+      "listNamedShadows",
       "rotateDeviceKey",
       "streamDeviceEvents",
+      "updateNamedShadow",
       "updateShadow",
       "updateTwin",
     ]);
@@ -77,7 +84,8 @@ describe("the registered-device check", () => {
     for (const route of deviceRoutes) {
       asked.length = 0;
       await assert.rejects(
-        async () => route.handle(context({ pid: "p", dn: "ghost", requestId: "r" })),
+        async () =>
+          route.handle(context({ pid: "p", dn: "ghost", requestId: "r", shadowName: "s" })),
         unknownDevice,
         route.operationId,
       );
@@ -93,7 +101,7 @@ describe("the registered-device check", () => {
       ]) {
         asked.length = 0;
         await assert.rejects(
-          async () => route.handle(context({ ...params, requestId: "r" })),
+          async () => route.handle(context({ ...params, requestId: "r", shadowName: "s" })),
           unknownDevice,
           `${route.operationId} ${JSON.stringify(params)}`,
         );

@@ -6,17 +6,29 @@ const frame = (event: string, data: string, id?: string): string =>
 
 export const missedFrame = (missed: Missed): string => frame("missed", JSON.stringify(missed));
 
+/** Which of a product's events a stream serves. */
+export interface EventFilter {
+  /** Only this device's events. */
+  readonly deviceName?: string | undefined;
+  /**
+   * Only the events of this named shadow; `""`: only the classic shadow's (an event of
+   * a named shadow carries `shadow`, the classic shadow's does not).
+   */
+  readonly shadow?: string | undefined;
+}
+
 /**
- * The SSE frames of one application-event message: a `change` event per event, only the
- * device's when `device` is given, none up to index `skipThrough`. Each carries its id
- * when the message has a stream sequence. `undefined` when the message is not an array.
+ * The SSE frames of one application-event message: a `change` event per event the
+ * filter lets through, none up to index `skipThrough`. Each carries its id when the
+ * message has a stream sequence. `undefined` when the message is not an array.
  */
 export const changeFrames = (
   text: string,
   seq: number | undefined,
-  device: string | undefined,
+  filter: EventFilter,
   skipThrough = -1,
 ): string | undefined => {
+  const { deviceName, shadow } = filter;
   let events: unknown;
   try {
     events = JSON.parse(text);
@@ -26,9 +38,10 @@ export const changeFrames = (
   if (!Array.isArray(events)) return undefined;
   let out = "";
   for (let i = skipThrough + 1; i < events.length; i++) {
-    const event = events[i] as { device?: unknown } | null;
+    const event = events[i] as { device?: unknown; shadow?: unknown } | null;
     if (typeof event !== "object" || event === null) continue;
-    if (device !== undefined && event.device !== device) continue;
+    if (deviceName !== undefined && event.device !== deviceName) continue;
+    if (shadow !== undefined && (event.shadow ?? "") !== shadow) continue;
     out += frame("change", JSON.stringify(event), seq === undefined ? undefined : `${seq}.${i}`);
   }
   return out;

@@ -11,7 +11,7 @@ import { type Logger, limitedLog } from "@umbra/runtime";
 import type { Metrics } from "../metrics.js";
 import { fail, messageOf } from "../problems.js";
 import { type EventId, formatEventId, type Missed, planStart, type StartPlan } from "./resume.js";
-import { changeFrames, missedFrame } from "./sse.js";
+import { changeFrames, type EventFilter, missedFrame } from "./sse.js";
 import { EVENT_STREAM, type EventStore, isStreamNotFound } from "./store.js";
 
 export interface EventStreamsOptions {
@@ -23,10 +23,9 @@ export interface EventStreamsOptions {
   readonly heartbeatMs?: number;
 }
 
-/** What a stream serves: a product's events, or one device's of them. */
-export interface StreamRequest {
+/** What a stream serves: a product's events, or those of them the filter lets through. */
+export interface StreamRequest extends EventFilter {
   readonly productId: string;
-  readonly deviceName?: string | undefined;
   /** The last event the client saw (Last-Event-ID). */
   readonly after?: EventId | undefined;
 }
@@ -167,7 +166,7 @@ export class EventStreams {
         const frames = changeFrames(
           m.string(),
           m.seq,
-          request.deviceName,
+          request,
           after !== undefined && m.seq === after.seq ? after.index : -1,
         );
         if (frames === undefined)
@@ -212,7 +211,7 @@ export class EventStreams {
           close();
           return;
         }
-        const frames = changeFrames(decoder.decode(msg.data), undefined, request.deviceName);
+        const frames = changeFrames(decoder.decode(msg.data), undefined, request);
         if (frames === undefined || frames === "") return;
         if (out === undefined) {
           early += frames;

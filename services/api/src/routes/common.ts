@@ -10,6 +10,7 @@ import type { EventStreams } from "../events/streams.js";
 import { fail } from "../problems.js";
 import type { RequestContext } from "../routing.js";
 import * as S from "../schemas.js";
+import type { ShadowNameReader } from "./named-shadows.js";
 
 export interface ApiDependencies {
   readonly shadows: ShadowClient;
@@ -17,6 +18,8 @@ export interface ApiDependencies {
   /** Whether a device has a live MQTT session (written by the edges). */
   readonly presence?: Presence | undefined;
   readonly nc: NatsConnection;
+  /** The names of a device's named shadows (read from Redis, where the shard keeps them). */
+  readonly shadowNames: ShadowNameReader;
   /** Serves the event streams (Server-Sent Events). */
   readonly events: EventStreams;
   readonly now: () => number;

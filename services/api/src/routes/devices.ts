@@ -33,9 +33,9 @@ import { problemOf } from "./documents.js";
 const DEFAULT_TOKEN_SECONDS = 365 * 86_400;
 
 export const deviceRoutes = (
-  deps: Pick<ApiDependencies, "registry" | "shadows" | "nc" | "now">,
+  deps: Pick<ApiDependencies, "registry" | "shadows" | "nc" | "now" | "shadowNames">,
 ): Route[] => {
-  const { registry, shadows, nc, now } = deps;
+  const { registry, shadows, nc, now, shadowNames } = deps;
 
   /** Closes the device's MQTT session, wherever it is (the take-over an edge honours). */
   const disconnect = (device: DeviceId): void => {
@@ -130,7 +130,7 @@ export const deviceRoutes = (
       method: "DELETE",
       path: DEVICE,
       operationId: "deleteDevice",
-      summary: "Delete a device: it is disconnected and its shadow removed",
+      summary: "Delete a device: it is disconnected and its shadows (classic and named) removed",
       tag: "registry",
       responses: { 204: { description: "deleted" }, ...problemResponses([404, 503]) },
       handle: async (ctx) => {
@@ -150,6 +150,14 @@ export const deviceRoutes = (
             deviceSubject(gatewayId.productId, gatewayId.deviceName),
             encodeTopologyChanged(),
           );
+        // Named shadows before the classic one: the classic one's 404 below is how a
+        // repeated delete of a device that is gone ends, and it must not end a retry
+        // before the named shadows a failed attempt left are removed too.
+        if (named)
+          for (const name of await shadowNames(key)) {
+            const removed = await shadows.delete(key, undefined, name);
+            if (!removed.ok && removed.error._tag !== "ShadowNotFound") problemOf(removed);
+          }
         const reply = await shadows.delete(key);
         if (!registered && !reply.ok && reply.error._tag === "ShadowNotFound")
           unknownDevice(device);

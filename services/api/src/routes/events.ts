@@ -2,6 +2,7 @@
  * Event streams (Server-Sent Events) of a product's or one device's accepted changes;
  * the streams themselves are served by `../events/streams.ts`.
  */
+import { isAwsShadowName } from "@umbra/dialects";
 import { type EventId, parseEventId } from "../events/resume.js";
 import { fail } from "../problems.js";
 import type { RequestContext, Route } from "../routing.js";
@@ -33,11 +34,31 @@ export const lastEventIdOf = (ctx: RequestContext): EventId | undefined => {
   return id;
 };
 
+/**
+ * `?shadow=`: only one named shadow's events, or (empty) only the classic shadow's;
+ * absent, every shadow's. A name no shadow can have is a 400, not a stream that stays
+ * silent.
+ */
+export const shadowFilterOf = (ctx: RequestContext): string | undefined => {
+  const shadow = ctx.query.get("shadow") ?? undefined;
+  if (shadow === undefined || shadow === "" || isAwsShadowName(shadow)) return shadow;
+  return fail(
+    "bad-request",
+    "shadow must be a shadow name (1–64 characters of letters, digits, '$', ':', '_' and '-'), or empty for the classic shadow",
+  );
+};
+
 const eventStreamQuery = [
   {
     name: "after",
     description: "resume after this event id when no Last-Event-ID header is sent",
     schema: { type: "string", pattern: "^[0-9]+\\.[0-9]+$" },
+  },
+  {
+    name: "shadow",
+    description:
+      "only the events of this named shadow; empty (`?shadow=`): only the classic shadow's; absent: every shadow's",
+    schema: { type: "string", pattern: "^[$a-zA-Z0-9:_-]{0,64}$" },
   },
 ] as const;
 
@@ -74,8 +95,9 @@ export const eventRoutes = (deps: Pick<ApiDependencies, "registry" | "events">):
       handle: async (ctx) => {
         const pid = pidOf(ctx);
         const after = lastEventIdOf(ctx);
+        const shadow = shadowFilterOf(ctx);
         await productMustExist(registry, pid);
-        return { status: 200, stream: await events.prepare({ productId: pid, after }) };
+        return { status: 200, stream: await events.prepare({ productId: pid, after, shadow }) };
       },
     },
     {
@@ -92,8 +114,9 @@ export const eventRoutes = (deps: Pick<ApiDependencies, "registry" | "events">):
       },
       handle: async (ctx) => {
         const after = lastEventIdOf(ctx);
+        const shadow = shadowFilterOf(ctx);
         const { device } = await registeredDevice(registry, ctx);
-        return { status: 200, stream: await events.prepare({ ...device, after }) };
+        return { status: 200, stream: await events.prepare({ ...device, after, shadow }) };
       },
     },
   ];
