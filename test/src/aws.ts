@@ -20,6 +20,23 @@ const { io, iot, mqtt, mqtt5, iotshadow } = v2;
 
 type ShadowClient = AwsV2.iotshadow.IotShadowClientv2;
 
+/**
+ * Lets a test process that used the v2 SDK end. aws-crt 1.33.1 on Node 20 keeps the event
+ * loop alive once a streaming operation was opened, even after it, its client and the
+ * connection are closed (seen against a bare Mosquitto too), and can abort while Node
+ * frees its environment (a finalizer releasing a threadsafe function). Call it in the
+ * last `after` hook: it disables the binding's threadsafe functions on exit, as aws-crt
+ * itself does under Electron, and ends the process 2 s later if only native handles
+ * still hold it (an unref'd timer: a process with nothing left exits on its own first).
+ */
+export const letAwsCrtExit = (): void => {
+  const binding = require("aws-crt/dist/native/binding.js") as {
+    default: { disable_threadsafe_function(): void };
+  };
+  process.once("exit", () => binding.default.disable_threadsafe_function());
+  setTimeout(() => process.exit(), 2_000).unref();
+};
+
 /** How a v2 device reaches the edge. */
 export type AwsV2Transport =
   | {
