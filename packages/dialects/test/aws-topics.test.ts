@@ -129,14 +129,20 @@ describe("AWS topics", () => {
     assert.equal(verdict("#"), undefined);
   });
 
-  it("asks for a sync when a granted filter is an AWS one, so the shard knows an AWS session listens", () => {
+  it("asks for a sync when a granted filter can hear others' writes (update/accepted or update/documents), so the shard knows an AWS session listens", () => {
     const device = { productId: "p", deviceName: "thing1" };
-    assert.equal(awsDialect.syncOnSubscribe?.(device, [`${P}/update/documents`]), true);
-    assert.equal(
-      awsDialect.syncOnSubscribe?.(device, ["$sys/p/thing1/image/update/delta", `${N}/get/+`]),
-      true,
-    );
-    assert.equal(awsDialect.syncOnSubscribe?.(device, ["$sys/p/thing1/image/update/delta"]), false);
-    assert.equal(awsDialect.syncOnSubscribe?.(device, []), false);
+    const sync = (filters: string[]) => awsDialect.syncOnSubscribe?.(device, filters);
+    assert.equal(sync([`${P}/update/documents`]), true);
+    assert.equal(sync([`${P}/update/accepted`]), true);
+    assert.equal(sync([`${P}/#`]), true);
+    assert.equal(sync([`${P}/update/+`]), true);
+    assert.equal(sync(["$sys/p/thing1/image/update/delta", `${N}/update/documents`]), true);
+    assert.equal(sync([`$aws/things/thing1/shadow/name/+/update/accepted`]), true);
+    // What the v2 client subscribes around each get and delete, and the delta stream.
+    assert.equal(sync([`${N}/get/+`, `${P}/delete/+`, `${P}/update/delta`]), false);
+    assert.equal(sync([`${P}/update/rejected`]), false);
+    assert.equal(sync(["$sys/p/thing1/image/update/delta"]), false);
+    assert.equal(sync([]), false);
   });
+
 });

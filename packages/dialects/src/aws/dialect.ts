@@ -1,4 +1,5 @@
 import { err, ok, ShadowErrors } from "@umbra/core";
+import { topicMatches } from "../acl.js";
 import type { DeviceId } from "../device.js";
 import type { DeviceDialect, EventJson } from "../dialect.js";
 import type { AcceptedEvent, CommandOp, OutboundText, ShadowEvent } from "../events.js";
@@ -15,11 +16,22 @@ import {
   type AwsShadowOp,
   awsAnswerTopic,
   awsDeviceOf,
+  awsNamedShadowOf,
   awsSubscribeVerdict,
   parseAwsRequestTopic,
 } from "./topics.js";
 
 const AWS = "$aws/";
+
+/** Whether a granted filter can receive `update/accepted` or `update/documents`. */
+const hearsOthersWrites = (filter: string, device: DeviceId): boolean => {
+  // The classic shadow's topics, and a named shadow's: the one the filter names, or any
+  // (`_` stands for the name a `+` at that level takes).
+  for (const shadow of [undefined, awsNamedShadowOf(filter) ?? "_"])
+    for (const answer of ["update/documents", "update/accepted"] as const)
+      if (topicMatches(filter, awsAnswerTopic(device.deviceName, shadow, answer))) return true;
+  return false;
+};
 
 /** The request a rejection answers: what the device published to. */
 const requestOf = (op: CommandOp): AwsShadowOp => (op === "get" || op === "delete" ? op : "update");
@@ -119,9 +131,12 @@ export const createAwsDialect = (aws: AwsLimits = defaultAwsLimits): DeviceDiale
     filter.startsWith(AWS) ? awsSubscribeVerdict(filter, requestedQos, mayUse) : undefined,
 
   // The `sync` answers nothing (see renderAnswer): it tells the device's actor that an
-  // AWS session listens, so its accepted events carry what `update/documents` needs.
-  // Only granted filters reach here, and a granted `$aws/` filter is a shadow filter.
-  syncOnSubscribe: (_device, filters) => filters.some((filter) => filter.startsWith(AWS)),
+  // AWS session listens, so its accepted events carry what `update/documents` and the
+  // `update/accepted` of others' reports need. Only filters that can receive one of
+  // those ask for it: the v2 client subscribes `…/get/+` and `…/delete/+` around every
+  // request, which would otherwise cost the shard one more command per request.
+  syncOnSubscribe: (device, filters) =>
+    filters.some((filter) => filter.startsWith(AWS) && hearsOthersWrites(filter, device)),
 
   readCommand(op, payload, limits) {
     if (op !== "update" && op !== "get" && op !== "delete")
