@@ -77,7 +77,7 @@ const fromDevice = (
   device: string,
   op: CommandHeader["op"],
   dialect: "aws" | "onenet",
-  payload: object | undefined,
+  payload: object | Uint8Array | undefined,
   inbox: string,
   shadow?: string,
 ): void => {
@@ -86,7 +86,11 @@ const fromDevice = (
     commandSubject(partitionOf(device, 1024)),
     encodeCommand(
       header,
-      payload === undefined ? new Uint8Array() : encoder.encode(JSON.stringify(payload)),
+      payload === undefined
+        ? new Uint8Array()
+        : payload instanceof Uint8Array
+          ? payload
+          : encoder.encode(JSON.stringify(payload)),
     ),
     { reply: inbox },
   );
@@ -212,14 +216,14 @@ describe("pushes", () => {
     assert.equal(apps[0]?.shadow, "lamp");
   });
 
-  it("of a OneNET report reach AWS subscribers once an AWS session subscribed (the sync), not before", async () => {
+  it("of a OneNET report reach AWS subscribers once an AWS session subscribed to update/documents (the sync says so), not before", async () => {
     const key = "p/thing4";
     const inbox = "umbra.edge.named-test-4";
     const onDevice = listen(deviceSubject("p", "thing4"), false);
     const answers = listen(inbox, true);
     await nc.flush();
     fromDevice(key, "update", "onenet", { state: { reported: { t: 1 } } }, inbox);
-    fromDevice(key, "sync", "aws", undefined, inbox);
+    fromDevice(key, "sync", "aws", new Uint8Array([1]), inbox);
     fromDevice(key, "update", "onenet", { state: { reported: { t: 2 } } }, inbox);
     await until(onDevice, 2, "AWS's accepted and documents of the second report");
     await until(answers, 2, "both OneNET answers");

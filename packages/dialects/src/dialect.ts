@@ -43,6 +43,11 @@ export interface DeviceDialect {
    * `update/documents` needs).
    */
   syncOnSubscribe?(device: DeviceId, filters: readonly string[]): boolean;
+  /**
+   * What the `sync` command carries to the shard (empty when absent): AWS says whether the
+   * filters can receive `update/documents`, which decides what the actor's events carry.
+   */
+  syncPayload?(device: DeviceId, filters: readonly string[]): Uint8Array;
   /** The shard: a device's payload for `op` read into what the engine runs. */
   readCommand(
     op: DeviceOp,

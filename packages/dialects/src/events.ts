@@ -73,6 +73,13 @@ export interface AcceptedEvent extends EventBase {
    * dialects after a device's write) is not due.
    */
   readonly desiredUnchanged?: true | undefined;
+  /**
+   * An AWS session of the device may listen (the actor took an `aws` command since it was
+   * loaded): AWS tells every subscriber of every accepted update (`update/accepted`), so
+   * a report that left desired alone is pushed to AWS too. Cheap, unlike `previous`,
+   * which only a subscriber of `update/documents` makes the actor carry.
+   */
+  readonly awsListens?: true | undefined;
 }
 
 export interface RejectedEvent extends EventBase {

@@ -145,4 +145,13 @@ describe("AWS topics", () => {
     assert.equal(sync([]), false);
   });
 
+  it("says in the sync's payload whether the filters hear update/documents (1) or only update/accepted (0)", () => {
+    const device = { productId: "p", deviceName: "thing1" };
+    const payload = (filters: string[]) => [...(awsDialect.syncPayload?.(device, filters) ?? [])];
+    assert.deepEqual(payload([`${P}/update/documents`]), [1]);
+    assert.deepEqual(payload([`${P}/update/accepted`, `${N}/update/+`]), [1]);
+    assert.deepEqual(payload([`${P}/#`]), [1]);
+    assert.deepEqual(payload([`${P}/update/accepted`, `${P}/update/rejected`]), [0]);
+  });
+
 });

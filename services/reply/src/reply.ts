@@ -173,9 +173,9 @@ export class Reply {
             this.#renderPushes(event, device, pushes, json, now, event.dialect);
             this.#deliver(key, device, undefined, pushes);
           }
-          // A report that left desired alone, while an AWS session listens (the event
-          // carries the documents): AWS tells every subscriber of every update.
-          else if (event.previous !== undefined && event.dialect !== "aws") {
+          // A report that left desired alone, while an AWS session listens: AWS tells
+          // every subscriber of every update.
+          else if (event.awsListens === true && event.dialect !== "aws") {
             const pushes: OutboundText[] = [];
             this.#render(awsDialect, event, device, pushes, json, now);
             this.#deliver(key, device, undefined, pushes);

@@ -238,8 +238,19 @@ describe("AWS: documents and named shadows", () => {
     for (const a of answers) assert.equal((a.body as { clientToken: string }).clientToken, "t1");
   });
 
-  it("push a OneNET report to AWS subscribers only while the event carries the documents (an AWS session listens)", async () => {
-    const report = accepted({ previous: before, document: withDesired, desiredUnchanged: true });
+  it("push a OneNET report to AWS subscribers only while an AWS session listens, with update/documents when the event carries the documents", async () => {
+    const quiet = accepted({});
+    assert.deepEqual(deviceTopics(await turn([JSON.stringify(quiet)]), lampSubject), []);
+    const listened = accepted({ awsListens: true } as Partial<AcceptedEvent>);
+    assert.deepEqual(deviceTopics(await turn([JSON.stringify(listened)]), lampSubject), [
+      `${A}/update/accepted`,
+    ]);
+    const report = accepted({
+      previous: before,
+      document: withDesired,
+      desiredUnchanged: true,
+      awsListens: true,
+    } as Partial<AcceptedEvent>);
     const published = await turn([JSON.stringify(report)]);
     assert.deepEqual(deviceTopics(published, lampSubject), [
       `${A}/update/accepted`,
@@ -260,6 +271,7 @@ describe("AWS: documents and named shadows", () => {
       previous: before,
       document: withDesired,
       desiredUnchanged: true,
+      awsListens: true,
     } as Partial<AcceptedEvent>);
     assert.deepEqual(deviceTopics(await turn([JSON.stringify(pending)]), lampSubject), [
       `${A}/update/accepted`,

@@ -99,12 +99,16 @@ export class ShadowActor {
   #names = 0;
   /**
    * An AWS session may listen: set by any `aws` command (the edge's `sync` when an AWS
-   * client subscribes included), so accepted events carry `previous` and `document`
-   * for `update/documents`. In memory only: lost when the actor is passivated or its
-   * partition moves, until the device's next AWS command or subscription. A named
-   * shadow's actor always behaves as if set (only AWS renders named shadows).
+   * client subscribes included), so accepted events say so (`awsListens`) and reports
+   * are pushed as AWS `update/accepted`. `#awsDocuments`: one may listen to
+   * `update/documents` (an AWS `sync` whose payload says so), so accepted events carry
+   * `previous` and `document` — three times the bytes, hence only then. In memory only:
+   * lost when the actor is passivated or its partition moves, until the device's next
+   * AWS command or subscription. A named shadow's actor starts with both set (only AWS
+   * renders named shadows).
    */
   #awsListens: boolean;
+  #awsDocuments: boolean;
   #idle: Promise<void> = Promise.resolve();
   /** Fires when the next function call times out or a finished one is due for clean-up. */
   #expiry: NodeJS.Timeout | undefined;
@@ -124,6 +128,7 @@ export class ShadowActor {
     this.shadow = shadow;
     this.#env = env;
     this.#awsListens = shadow !== undefined;
+    this.#awsDocuments = shadow !== undefined;
   }
 
   get #maxNames(): number {
@@ -257,7 +262,10 @@ export class ShadowActor {
             copies++;
             continue;
           }
-          if (header.dialect === "aws") this.#awsListens = true;
+          if (header.dialect === "aws") {
+            this.#awsListens = true;
+            if (header.op === "sync" && payload[0] === 1) this.#awsDocuments = true;
+          }
           const ctx: CommandContext = {
             doc,
             device: this.device,
@@ -266,7 +274,8 @@ export class ShadowActor {
             now,
             limits: env.limits,
             origin: header.source === "device" ? command.reply : undefined,
-            documents: this.#awsListens,
+            documents: this.#awsDocuments,
+            awsListens: this.#awsListens,
           };
           let outcome = runCommand(ctx);
           if (outcome.changed && this.shadow !== undefined) {

@@ -89,7 +89,10 @@ const actorOf = (store: Store, shadow?: string, maxNamedShadows?: number) => {
     const before = events.length;
     const command: QueuedCommand = {
       header,
-      payload: new TextEncoder().encode(payload === "" ? "" : JSON.stringify(payload)),
+      payload:
+        payload instanceof Uint8Array
+          ? payload
+          : new TextEncoder().encode(payload === "" ? "" : JSON.stringify(payload)),
       reply: dialect === undefined ? undefined : "umbra.edge.e1",
     };
     assert.equal(actor.enqueue(command), true);
@@ -184,7 +187,7 @@ describe("AWS requests", () => {
 });
 
 describe("documents for AWS update/documents", () => {
-  it("are not on a classic shadow's events until an AWS command (the sync on subscribe) came", async () => {
+  it("are not on a classic shadow's events until an AWS sync says a session hears update/documents; any AWS command marks events awsListens", async () => {
     const { send } = actorOf(memoryStore());
     const plain = await send("update", report(1), "onenet");
     assert.equal(plain.kind, "accepted");
@@ -192,11 +195,19 @@ describe("documents for AWS update/documents", () => {
     assert.equal(plain.previous, undefined, "the hot path carries no documents");
     assert.equal(plain.document, undefined);
     assert.equal(plain.desiredUnchanged, undefined);
-    const sync = await send("sync", "");
+    assert.equal(plain.awsListens, undefined, "nor the AWS mark");
+    // An AWS request, or a sync for filters that hear update/accepted only: the mark.
+    const listens = await send("sync", new Uint8Array([0]));
+    assert.equal(listens.kind, "document", "a sync is a read");
+    const marked = await send("update", report(1.5), "onenet");
+    if (marked.kind !== "accepted") return assert.fail("refused");
+    assert.equal(marked.awsListens, true);
+    assert.equal(marked.previous, undefined, "no documents without a documents subscriber");
+    const sync = await send("sync", new Uint8Array([1]));
     assert.equal(sync.kind, "document", "a sync is a read");
     const watched = await send("update", report(2), "onenet");
     if (watched.kind !== "accepted") return assert.fail("refused");
-    assert.deepEqual(watched.previous?.reported, { n: 1 });
+    assert.deepEqual(watched.previous?.reported, { n: 1.5 });
     assert.deepEqual(watched.document?.reported, { n: 2 });
     assert.equal(watched.desiredUnchanged, true, "a report left desired alone");
     const cloud = await send("update", { state: { desired: { n: 5 } } }, undefined);

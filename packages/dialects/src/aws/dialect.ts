@@ -23,15 +23,24 @@ import {
 
 const AWS = "$aws/";
 
-/** Whether a granted filter can receive `update/accepted` or `update/documents`. */
-const hearsOthersWrites = (filter: string, device: DeviceId): boolean => {
+/** Whether a granted filter can receive one of `answers` of the device's shadows. */
+const hears = (
+  filter: string,
+  device: DeviceId,
+  answers: readonly ("update/accepted" | "update/documents")[],
+): boolean => {
+  if (!filter.startsWith(AWS)) return false;
   // The classic shadow's topics, and a named shadow's: the one the filter names, or any
   // (`_` stands for the name a `+` at that level takes).
   for (const shadow of [undefined, awsNamedShadowOf(filter) ?? "_"])
-    for (const answer of ["update/documents", "update/accepted"] as const)
+    for (const answer of answers)
       if (topicMatches(filter, awsAnswerTopic(device.deviceName, shadow, answer))) return true;
   return false;
 };
+const OTHERS_WRITES = ["update/accepted", "update/documents"] as const;
+const DOCUMENTS = ["update/documents"] as const;
+const SYNC_LISTENS = new Uint8Array([0]);
+const SYNC_DOCUMENTS = new Uint8Array([1]);
 
 /** The request a rejection answers: what the device published to. */
 const requestOf = (op: CommandOp): AwsShadowOp => (op === "get" || op === "delete" ? op : "update");
@@ -131,12 +140,16 @@ export const createAwsDialect = (aws: AwsLimits = defaultAwsLimits): DeviceDiale
     filter.startsWith(AWS) ? awsSubscribeVerdict(filter, requestedQos, mayUse) : undefined,
 
   // The `sync` answers nothing (see renderAnswer): it tells the device's actor that an
-  // AWS session listens, so its accepted events carry what `update/documents` and the
-  // `update/accepted` of others' reports need. Only filters that can receive one of
-  // those ask for it: the v2 client subscribes `…/get/+` and `…/delete/+` around every
-  // request, which would otherwise cost the shard one more command per request.
+  // AWS session listens, so a report that left desired alone is pushed as
+  // `update/accepted` too; its payload says whether the session can receive
+  // `update/documents`, for which the actor's events must carry both documents (they
+  // grow ~3×: only then). Only filters that can receive one of those ask for a sync:
+  // the v2 client subscribes `…/get/+` and `…/delete/+` around every request, which
+  // would otherwise cost the shard one more command per request.
   syncOnSubscribe: (device, filters) =>
-    filters.some((filter) => filter.startsWith(AWS) && hearsOthersWrites(filter, device)),
+    filters.some((filter) => hears(filter, device, OTHERS_WRITES)),
+  syncPayload: (device, filters) =>
+    filters.some((filter) => hears(filter, device, DOCUMENTS)) ? SYNC_DOCUMENTS : SYNC_LISTENS,
 
   readCommand(op, payload, limits) {
     if (op !== "update" && op !== "get" && op !== "delete")

@@ -29,6 +29,9 @@ import type { PendingCommands, QosOneHeader } from "./retry.js";
  * subscription asks for. An AWS request past its session's window of unanswered ones
  * is answered 429 here and not sent.
  */
+/** A sync whose dialect has nothing to say about it. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 export class DeviceCommands {
   readonly #nc: NatsConnection;
   readonly #outbox: CommandOutbox;
@@ -179,7 +182,7 @@ export class DeviceCommands {
       };
       this.#outbox.publish(
         commandSubject(partitionOf(key, this.#partitions)),
-        encodeCommand(header, new Uint8Array(0)),
+        encodeCommand(header, dialect.syncPayload?.(device, filters) ?? NO_PAYLOAD),
         this.#inbox,
       );
     }

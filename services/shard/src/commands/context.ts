@@ -36,6 +36,8 @@ export interface CommandContext {
    * AWS client watches), whose events stay as small as they were.
    */
   readonly documents?: boolean;
+  /** An AWS session may listen: accepted events say so (`ShadowEvent.awsListens`). */
+  readonly awsListens?: boolean;
 }
 
 /** What one command did to a document: the new document (if it changed) and the event. */

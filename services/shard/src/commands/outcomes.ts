@@ -87,6 +87,7 @@ export const written = (
       document: desiredChanged || documents ? doc : undefined,
       previous: documents ? result.previous : undefined,
       desiredUnchanged: documents && !desiredChanged ? true : undefined,
+      awsListens: ctx.awsListens === true ? true : undefined,
     },
   };
 };
