@@ -143,7 +143,8 @@ describe("the AWS v2 SDK's IotShadowClientv2", () => {
       const unchanged = await sdk.shadow.getShadow({ thingName: thing });
       assert.equal(unchanged.version, written.version, "a refused update changes nothing");
 
-      await sdk.shadow.deleteShadow({ thingName: thing });
+      const deleted = await sdk.shadow.deleteShadow({ thingName: thing });
+      assert.equal(deleted.version, written.version, "delete/accepted names the version deleted");
       const missing = await rejectionOf(sdk.shadow.getShadow({ thingName: thing }));
       assert.equal(missing.code, 404);
       assert.equal(missing.message, `No shadow exists with name: ${thing}`);

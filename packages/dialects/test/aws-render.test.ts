@@ -155,13 +155,13 @@ describe("AWS answers", () => {
     assert.ok(!out[0]?.body.includes("clientToken"), "no token, none echoed");
   });
 
-  it("renders delete/accepted byte for byte", () => {
+  it("renders delete/accepted byte for byte, with the version deleted (the event's is the tombstone's, one after)", () => {
     const out = answer({
       ...base,
       kind: "accepted",
       op: "delete",
       clientToken: "tok-d",
-      version: 9,
+      version: 10,
       timestamp: ms(1596149030),
       applied: { desired: null, reported: null },
       delta: undefined,

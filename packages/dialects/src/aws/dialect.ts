@@ -53,9 +53,12 @@ const requestOf = (op: CommandOp): AwsShadowOp => (op === "get" || op === "delet
 const renderAccepted = (event: AcceptedEvent, thing: string, out: OutboundText[]): void => {
   const { shadow, clientToken } = event;
   if (event.op === "delete") {
+    // AWS names the version that was deleted (its SDK's tests expect 1 after one update);
+    // a delete event carries its tombstone's, the one after it. (0 after an Alibaba
+    // device's epoch roll-over, the one case where the tombstone's is not one after.)
     out.push({
       topic: awsAnswerTopic(thing, shadow, "delete/accepted"),
-      body: awsDeleteAcceptedBody(event.version, event.timestamp, clientToken),
+      body: awsDeleteAcceptedBody(Math.max(0, event.version - 1), event.timestamp, clientToken),
     });
     return;
   }
