@@ -103,12 +103,21 @@ const session = async (ctx: FamilyContext, version: 4 | 5): Promise<RawMqtt> => 
   return raw;
 };
 
-/** Nothing but the device's own topics (OneNET's, or Alibaba's shadow topic) may reach it. */
+/**
+ * Nothing but the device's own topics (OneNET's, Alibaba's shadow topic, its AWS thing's
+ * shadow topics) may reach it.
+ */
 const assertNoLeak = (raw: RawMqtt, me: string): void => {
   const own = `$sys/${ATTACKER}/${me}/`;
   const aliyun = `/shadow/get/${ATTACKER}/${me}`;
+  const aws = `$aws/things/${me}/shadow/`;
   for (const p of raw.packets)
-    if (p.cmd === "publish" && !p.topic.startsWith(own) && p.topic !== aliyun)
+    if (
+      p.cmd === "publish" &&
+      !p.topic.startsWith(own) &&
+      p.topic !== aliyun &&
+      !p.topic.startsWith(aws)
+    )
       throw new Error(`cross-tenant delivery: ${me} received a PUBLISH on '${p.topic}'`);
   if (raw.parseError !== undefined)
     throw new Error(`the edge sent bytes mqtt-packet cannot read: ${raw.parseError.message}`);
@@ -553,6 +562,13 @@ const foreignTopics: Family = {
       `/shadow/update/${VICTIM}/v2`,
       `/shadow/get/${ATTACKER}/${me}`,
       `/shadow/update/${ATTACKER}/${me}/../../${VICTIM}/v1`,
+      // AWS forms name no product: another thing is another device of the session's.
+      "$aws/things/v1/shadow/update",
+      "$aws/things/a15/shadow/update",
+      "$aws/things/a15/shadow/name/lamp/update",
+      `$aws/things/${me}/shadow/../../a15/shadow/update`,
+      `$aws/things/${me}/shadow/update/accepted`,
+      `$aws/things/${me}/shadow/name/../../../a15/shadow/delete`,
     );
     const arb = fc.record({
       version,
