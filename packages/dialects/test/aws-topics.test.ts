@@ -153,5 +153,4 @@ describe("AWS topics", () => {
     assert.deepEqual(payload([`${P}/#`]), [1]);
     assert.deepEqual(payload([`${P}/update/accepted`, `${P}/update/rejected`]), [0]);
   });
-
 });
