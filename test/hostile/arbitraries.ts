@@ -642,6 +642,67 @@ const garbageText: fc.Arbitrary<Buffer> = fc.oneof(
   fc.string({ maxLength: 64 }).map((t) => Buffer.from(t)),
 );
 
+/** An AWS request body and the clientToken every answer to it must echo, if it has one. */
+export interface AwsRequestBody {
+  readonly body: Buffer;
+  readonly token: string | undefined;
+}
+
+const awsToken: fc.Arbitrary<unknown> = fc.oneof(
+  fc.string({ maxLength: 64 }),
+  fc.string({ minLength: 1, maxLength: 40 }).map((t) => "é".repeat(33) + t),
+  aliyunValue,
+);
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The token a reader can echo: the body is UTF-8 JSON (whatever else is wrong with it)
+ * and its `clientToken` a string of at most 64 bytes. Not JSON, no token, for AWS too.
+ */
+const readableToken = (body: Buffer): string | undefined => {
+  try {
+    const parsed = JSON.parse(strictUtf8.decode(body)) as { clientToken?: unknown } | null;
+    const token = typeof parsed === "object" && parsed !== null ? parsed.clientToken : undefined;
+    return typeof token === "string" && Buffer.byteLength(token) <= 64 ? token : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Bodies for `$aws/things/{thing}/shadow/[name/{n}/]update|get|delete`: AWS's request with
+ * `state`, its sections, `version`, `clientToken` and stray members (`thingName`) missing
+ * or of every wrong type, tokens up to and past 64 bytes, JSON bombs in `state` (past the
+ * engine's size and depth too), and bytes that are not JSON.
+ */
+export const awsRequest = (maxBomb: number): fc.Arbitrary<AwsRequestBody> =>
+  fc
+    .oneof(
+      fc
+        .record(
+          {
+            state: fc.oneof(
+              fc.record(
+                { reported: aliyunSection, desired: aliyunSection, delta: aliyunValue },
+                { requiredKeys: [] },
+              ),
+              aliyunValue,
+            ),
+            version: aliyunValue,
+            clientToken: awsToken,
+            thingName: aliyunValue,
+          },
+          { requiredKeys: [] },
+        )
+        .map((request) => Buffer.from(JSON.stringify(request))),
+      bomb(maxBomb).map((b) =>
+        Buffer.from(`{"clientToken":"bomb","state":{"reported":${bombBytes(b)}}}`),
+      ),
+      garbageText,
+    )
+    .map((body) => ({ body, token: readableToken(body) }));
+
 /**
  * Bodies for `/shadow/update/{pk}/{dn}`: Alibaba's request envelope with every field
  * optional and often wrong (method, state, sections, version), plus bytes that are not

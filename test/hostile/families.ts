@@ -11,6 +11,7 @@ import type { Packet } from "mqtt-packet";
 import { TestDevice, withDeadline } from "../src/harness.js";
 import {
   aliyunRequest,
+  awsRequest,
   type Bomb,
   bomb,
   bombBytes,
@@ -444,6 +445,57 @@ const jsonBombsMqtt: Family = {
  * envelopes with every field missing or wrong, non-JSON bytes, JSON bombs. Each gets its
  * PUBACK and exactly one reply on `/shadow/get/{pk}/{dn}` (success or an error code).
  */
+/**
+ * AWS shadow requests on the session's own thing, classic or named shadow: bodies with
+ * every field missing or wrong, tokens past 64 bytes, JSON bombs, non-JSON. Each gets its
+ * PUBACK and exactly one `{op}/accepted` or `{op}/rejected`, echoing the request's
+ * clientToken when it had a readable one; a round's requests go to one shadow, in order.
+ */
+const awsRequests: Family = {
+  name: "aws-requests",
+  runs: 240,
+  parallel: 8,
+  property: (ctx, onFailure) => {
+    const { me } = loginOf(ctx);
+    const arb = fc.record({
+      version,
+      op: fc.constantFrom("update", "update", "get", "delete"),
+      shadow: fc.constantFrom(undefined, "fz", "fz-2"),
+      requests: fc.array(awsRequest(MQTT_BOMB), { minLength: 1, maxLength: 8 }),
+    });
+    return property(arb, onFailure, async ({ version: v, op, shadow, requests }) => {
+      assertAlive(ctx.target);
+      const prefix = `$aws/things/${me}/shadow${shadow === undefined ? "" : `/name/${shadow}`}`;
+      const answered = (t: string) =>
+        t === `${prefix}/${op}/accepted` || t === `${prefix}/${op}/rejected`;
+      const raw = await session(ctx, v);
+      try {
+        await requestRound(ctx, raw, v, {
+          filter: `${prefix}/#`,
+          topic: `${prefix}/${op}`,
+          payloads: requests.map((r) => r.body),
+          isAnswer: answered,
+          what: `AWS ${op} requests`,
+        });
+        const answers = raw.packets.filter((p) => p.cmd === "publish" && answered(p.topic));
+        requests.forEach((request, i) => {
+          const answer = answers[i];
+          if (answer?.cmd !== "publish") return;
+          const body = JSON.parse(answer.payload.toString()) as { clientToken?: string };
+          if (request.token !== undefined && body.clientToken !== request.token)
+            throw new Error(
+              `request ${i} had clientToken ${JSON.stringify(request.token)}; its answer on ${answer.topic} echoed ${JSON.stringify(body.clientToken)}`,
+            );
+          ctx.note(answer.topic.endsWith("/accepted") ? "accepted" : "rejected");
+        });
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
 const aliyunRequests: Family = {
   name: "aliyun-requests",
   runs: 240,
@@ -1006,6 +1058,7 @@ export const FAMILIES: readonly Family[] = [
   mutated,
   jsonBombsMqtt,
   aliyunRequests,
+  awsRequests,
   foreignTopics,
   apiFamily("api-bodies", "hostile", 6_000),
   apiFamily("api-bombs", "bombs", 2_000),

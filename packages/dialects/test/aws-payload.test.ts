@@ -175,6 +175,29 @@ describe("AWS request payloads", () => {
     assert.equal(awsError(huge.error.error).code, 413);
   });
 
+  it("echoes the token of JSON the engine's reader refuses (past its size or depth), not of what is no JSON", () => {
+    const huge = text({ clientToken: "big", state: { reported: { a: "x".repeat(20_000) } } });
+    assert.deepEqual(refusal("update", huge), {
+      code: 413,
+      message: "The payload exceeds the maximum size allowed",
+      clientToken: "big",
+    });
+    assert.equal(refusal("get", huge).clientToken, "big", "a get too");
+    const bytes = readAwsRequest("update", Buffer.from(huge));
+    assert.ok(!bytes.ok);
+    assert.equal(bytes.error.clientToken, "big", "read from bytes as from text");
+    const deep = text({ clientToken: "deep", state: { reported: nest(200) } });
+    assert.equal(refusal("update", deep).clientToken, "deep");
+    // Not JSON, not UTF-8, or a token AWS would refuse: nothing to echo.
+    assert.equal(refusal("update", '{"clientToken":"t","state":').clientToken, undefined);
+    const latin1 = Buffer.from('{"clientToken":"t","state":{"reported":{"a":"\xff"}}}', "latin1");
+    const notUtf8 = readAwsRequest("update", latin1);
+    assert.ok(!notUtf8.ok);
+    assert.equal(notUtf8.error.clientToken, undefined);
+    const longToken = text({ clientToken: "t".repeat(65), state: { reported: nest(200) } });
+    assert.equal(refusal("update", longToken).clientToken, undefined);
+  });
+
   it("hands the shard update, get and delete commands with their token", () => {
     const payload = Buffer.from(text({ state: { reported: { a: 1 } }, clientToken: "c" }));
     assert.deepEqual(awsDialect.readCommand("update", payload, defaultLimits), {

@@ -52,6 +52,29 @@ export interface AwsRefusal {
 const refuse = (error: ShadowError, clientToken?: string) =>
   err<AwsRefusal>({ error, clientToken });
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The clientToken of a payload the engine's reader refused (too large, too deep, a lone
+ * surrogate, a duplicate key…) but that is JSON all the same: the v2 client completes a
+ * request only on an answer echoing its token, so without it a 413 would be a time-out.
+ * A refusal path only, on a payload the edge already bounded (`MQTT_MAX_PACKET_BYTES`);
+ * not-JSON or not-UTF-8 has no token to read, for AWS either.
+ */
+const salvageToken = (payload: Uint8Array | string): string | undefined => {
+  try {
+    const body: unknown = JSON.parse(
+      typeof payload === "string" ? payload : strictUtf8.decode(payload),
+    );
+    const token = isObject(body as JsonValue) ? (body as JsonObject).clientToken : undefined;
+    return typeof token === "string" && utf8Length(token) <= MAX_CLIENT_TOKEN_BYTES
+      ? token
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 /** The path `awsError` reads as "Invalid clientToken". */
 export const CLIENT_TOKEN_PATH = "/clientToken";
 
@@ -112,7 +135,7 @@ export const readAwsRequest = (
   const size = typeof payload === "string" ? utf8Length(payload) : payload.byteLength;
   if (size === 0 && op !== "update") return ok({ op, clientToken: undefined });
   const parsed = parseJsonPayload(payload, limits);
-  if (!parsed.ok) return refuse(parsed.error);
+  if (!parsed.ok) return refuse(parsed.error, salvageToken(payload));
   const body = parsed.value;
   if (!isObject(body)) return refuse(ShadowErrors.invalidJson("the payload must be a JSON object"));
   const token = body.clientToken;
