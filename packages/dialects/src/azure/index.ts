@@ -1,2 +1,6 @@
 export * from "./auth.js";
 export * from "./dialect.js";
+export * from "./payload.js";
+export * from "./render.js";
+export * from "./topics.js";
+export * from "./versions.js";
