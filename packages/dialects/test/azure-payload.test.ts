@@ -10,6 +10,7 @@ import {
   type ShadowError,
 } from "@umbra/core";
 import {
+  type AzureAck,
   ackMetadataOf,
   azureErrorAnswer,
   defaultAzureLimits,
@@ -181,10 +182,11 @@ describe("Azure reported patches", () => {
     const stored = write.value.doc.metadata.twin?.acks?.["/thermostat1/targetTemperature"];
     assert.ok(stored !== undefined);
     // The dialect's own mapping gives what the engine stored.
-    assert.deepEqual(twinAckOf(read.value.acks[0] as never, now, 99), stored);
-    const twin = renderTwin(write.value.doc) as Record<string, Record<string, unknown>>;
-    const meta = (twin.thermostat1?.$metadata as Record<string, Record<string, unknown>>)
-      .targetTemperature as Record<string, unknown>;
+    assert.deepEqual(twinAckOf(read.value.acks[0] as AzureAck, now, 99), stored);
+    const twin = renderTwin(write.value.doc) as {
+      thermostat1: { $metadata: { targetTemperature: Record<string, unknown> } };
+    };
+    const meta = twin.thermostat1.$metadata.targetTemperature;
     assert.deepEqual(
       { ackCode: meta.ackCode, ackVersion: meta.ackVersion, ackDescription: meta.ackDescription },
       ackMetadataOf(stored),
