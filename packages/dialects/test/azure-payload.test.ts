@@ -204,6 +204,11 @@ describe("Azure reported patches", () => {
     const ack = { pointer: "/p", code: 202, version: undefined, description: undefined };
     assert.deepEqual(twinAckOf(ack, 5, 12), { code: 202, version: 12, timestamp: 5 });
     assert.deepEqual(ackMetadataOf(twinAckOf(ack, 5, 12)), { ackCode: 202, ackVersion: 12 });
+    assert.deepEqual(twinAckOf({ ...ack, version: 7 }, 5, 12), {
+      code: 202,
+      version: 7,
+      timestamp: 5,
+    });
     assert.deepEqual(twinAckOf({ ...ack, version: 0, description: "" }, 5, 12), {
       code: 202,
       version: 0,

@@ -138,6 +138,9 @@ describe("Azure errors", () => {
     // What the Node SDK does with it (mqtt_twin_client `_onResponseMessage`): an error
     // only when the body has errorCode, failing with its message.
     assert.ok("errorCode" in body && typeof body.message === "string");
+    const throttled = azureTwinErrorAnswer("r-10", ShadowErrors.queueFull(1, 1), 0);
+    assert.equal(throttled.topic, "$iothub/twin/res/429/?$rid=r-10");
+    assert.equal(JSON.parse(throttled.body).errorCode, 429001);
   });
 
   it("maps engine errors onto IoT Hub's statuses and codes", () => {
