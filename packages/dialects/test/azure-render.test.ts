@@ -88,6 +88,33 @@ describe("Azure twin bodies", () => {
     });
   });
 
+  it("marks the digital twin's components with __t:c in desired, where the value lacks it", () => {
+    const body = JSON.parse(
+      azureTwinBody(
+        {
+          desired: {
+            thermostat1: { targetTemperature: 21.4 },
+            thermostat2: null as never,
+            plain: 1,
+          },
+          reported: { thermostat1: { __t: "c", targetTemperature: 20.4 } },
+          metadata: { twin: { components: ["thermostat1", "thermostat2", "absent"] } },
+        },
+        { desired: 5, reported: 2 },
+      ),
+    );
+    assert.deepEqual(body.desired, {
+      thermostat1: { __t: "c", targetTemperature: 21.4 },
+      thermostat2: null,
+      plain: 1,
+      $version: 5,
+    });
+    assert.equal(
+      JSON.stringify(body.reported),
+      '{"thermostat1":{"__t":"c","targetTemperature":20.4},"$version":2}',
+    );
+  });
+
   it("answers a reported patch with 204, an empty body and the new reported $version", () => {
     assert.deepEqual(azureReportedAnswer("31faf641-ba4d-481c-b6fc-abd05cac69cf", 6), {
       topic: "$iothub/twin/res/204/?$rid=31faf641-ba4d-481c-b6fc-abd05cac69cf&$version=6",
@@ -105,6 +132,25 @@ describe("Azure desired pushes", () => {
     assert.equal(
       azureDesiredPushBody({ thermostat1: { __t: "c", targetTemperature: 21.3 } }, undefined, 3),
       '{"thermostat1":{"__t":"c","targetTemperature":21.3},"$version":3}',
+    );
+  });
+
+  it("marks components in a push as IoT Hub does (the marker first)", () => {
+    assert.equal(
+      azureDesiredPushBody({ thermostat1: { targetTemperature: 21.4 }, p: 1 }, undefined, 5, [
+        "thermostat1",
+      ]),
+      '{"thermostat1":{"__t":"c","targetTemperature":21.4},"p":1,"$version":5}',
+    );
+    // A component not in the change is not added (nor one named like a prototype member).
+    assert.equal(
+      azureDesiredPushBody({ p: 1 }, undefined, 7, ["thermostat1", "__proto__"]),
+      '{"p":1,"$version":7}',
+    );
+    // A removed component stays a plain null.
+    assert.equal(
+      azureDesiredPushBody({ thermostat1: null }, undefined, 6, ["thermostat1"]),
+      '{"thermostat1":null,"$version":6}',
     );
   });
 

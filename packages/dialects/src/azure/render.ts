@@ -76,11 +76,37 @@ const reportedWithAcks = (
   return out;
 };
 
+/**
+ * Marks the components of `section` with `"__t":"c"` (first, as IoT Hub writes it) where
+ * the stored value lacks it: the digital twin API records a component in
+ * `metadata.twin.components` and writes its properties without the marker, but a Plug
+ * and Play device finds its components by the marker, in a GET and in a desired push.
+ */
+const markComponents = (
+  section: Record<string, JsonValue>,
+  components: readonly string[] | undefined,
+): void => {
+  if (components === undefined) return;
+  for (const name of components) {
+    if (!hasOwn(section, name)) continue;
+    const value = section[name];
+    if (!isObject(value) || hasOwn(value, COMPONENT_MARKER)) continue;
+    const marked: Record<string, JsonValue> = { [COMPONENT_MARKER]: "c" };
+    for (const key in value) put(marked, key, value[key] as JsonValue);
+    put(section, name, marked);
+  }
+};
+
 /** What a twin body is made of: the document's sections and the twin's acks. */
 export interface AzureTwinSource {
   readonly desired: JsonObject;
   readonly reported: JsonObject;
-  readonly metadata: { readonly twin?: { readonly acks?: { readonly [p: string]: TwinAck } } };
+  readonly metadata: {
+    readonly twin?: {
+      readonly acks?: { readonly [p: string]: TwinAck };
+      readonly components?: readonly string[];
+    };
+  };
 }
 
 /**
@@ -89,6 +115,7 @@ export interface AzureTwinSource {
  */
 export const azureTwinBody = (doc: AzureTwinSource, versions: AzureSectionVersions): string => {
   const desired = copyWithout(doc.desired, FUNCTION_KEY);
+  markComponents(desired, doc.metadata.twin?.components);
   desired.$version = versions.desired;
   const reported = reportedWithAcks(doc.reported, doc.metadata.twin?.acks);
   reported.$version = versions.reported;
@@ -117,19 +144,24 @@ export const azureReportedAnswer = (rid: string, reportedVersion: number): Outbo
  * desired (a merge patch), or `null` when the write cleared desired, which Azure can
  * only say member by member: every member of `before` (the desired it cleared) as
  * `null`. `undefined` when there is nothing to push — the change only moved the
- * function-call key, or a clear whose previous desired is not known.
+ * function-call key, or a clear whose previous desired is not known. `components`
+ * (`metadata.twin.components`) get their `"__t":"c"` marker where the change lacks it.
  */
 export const azureDesiredPushBody = (
   change: JsonObject | null,
   before: JsonObject | undefined,
   desiredVersion: number,
+  components?: readonly string[],
 ): string | undefined => {
   let body: Record<string, JsonValue>;
   if (change === null) {
     if (before === undefined) return undefined;
     body = {};
     for (const key in before) if (key !== FUNCTION_KEY) put(body, key, null);
-  } else body = copyWithout(change, FUNCTION_KEY);
+  } else {
+    body = copyWithout(change, FUNCTION_KEY);
+    markComponents(body, components);
+  }
   for (const _ in body) {
     body.$version = desiredVersion;
     return encodeJson(body);
