@@ -228,11 +228,7 @@ export class ShadowActor {
         /** The count of names was read in this attempt, not cached from an earlier one. */
         let namesFresh = false;
         if (!this.#loaded) {
-          const shadow = this.shadow;
-          const record =
-            shadow === undefined
-              ? await env.store.load(this.deviceKey)
-              : await env.store.load(this.deviceKey, shadow);
+          const record = await env.store.load(this.deviceKey, this.shadow);
           this.#doc = record.doc;
           this.#rev = record.rev;
           this.#dedup = record.dedup;
@@ -310,20 +306,15 @@ export class ShadowActor {
         if (changed && doc !== undefined) {
           const dedup = ring.serialize();
           const shadow = this.shadow;
-          const cas =
+          const cas = await env.store.compareAndSet(
+            this.deviceKey,
+            this.#rev,
+            encodeDocument(doc),
+            dedup,
             shadow === undefined
-              ? await env.store.compareAndSet(this.deviceKey, this.#rev, encodeDocument(doc), dedup)
-              : await env.store.compareAndSet(
-                  this.deviceKey,
-                  this.#rev,
-                  encodeDocument(doc),
-                  dedup,
-                  {
-                    name: shadow,
-                    live: !isTombstone(doc),
-                    maxNames: this.#maxNames,
-                  },
-                );
+              ? undefined
+              : { name: shadow, live: !isTombstone(doc), maxNames: this.#maxNames },
+          );
           if (!cas.ok) {
             // Another writer got there first, or another named shadow of the device took
             // the last free name: reload (the count too), and run the batch again.
