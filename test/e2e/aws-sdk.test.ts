@@ -7,7 +7,6 @@
  * development CA the test's own data directory holds.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import mqtt from "mqtt";
 import {
@@ -21,10 +20,10 @@ import {
   ALL_IN_ONE_ADMIN_KEY,
   type AllInOne,
   type RegisteredDevice,
+  registerCertifiedDevice,
   registerDevice,
   startAllInOne,
   TestDevice,
-  UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
 
@@ -39,22 +38,18 @@ const device = (deviceName: string): RegisteredDevice =>
   registerDevice(cluster.redis.url, PID, deviceName);
 
 /** A device with a certificate the development CA signed (`umbra device add --cert`). */
-const certifiedDevice = (deviceName: string) => {
-  const run = spawnSync(
-    process.execPath,
-    [UMBRA_MAIN, "device", "add", PID, deviceName, "--cert", "--json"],
-    {
-      encoding: "utf8",
-      env: { ...process.env, REDIS_URL: cluster.redis.url, UMBRA_DATA_DIR: cluster.dataDir },
-      timeout: 20_000,
-    },
-  );
-  assert.equal(run.status, 0, run.stderr);
-  return (
-    JSON.parse(run.stdout) as {
-      certificate: { certPath: string; keyPath: string; caPath: string };
-    }
-  ).certificate;
+const certifiedDevice = (deviceName: string) =>
+  registerCertifiedDevice(cluster.redis.url, cluster.dataDir, PID, deviceName).certificate;
+
+/** v1's `thingShadow` for `thing`, over mutual TLS with its certificate. */
+const connectV1 = async (thing: string): Promise<AwsV1Device> => {
+  const v1 = await AwsV1Device.connect({
+    clientId: thing,
+    port: cluster.tlsPort,
+    ...certifiedDevice(thing),
+  });
+  open.push(v1);
+  return v1;
 };
 
 const plain = (kind: "mqtt311" | "mqtt5", d: RegisteredDevice): AwsV2Transport => ({
@@ -213,13 +208,7 @@ describe("the AWS v2 SDK's IotShadowClientv2", () => {
 describe("the AWS v1 SDK's thingShadow over mutual TLS", () => {
   it("registers (seven filters in one SUBSCRIBE), updates, gets, hears a delta, deletes", async () => {
     const thing = "v1-lamp";
-    const certificate = certifiedDevice(thing);
-    const v1 = await AwsV1Device.connect({
-      clientId: thing,
-      port: cluster.tlsPort,
-      ...certificate,
-    });
-    open.push(v1);
+    const v1 = await connectV1(thing);
     await v1.register(thing);
 
     const token = v1.shadow.update(thing, { state: { reported: { power: "on" } } });
@@ -248,24 +237,10 @@ describe("the AWS v1 SDK's thingShadow over mutual TLS", () => {
 
   it("a version it did not hear of gets rejected 409 Version conflict", async () => {
     const thing = "v1-conflict";
-    const certificate = certifiedDevice(thing);
-    const v1 = await AwsV1Device.connect({
-      clientId: thing,
-      port: cluster.tlsPort,
-      ...certificate,
-    });
-    open.push(v1);
+    const v1 = await connectV1(thing);
     // Subscribed only around its own requests, deltas ignored: it learns no version
     // from the API write below, and sends the one it last saw.
-    await withDeadline(
-      new Promise<void>((resolve, reject) =>
-        v1.shadow.register(thing, { persistentSubscribe: false, ignoreDeltas: true }, (error) =>
-          error ? reject(error) : resolve(),
-        ),
-      ),
-      10_000,
-      () => "registration never completed",
-    );
+    await v1.register(thing, { persistentSubscribe: false, ignoreDeltas: true });
     v1.shadow.update(thing, { state: { reported: { t: 1 } } });
     assert.equal((await v1.statuses.next("first update")).stat, "accepted");
     await patchDesired(thing, { t: 2 });

@@ -6,7 +6,6 @@
  * revoked; raw TLS clients for ALPN and a handshake that never completes.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -22,13 +21,13 @@ import {
   type AllInOne,
   pollUntil,
   type RegisteredDevice,
+  registerCertifiedDevice,
   registerDevice,
   type Server,
   type ServiceProcess,
   scrapeSample,
   startAllInOne,
   startService,
-  UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
 
@@ -284,19 +283,7 @@ describe("MQTT over TLS", () => {
   });
 
   it("`umbra device add --cert` issues a CA-signed certificate that connects without a password", async () => {
-    const run = spawnSync(
-      process.execPath,
-      [UMBRA_MAIN, "device", "add", PID, "ca-dev", "--cert", "--json"],
-      {
-        encoding: "utf8",
-        env: { ...process.env, REDIS_URL: redis.url, UMBRA_DATA_DIR: dataDir },
-        timeout: 20_000,
-      },
-    );
-    assert.equal(run.status, 0, run.stderr);
-    const out = JSON.parse(run.stdout) as {
-      certificate: { certPath: string; keyPath: string; caPath: string; fingerprint: string };
-    };
+    const out = registerCertifiedDevice(redis.url, dataDir, PID, "ca-dev");
     assert.equal(out.certificate.caPath, join(dataDir, "tls", "ca.pem"));
     assert.equal(statSync(out.certificate.keyPath).mode & 0o777, 0o600);
     const cert = readFileSync(out.certificate.certPath, "utf8");

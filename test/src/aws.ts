@@ -302,11 +302,15 @@ export class AwsV1Device {
     return device;
   }
 
-  /** `register(thing)`: one SUBSCRIBE of its seven topics; refused ones fail it. */
-  register(thing: string): Promise<void> {
+  /**
+   * `register(thing, options)`: one SUBSCRIBE of its seven topics (by default; fewer with
+   * `ignoreDeltas`, none until a request with `persistentSubscribe: false`); refused
+   * ones fail it.
+   */
+  register(thing: string, options: Record<string, unknown> = {}): Promise<void> {
     return withDeadline(
       new Promise<void>((resolve, reject) =>
-        this.shadow.register(thing, {}, (error, failed) => {
+        this.shadow.register(thing, options, (error, failed) => {
           if (error !== null && error !== undefined) reject(error);
           else if (failed !== undefined && failed.length > 0)
             reject(new Error(`registration failed for ${JSON.stringify(failed)}`));

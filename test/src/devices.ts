@@ -10,21 +10,49 @@ export interface RegisteredDevice {
   readonly token: string;
 }
 
+/** A certificate `umbra device add --cert` wrote: its files and fingerprint. */
+export interface IssuedCertificate {
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly caPath: string;
+  readonly fingerprint: string;
+}
+
+/** `umbra device add {pid} {dn} --json [extra]` with the real CLI; its JSON output. */
+const deviceAdd = <T>(
+  productId: string,
+  deviceName: string,
+  extra: readonly string[],
+  env: Record<string, string>,
+): T => {
+  const run = spawnSync(
+    process.execPath,
+    [UMBRA_MAIN, "device", "add", productId, deviceName, ...extra, "--json"],
+    { encoding: "utf8", env: { ...process.env, ...env }, timeout: 20_000 },
+  );
+  if (run.status !== 0)
+    throw new Error(`umbra device add ${productId} ${deviceName} failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+};
+
 /** Registers a device with the real CLI (`umbra device add … --json`). */
 export const registerDevice = (
   redisUrl: string,
   productId: string,
   deviceName: string,
-): RegisteredDevice => {
-  const run = spawnSync(
-    process.execPath,
-    [UMBRA_MAIN, "device", "add", productId, deviceName, "--json"],
-    { encoding: "utf8", env: { ...process.env, REDIS_URL: redisUrl }, timeout: 20_000 },
-  );
-  if (run.status !== 0)
-    throw new Error(`umbra device add ${productId} ${deviceName} failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as RegisteredDevice;
-};
+): RegisteredDevice => deviceAdd(productId, deviceName, [], { REDIS_URL: redisUrl });
+
+/**
+ * Registers a device and issues it a certificate signed by the development CA under
+ * `dataDir` (`umbra device add … --cert`).
+ */
+export const registerCertifiedDevice = (
+  redisUrl: string,
+  dataDir: string,
+  productId: string,
+  deviceName: string,
+): RegisteredDevice & { readonly certificate: IssuedCertificate } =>
+  deviceAdd(productId, deviceName, ["--cert"], { REDIS_URL: redisUrl, UMBRA_DATA_DIR: dataDir });
 
 export interface Received {
   readonly topic: string;

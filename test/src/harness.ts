@@ -12,7 +12,14 @@ export {
 export { type ApiCluster, type ApiClusterOptions, startApiCluster } from "./api-cluster.js";
 export * from "./cli.js";
 export { type ClusterView, isSettled, readCluster } from "./cluster.js";
-export { type Received, type RegisteredDevice, registerDevice, TestDevice } from "./devices.js";
+export {
+  type IssuedCertificate,
+  type Received,
+  type RegisteredDevice,
+  registerCertifiedDevice,
+  registerDevice,
+  TestDevice,
+} from "./devices.js";
 export { dockerAvailable, serverRuntime } from "./docker.js";
 export {
   type HttpAnswer,
