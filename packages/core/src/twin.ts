@@ -228,8 +228,12 @@ export const applyTwinPatch = (
   return finishWrite(doc, draft, ctx, { desired: diffPatch(doc.desired, state) }, true);
 };
 
-/** `{"value":…,"ac":200,"av":4,"ad":"…"}`: a device's answer to a writable property. */
-const isAck = (value: JsonValue | undefined): value is JsonObject => {
+/**
+ * `{"value":…,"ac":200,"av":4,"ad":"…"}`: a device's answer to a writable property — an
+ * object with `value`, a numeric `ac`, optionally a numeric `av` and a string `ad`, and
+ * nothing else. Dialects that read acks (Azure) ask this, so they and the engine agree.
+ */
+export const isTwinAck = (value: JsonValue | undefined): value is JsonObject => {
   if (!isObject(value) || !hasOwn(value, "value") || typeof value.ac !== "number") return false;
   for (const key in value)
     if (key !== "value" && key !== "ac" && key !== "av" && key !== "ad") return false;
@@ -265,14 +269,14 @@ export const applyTwinReported = (
   let sawAck = false;
   for (const key in patch) {
     const value = patch[key] as JsonValue;
-    if (isAck(value)) {
+    if (isTwinAck(value)) {
       reported[key] = record(`/${key}`, value);
       sawAck = true;
     } else if (isObject(value) && (value[COMPONENT_MARKER] === "c" || isComponent(doc, key))) {
       const component: Record<string, JsonValue> = {};
       for (const p in value) {
         const v = value[p] as JsonValue;
-        if (isAck(v)) {
+        if (isTwinAck(v)) {
           component[p] = record(`/${key}/${p}`, v);
           sawAck = true;
         } else component[p] = v;

@@ -2,8 +2,8 @@ import {
   COMPONENT_MARKER,
   defaultLimits,
   err,
-  hasOwn,
   isObject,
+  isTwinAck,
   type JsonObject,
   type JsonValue,
   jsonByteLength,
@@ -116,21 +116,6 @@ const limitProblem = (
   return undefined;
 };
 
-/**
- * Whether a member is a writable-property ack: an object with `value`, a numeric `ac`,
- * optionally a numeric `av` and a string `ad`, and nothing else. The same rule as the
- * engine's `applyTwinReported`, so the dialect and the engine agree on what an ack is.
- */
-export const isAzureAck = (value: JsonValue | undefined): value is JsonObject => {
-  if (!isObject(value) || !hasOwn(value, "value") || typeof value.ac !== "number") return false;
-  for (const key in value)
-    if (key !== "value" && key !== "ac" && key !== "av" && key !== "ad") return false;
-  return (
-    (value.av === undefined || typeof value.av === "number") &&
-    (value.ad === undefined || typeof value.ad === "string")
-  );
-};
-
 const ackOf = (pointer: string, wrapper: JsonObject): AzureAck => ({
   pointer,
   code: wrapper.ac as number,
@@ -176,12 +161,12 @@ export const readAzureReportedPatch = (
   let reported: JsonObject = patch;
   for (const key in patch) {
     const value = patch[key] as JsonValue;
-    if (isAzureAck(value)) acks.push(ackOf(toPointer([key]), value));
+    if (isTwinAck(value)) acks.push(ackOf(toPointer([key]), value));
     else if (isComponentValue(value)) {
       components.push(key);
       for (const p in value) {
         const v = value[p] as JsonValue;
-        if (isAzureAck(v)) acks.push(ackOf(toPointer([key, p]), v));
+        if (isTwinAck(v)) acks.push(ackOf(toPointer([key, p]), v));
       }
     }
   }
@@ -196,12 +181,12 @@ const unwrapAcks = (patch: JsonObject): JsonObject => {
   for (const key in patch) {
     const value = patch[key] as JsonValue;
     let next: JsonValue = value;
-    if (isAzureAck(value)) next = value.value as JsonValue;
+    if (isTwinAck(value)) next = value.value as JsonValue;
     else if (isComponentValue(value)) {
       const component: Record<string, JsonValue> = {};
       for (const p in value) {
         const v = value[p] as JsonValue;
-        component[p] = isAzureAck(v) ? (v.value as JsonValue) : v;
+        component[p] = isTwinAck(v) ? (v.value as JsonValue) : v;
       }
       next = component;
     }
