@@ -75,6 +75,24 @@ export type Tombstone = ShadowDocument & { readonly deleted: true };
 export const isTombstone = (doc: ShadowDocument | undefined): doc is Tombstone =>
   doc !== undefined && (doc as Partial<Tombstone>).deleted === true;
 
+/** The rev check both scripts open with: a stale writer fails, a replay of the last call succeeds. */
+const REV_CHECK = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+if current ~= tonumber(ARGV[1]) then
+  if current == tonumber(ARGV[1]) + 1 and redis.call('HGET', KEYS[1], 'bt') == ARGV[4] then
+    return {1, current}
+  end
+  return {0, current}
+end
+`;
+
+/** The write both scripts close with. */
+const STORE = `
+local nextRev = current + 1
+redis.call('HSET', KEYS[1], 'rev', nextRev, 'doc', ARGV[2], 'dd', ARGV[3], 'bt', ARGV[4])
+return {1, nextRev}
+`;
+
 /**
  * Every call carries a token stored with the write (`bt`): when a connection drops
  * after Redis applied the script but before its answer arrived, the client sends the
@@ -83,18 +101,7 @@ export const isTombstone = (doc: ShadowDocument | undefined): doc is Tombstone =
  * KEYS[1] shadow key; ARGV: expected rev (0 = absent), document JSON, dedup ring, token.
  * Returns {1, new rev} or {0, current rev}.
  */
-const CAS_SCRIPT = `
-local current = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if current ~= tonumber(ARGV[1]) then
-  if current == tonumber(ARGV[1]) + 1 and redis.call('HGET', KEYS[1], 'bt') == ARGV[4] then
-    return {1, current}
-  end
-  return {0, current}
-end
-local nextRev = current + 1
-redis.call('HSET', KEYS[1], 'rev', nextRev, 'doc', ARGV[2], 'dd', ARGV[3], 'bt', ARGV[4])
-return {1, nextRev}
-`;
+const CAS_SCRIPT = REV_CHECK + STORE;
 
 /**
  * The same for a named shadow, which also keeps the device's set of names: the name
@@ -106,15 +113,7 @@ return {1, nextRev}
  * ARGV[6] "1" live / "0" tombstone, ARGV[7] most names.
  * Returns {1, new rev}, {0, current rev}, or {-1, current rev, names} (too many names).
  */
-const NAMED_CAS_SCRIPT = `
-local current = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if current ~= tonumber(ARGV[1]) then
-  if current == tonumber(ARGV[1]) + 1 and redis.call('HGET', KEYS[1], 'bt') == ARGV[4] then
-    return {1, current}
-  end
-  return {0, current}
-end
-if ARGV[6] == '1' then
+const NAMED_CAS_SCRIPT = `${REV_CHECK}if ARGV[6] == '1' then
   if redis.call('SISMEMBER', KEYS[2], ARGV[5]) == 0 then
     local names = redis.call('SCARD', KEYS[2])
     if names >= tonumber(ARGV[7]) then
@@ -125,10 +124,7 @@ if ARGV[6] == '1' then
 else
   redis.call('SREM', KEYS[2], ARGV[5])
 end
-local nextRev = current + 1
-redis.call('HSET', KEYS[1], 'rev', nextRev, 'doc', ARGV[2], 'dd', ARGV[3], 'bt', ARGV[4])
-return {1, nextRev}
-`;
+${STORE}`;
 
 interface CasCommand {
   umbraShadowCas(
