@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import mqtt from "mqtt";
 import {
   AwsV1Device,
   AwsV2Device,
@@ -300,13 +299,9 @@ describe("AWS hostile cases", () => {
   it("another thing's topics get SUBACK 0x80 and the connection stays; publishing as another thing changes nothing", async () => {
     const d = device("guard");
     const victim = device("victim");
-    const client = await mqtt.connectAsync(cluster.mqttUrl, {
-      clientId: "guard",
-      username: PID,
-      password: d.token,
-      reconnectPeriod: 0,
-    });
-    open.push({ close: () => client.endAsync() });
+    const raw = await TestDevice.connect(cluster.mqttUrl, d);
+    open.push(raw);
+    const { client } = raw;
     // mqtt.js rejects a SUBSCRIBE with any refused filter: read the SUBACK itself.
     const subacks: number[][] = [];
     client.on("packetreceive", (packet) => {
@@ -342,13 +337,9 @@ describe("AWS hostile cases", () => {
 
   it("past 10 shadow requests in flight on one connection, a request is rejected 429 with its clientToken; every request is answered once", async () => {
     const d = device("burst");
-    const client = await mqtt.connectAsync(cluster.mqttUrl, {
-      clientId: "burst",
-      username: PID,
-      password: d.token,
-      reconnectPeriod: 0,
-    });
-    open.push({ close: () => client.endAsync() });
+    const raw = await TestDevice.connect(cluster.mqttUrl, d);
+    open.push(raw);
+    const { client } = raw;
     await client.subscribeAsync("$aws/things/burst/shadow/get/+");
     const answers = new Map<string, { topic: string; code: number | undefined }>();
     let count = 0;
