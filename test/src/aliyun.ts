@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import type { MqttClient } from "mqtt";
-import { withDeadline } from "./wait.js";
+import { Inbox } from "./inbox.js";
 
 /** The part of the SDK's device the tests use (it ships no types). */
 export interface AliyunSdkDevice {
@@ -59,18 +59,14 @@ export class AliyunTestDevice {
   readonly sdk: AliyunSdkDevice;
   /** Granted codes of every SUBACK received, in order (0x80 = refused). */
   readonly subacks: number[] = [];
-  readonly #messages: AliyunShadowMessage[] = [];
-  readonly #waiters: (() => void)[] = [];
+  readonly #messages = new Inbox<AliyunShadowMessage>();
 
   private constructor(device: AliyunSdkDevice) {
     this.sdk = device;
     device._mqttClient.on("packetreceive", (packet) => {
       if (packet.cmd === "suback") this.subacks.push(...(packet.granted as number[]));
     });
-    device.onShadow((message) => {
-      this.#messages.push(message);
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
+    device.onShadow((message) => this.#messages.push(message));
   }
 
   /** A device with the SDK's defaults (clean=false, keep-alive 60 s), once connected. */
@@ -112,24 +108,13 @@ export class AliyunTestDevice {
   }
 
   /** The next message on `/shadow/get/…`, in order of arrival. */
-  async next(deadlineMs = 10_000): Promise<AliyunShadowMessage> {
-    const wait = async (): Promise<AliyunShadowMessage> => {
-      for (;;) {
-        const message = this.#messages.shift();
-        if (message !== undefined) return message;
-        await new Promise<void>((wake) => this.#waiters.push(wake));
-      }
-    };
-    return withDeadline(
-      wait(),
-      deadlineMs,
-      () => `no message on /shadow/get within ${deadlineMs} ms`,
-    );
+  next(deadlineMs = 10_000): Promise<AliyunShadowMessage> {
+    return this.#messages.next("message on /shadow/get", deadlineMs);
   }
 
   /** Messages received and not read yet. */
   get unread(): number {
-    return this.#messages.length;
+    return this.#messages.unread;
   }
 
   close(): Promise<void> {

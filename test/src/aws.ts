@@ -12,6 +12,7 @@
 import { once } from "node:events";
 import { createRequire } from "node:module";
 import type * as AwsV2 from "aws-iot-device-sdk-v2";
+import { Inbox } from "./inbox.js";
 import { withDeadline } from "./wait.js";
 
 const require = createRequire(import.meta.url);
@@ -61,35 +62,6 @@ export interface AwsRejection {
 }
 
 const REQUEST_TIMEOUT_S = 10;
-
-/** Values a stream received, in order, and a way to wait for the next one. */
-export class Inbox<T> {
-  readonly items: T[] = [];
-  #read = 0;
-  #waiters: (() => void)[] = [];
-
-  push(item: T): void {
-    this.items.push(item);
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** The next item not yet read, waiting for it up to `timeoutMs`. */
-  async next(what: string, timeoutMs = 10_000): Promise<T> {
-    const arrived = async (): Promise<T> => {
-      while (this.#read >= this.items.length)
-        await new Promise<void>((resolve) => this.#waiters.push(resolve));
-      return this.items[this.#read++] as T;
-    };
-    return withDeadline(arrived(), timeoutMs, () => `no ${what} within ${timeoutMs} ms`);
-  }
-
-  /** Items not read yet. */
-  get unread(): number {
-    return this.items.length - this.#read;
-  }
-}
 
 /** The v2 SDK's device: one connection and one `IotShadowClientv2` on it. */
 export class AwsV2Device {
