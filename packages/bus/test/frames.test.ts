@@ -36,10 +36,18 @@ describe("command frames", () => {
         fc.uint8Array({ maxLength: 300 }),
         fc.option(fc.nat(65_535), { nil: undefined }),
         fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
-        (device, payload, packetId, shadow) => {
+        fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
+        (device, payload, packetId, shadow, token) => {
           const header =
             packetId === undefined
-              ? ({ op: "update", device, dialect: "onenet", source: "device", shadow } as const)
+              ? ({
+                  op: "update",
+                  device,
+                  dialect: "onenet",
+                  source: "device",
+                  shadow,
+                  token,
+                } as const)
               : ({
                   op: "update",
                   device,
@@ -49,6 +57,7 @@ describe("command frames", () => {
                   packetId,
                   dup: true,
                   shadow,
+                  token,
                 } as const);
           const decoded = decodeCommand(encodeCommand(header, payload));
           assert.deepEqual(
@@ -83,6 +92,35 @@ describe("command frames", () => {
     assert.equal(decodeCommand(frame).header.shadow, "lamp");
     for (let cut = 16; cut < frame.length; cut++)
       assert.throws(() => decodeCommand(frame.subarray(0, cut)), FrameError, `cut at ${cut}`);
+  });
+
+  it("carry a topic token after the shadow name, and refuse a frame cut in it", () => {
+    const frame = encodeCommand(
+      { op: "get", device: "p/d", dialect: "azure", source: "device", shadow: "s", token: "42" },
+      new Uint8Array([7]),
+    );
+    const decoded = decodeCommand(frame);
+    assert.equal(decoded.header.shadow, "s");
+    assert.equal(decoded.header.token, "42");
+    assert.deepEqual([...decoded.payload], [7]);
+    const tokenOnly = encodeCommand(
+      { op: "get", device: "p/d", dialect: "azure", source: "device", token: "" },
+      new Uint8Array(),
+    );
+    assert.equal(decodeCommand(tokenOnly).header.token, "");
+    for (let cut = 16; cut < frame.length - 1; cut++)
+      assert.throws(() => decodeCommand(frame.subarray(0, cut)), FrameError, `cut at ${cut}`);
+  });
+
+  it("refuse to encode a token over 255 bytes", () => {
+    assert.throws(
+      () =>
+        encodeCommand(
+          { op: "get", device: "p/d", source: "device", token: "x".repeat(256) },
+          new Uint8Array(),
+        ),
+      RangeError,
+    );
   });
 
   it("refuse to encode a shadow name over 255 bytes", () => {

@@ -48,7 +48,30 @@ export interface TwinMetadata {
   readonly components?: readonly string[];
   /** Device acks keyed by the JSON Pointer of the property. */
   readonly acks?: { readonly [pointer: string]: TwinAck };
+  /**
+   * Azure's per-section `$version`s (see `sectionVersionsOf`): the version of the last
+   * write that changed desired, and of the last that changed reported. Kept from a
+   * shadow's first Plug and Play write (`WriteContext.trackSections`) on, by every write.
+   */
+  readonly sections?: SectionVersions;
 }
+
+/** What `$version` each section of the twin shows (Azure IoT Hub, DIALECTS.md §2.2). */
+export interface SectionVersions {
+  readonly desired: number;
+  readonly reported: number;
+}
+
+/**
+ * The section versions of a document: those it keeps, or — for a shadow no Plug and
+ * Play write has touched yet — its version for both (never less than what either
+ * section's last change was, so a device shown this is never shown less later).
+ */
+export const sectionVersionsOf = (doc: {
+  readonly version: number;
+  readonly metadata: { readonly twin?: { readonly sections?: SectionVersions } };
+}): SectionVersions =>
+  doc.metadata.twin?.sections ?? { desired: doc.version, reported: doc.version };
 
 export interface ShadowMetadata {
   readonly reported: MetadataTree;

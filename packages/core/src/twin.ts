@@ -4,7 +4,13 @@
  * properties, and device acks `{"value","ac","av","ad"}` for writable properties.
  */
 import { diffPatch } from "./delta.js";
-import { epochOf, type ShadowDocument, type TwinAck, type TwinMetadata } from "./document.js";
+import {
+  epochOf,
+  type ShadowDocument,
+  sectionVersionsOf,
+  type TwinAck,
+  type TwinMetadata,
+} from "./document.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";
 import { hasOwn, isObject, type JsonObject, type JsonValue } from "./json.js";
 import { defaultLimits } from "./limits.js";
@@ -259,7 +265,8 @@ export const applyTwinReported = (
   const record = (pointer: string, ack: JsonObject) => {
     acks[pointer] = {
       code: ack.ac as number,
-      version: typeof ack.av === "number" ? ack.av : doc.version,
+      // No `av`: the desired `$version` the device was last shown.
+      version: typeof ack.av === "number" ? ack.av : sectionVersionsOf(doc).desired,
       ...(typeof ack.ad === "string" ? { description: ack.ad } : {}),
       timestamp: ctx.now,
     };

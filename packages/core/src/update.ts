@@ -9,7 +9,9 @@ import {
   type LeafMetadata,
   type MetadataTree,
   type Quality,
+  type SectionVersions,
   type ShadowDocument,
+  sectionVersionsOf,
   type ShadowMetadata,
   type Source,
   type SyncMetadata,
@@ -55,6 +57,12 @@ export interface WriteContext {
   readonly limits?: Limits;
   /** How long after a sync the next one is planned (seed 001 `nextSyncTime`). */
   readonly syncIntervalMs?: number;
+  /**
+   * Start keeping the section versions (`metadata.twin.sections`) if the shadow does
+   * not yet: a Plug and Play (Azure) device wrote. A shadow that keeps them keeps them
+   * on every write, whoever writes.
+   */
+  readonly trackSections?: boolean;
 }
 
 /** An accepted write: the new document and what a reply needs to describe it. */
@@ -229,6 +237,16 @@ export const finishWrite = (
       sync,
     );
   draft.lastUpdated = isoSeconds(now);
+  const twin = draft.metadata.twin;
+  if (ctx.trackSections === true || previous.metadata.twin?.sections !== undefined) {
+    // Only shadows an Azure device uses: the rest (the hot path) pay one property read.
+    const before = sectionVersionsOf(previous);
+    const sections: SectionVersions = {
+      desired: draft.desired !== previous.desired ? draft.version : before.desired,
+      reported: draft.reported !== previous.reported ? draft.version : before.reported,
+    };
+    draft.metadata = { ...draft.metadata, twin: { ...twin, sections } };
+  }
   return ok({ doc: draft, previous, applied, delta, timestamp: now });
 };
 

@@ -107,6 +107,7 @@ export const cleared = (doc: ShadowDocument): ShadowDocument => {
           reported: EMPTY_META,
           desired: EMPTY_META,
           sync,
+          // The section versions are left to the reset's write: it sets both.
           twin: twin.model === undefined ? {} : { model: twin.model },
         };
   return {

@@ -48,11 +48,15 @@ export interface DeviceDialect {
    * filters can receive `update/documents`, which decides what the actor's events carry.
    */
   syncPayload?(device: DeviceId, filters: readonly string[]): Uint8Array;
-  /** The shard: a device's payload for `op` read into what the engine runs. */
+  /**
+   * The shard: a device's payload for `op` read into what the engine runs. `token`: the
+   * command's topic token (`TopicRequest.token`), for a dialect whose topic carries one.
+   */
   readCommand(
     op: DeviceOp,
     payload: Uint8Array,
     limits: Limits,
+    token?: string,
   ): Result<DeviceCommand, CommandRefusal>;
   /**
    * The reply: messages answering the device's own request (`event.source === "device"`).
@@ -84,6 +88,12 @@ export interface Claim {
   readonly ok: true;
   readonly dialect: DialectName;
   readonly identity: DeviceId;
+  /**
+   * A Plug and Play model id the device announced (Azure `&model-id=dtmi:…` in the
+   * username): the edge sends it to the shard once connected, to become the twin's
+   * `$model`.
+   */
+  readonly modelId?: string | undefined;
   /** Checks the password against the device key (constant time): a problem, or `undefined`. */
   verify(password: Uint8Array, deviceKey: string, nowMs: number): string | undefined;
 }
@@ -139,6 +149,21 @@ export type TopicRequest =
        * `$aws/things/{thing}/shadow/name/{shadow}/…`); `undefined`: the classic shadow.
        */
       readonly shadow?: string | undefined;
+      /**
+       * A correlation token the topic carries (Azure `$rid`; a method result's
+       * `{status}/{rid}`), which travels in the command header (`CommandHeader.token`)
+       * to the dialect's `readCommand` and onto the events, whose answers echo it.
+       */
+      readonly token?: string | undefined;
+    }
+  /**
+   * Telemetry (Azure `devices/{id}/messages/events/{bag}`): not a shadow request; the
+   * edge publishes it to the application event stream with its property bag.
+   */
+  | {
+      readonly kind: "telemetry";
+      readonly device: DeviceId;
+      readonly properties: { readonly [key: string]: string };
     }
   /** A gateway answering a call the cloud made (OneNET seed 003). */
   | { readonly kind: "gateway-reply"; readonly device: DeviceId; readonly call: GatewayCall }
@@ -160,6 +185,12 @@ export type DeviceCommand =
       readonly op: "update";
       readonly update: UpdateRequest;
       readonly clientToken?: string | undefined;
+      /**
+       * A report in the Plug and Play convention (Azure): writable-property acks
+       * `{"value","ac","av","ad"}` go to the twin's `$metadata` even before the shadow
+       * has a digital twin, and the write keeps the section versions (`sectionVersionsOf`).
+       */
+      readonly twin?: true | undefined;
     };
 
 /**

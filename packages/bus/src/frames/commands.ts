@@ -42,6 +42,11 @@ export interface CommandHeader {
    * device, so a device's shadows live on one shard.
    */
   readonly shadow?: string | undefined;
+  /**
+   * A device's topic token (`TopicRequest.token`: Azure's `$rid`), handed to the
+   * dialect's reader and echoed by the answers. At most `MAX_TOKEN_BYTES`.
+   */
+  readonly token?: string | undefined;
 }
 
 export interface Command {
@@ -73,16 +78,19 @@ const HAS_CORR = 1;
 const HAS_PACKET_ID = 2;
 const DUP = 4;
 const HAS_SHADOW = 8;
+const HAS_TOKEN = 16;
 /** Bytes before the device key. */
 export const COMMAND_HEADER_BYTES = 13;
 /** The longest device key a command carries (UTF-8 bytes): its length is a u16. */
 export const MAX_DEVICE_KEY_BYTES = 0xffff;
 /** The longest shadow name a command carries (UTF-8 bytes): its length is a u8. */
 export const MAX_SHADOW_NAME_BYTES = 0xff;
+/** The longest topic token a command carries (UTF-8 bytes): its length is a u8. */
+export const MAX_TOKEN_BYTES = 0xff;
 
 /**
  * `[tag 5][op][dialect][source][flags][u32 corr][u16 packet id][u16 device length][device]
- * ([u8 shadow length][shadow] when flagged)[payload]`. Binary because the edge encodes and the shard decodes one per message: a
+ * ([u8 shadow length][shadow] when flagged)([u8 token length][token] when flagged)[payload]`. Binary because the edge encodes and the shard decodes one per message: a
  * JSON header cost 3–4 % of each of them.
  */
 export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8Array => {
@@ -90,7 +98,10 @@ export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8
   if (deviceBytes > MAX_DEVICE_KEY_BYTES) throw new RangeError("device key too long");
   const shadowBytes = header.shadow === undefined ? -1 : Buffer.byteLength(header.shadow, "utf8");
   if (shadowBytes > MAX_SHADOW_NAME_BYTES) throw new RangeError("shadow name too long");
-  const start = COMMAND_HEADER_BYTES + deviceBytes + (shadowBytes < 0 ? 0 : 1 + shadowBytes);
+  const tokenBytes = header.token === undefined ? -1 : Buffer.byteLength(header.token, "utf8");
+  if (tokenBytes > MAX_TOKEN_BYTES) throw new RangeError("token too long");
+  const tokenAt = COMMAND_HEADER_BYTES + deviceBytes + (shadowBytes < 0 ? 0 : 1 + shadowBytes);
+  const start = tokenAt + (tokenBytes < 0 ? 0 : 1 + tokenBytes);
   const out = Buffer.allocUnsafe(start + payload.length);
   out[0] = Tag.Command;
   out[1] = OPS.indexOf(header.op);
@@ -100,7 +111,8 @@ export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8
     (header.corr === undefined ? 0 : HAS_CORR) |
     (header.packetId === undefined ? 0 : HAS_PACKET_ID) |
     (header.dup === true ? DUP : 0) |
-    (shadowBytes < 0 ? 0 : HAS_SHADOW);
+    (shadowBytes < 0 ? 0 : HAS_SHADOW) |
+    (tokenBytes < 0 ? 0 : HAS_TOKEN);
   out.writeUInt32BE(header.corr ?? 0, 5);
   out.writeUInt16BE(header.packetId ?? 0, 9);
   out.writeUInt16BE(deviceBytes, 11);
@@ -108,6 +120,10 @@ export const encodeCommand = (header: CommandHeader, payload: Uint8Array): Uint8
   if (shadowBytes >= 0) {
     out[COMMAND_HEADER_BYTES + deviceBytes] = shadowBytes;
     out.write(header.shadow as string, COMMAND_HEADER_BYTES + deviceBytes + 1, shadowBytes, "utf8");
+  }
+  if (tokenBytes >= 0) {
+    out[tokenAt] = tokenBytes;
+    out.write(header.token as string, tokenAt + 1, tokenBytes, "utf8");
   }
   out.set(payload, start);
   return out;
@@ -135,6 +151,14 @@ export const decodeCommand = (frame: Uint8Array): Command => {
     if (frame.length < end) throw new FrameError("command frame cut in its shadow");
     shadow = decoder.decode(frame.subarray(deviceEnd + 1, end));
   }
+  let token: string | undefined;
+  if (flags & HAS_TOKEN) {
+    const tokenAt = end;
+    if (frame.length < tokenAt + 1) throw new FrameError("command frame cut in its token");
+    end = tokenAt + 1 + (frame[tokenAt] as number);
+    if (frame.length < end) throw new FrameError("command frame cut in its token");
+    token = decoder.decode(frame.subarray(tokenAt + 1, end));
+  }
   const header: CommandHeader = {
     op,
     device: decoder.decode(frame.subarray(COMMAND_HEADER_BYTES, deviceEnd)),
@@ -144,6 +168,7 @@ export const decodeCommand = (frame: Uint8Array): Command => {
     packetId: flags & HAS_PACKET_ID ? view.getUint16(9) : undefined,
     dup: flags & DUP ? true : undefined,
     shadow,
+    token,
   };
   return { header, payload: frame.subarray(end) };
 };

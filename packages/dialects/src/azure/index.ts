@@ -4,4 +4,3 @@ export * from "./model.js";
 export * from "./payload.js";
 export * from "./render.js";
 export * from "./topics.js";
-export * from "./versions.js";

@@ -8,18 +8,19 @@ import {
   isObject,
   type JsonObject,
   type JsonValue,
+  type SectionVersions,
   type ShadowError,
   type TwinAck,
   toPointer,
 } from "@umbra/core";
 import type { OutboundText } from "../events.js";
 import { azureTwinResponseTopic } from "./topics.js";
-import type { AzureSectionVersions } from "./versions.js";
+
 
 /**
  * Bodies (and answer messages) of the Azure twin and method topics (DIALECTS.md §2.2).
- * `$version` is always the section's own counter (`versions.ts`), never the canonical
- * version. The function-call keys (`_function` in desired, `_function_result` in
+ * `$version` is always the section's own (`sectionVersionsOf`: the version of the
+ * section's last change), never the document's version itself. The function-call keys (`_function` in desired, `_function_result` in
  * reported) are Umbra's OneNET call channel: an Azure device gets its calls as direct
  * methods, so they never appear in a twin body or a desired push.
  */
@@ -113,7 +114,7 @@ export interface AzureTwinSource {
  * `$iothub/twin/res/200/?$rid=…`'s body: `{"desired":{…,"$version"},"reported":{…,"$version"}}`
  * with each section's own version, `$version` last as IoT Hub writes it.
  */
-export const azureTwinBody = (doc: AzureTwinSource, versions: AzureSectionVersions): string => {
+export const azureTwinBody = (doc: AzureTwinSource, versions: SectionVersions): string => {
   const desired = copyWithout(doc.desired, FUNCTION_KEY);
   markComponents(desired, doc.metadata.twin?.components);
   desired.$version = versions.desired;
@@ -126,7 +127,7 @@ export const azureTwinBody = (doc: AzureTwinSource, versions: AzureSectionVersio
 export const azureTwinGetAnswer = (
   rid: string,
   doc: AzureTwinSource,
-  versions: AzureSectionVersions,
+  versions: SectionVersions,
 ): OutboundText => ({
   topic: azureTwinResponseTopic(200, rid),
   body: azureTwinBody(doc, versions),

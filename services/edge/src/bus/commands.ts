@@ -81,7 +81,7 @@ export class DeviceCommands {
       );
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
-    if (request.kind === "none") {
+    if (request.kind === "none" || request.kind === "telemetry") {
       // An own topic that asks nothing of the shadow: nothing to process.
       this.#logger.debug(
         { device: session.deviceKey, topic: message.topic },
