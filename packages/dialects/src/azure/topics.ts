@@ -12,6 +12,12 @@ import { SUBACK_FAILURE, type SubscribeVerdict } from "../dialect.js";
 export const AZURE_SESSION_PRODUCT = "";
 
 /**
+ * The device of a `$iothub/…` topic, which names none: the connection's own. The edge
+ * reads an empty product and name as the session's device.
+ */
+export const SESSION_DEVICE: DeviceId = { productId: AZURE_SESSION_PRODUCT, deviceName: "" };
+
+/**
  * Longest `$rid` read. The Node SDK sends a UUID (36 characters), the C SDKs a decimal
  * counter; 128 leaves room for any SDK while an answer topic stays small.
  */
