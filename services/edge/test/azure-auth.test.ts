@@ -19,6 +19,7 @@ const CA_SIGNED_FP = "cd".repeat(32);
 const KEY = newDeviceKey();
 const HUB = "p1.azure-devices.net";
 const API = "?api-version=2021-04-12&DeviceClientType=azure-iot-device%2F1.18.4";
+const MODEL = "dtmi:com:example:Thermostat;1";
 
 /** Devices p1/dev1 and p1/dev2; dev1 has a registered certificate. */
 const registry = {
@@ -107,6 +108,14 @@ describe("an Azure device's X.509 CONNECT", () => {
     }
   });
 
+  it("carries the model id the username names, for the shard's `$model`", async () => {
+    const withModel = usernameOf("dev1", HUB, `&model-id=${MODEL}`);
+    for (const certificate of [registered, caSigned]) {
+      const result = await connect("dev1", withModel, undefined, certificate);
+      assert.equal(result.ok && result.modelId, MODEL);
+    }
+  });
+
   it("is refused when the username's deviceId is not the client id", async () => {
     const result = await connect("dev1", usernameOf("dev2"), undefined, registered);
     assert.equal(result.ok, false);
@@ -122,6 +131,21 @@ describe("an Azure device's SAS CONNECT", () => {
       dialect: "azure",
       modelId: undefined,
     });
+  });
+
+  it("carries the model id the username names; one that is no DTMI refuses the CONNECT", async () => {
+    const result = await connect(
+      "dev2",
+      usernameOf("dev2", HUB, `&model-id=${MODEL}`),
+      sasOf("dev2"),
+    );
+    assert.equal(result.ok && result.modelId, MODEL);
+    const bad = await connect(
+      "dev2",
+      usernameOf("dev2", HUB, "&model-id=thermostat"),
+      sasOf("dev2"),
+    );
+    assert.equal(refusal(bad), "bad-credentials");
   });
 
   it("is refused with another device's key (bad credentials)", async () => {

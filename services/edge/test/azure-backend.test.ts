@@ -17,7 +17,7 @@ import {
   type NatsConnection,
   partitionOf,
 } from "@umbra/bus";
-import { type DeviceId, deviceKey, type TopicRequest } from "@umbra/dialects";
+import { type DeviceId, decodeAzureModelSync, deviceKey, type TopicRequest } from "@umbra/dialects";
 import { createLogger, limitedLog } from "@umbra/runtime";
 import type { DevicePublish, DeviceSession } from "../src/backend.js";
 import { AwsRequestWindow } from "../src/bus/awsRequests.js";
@@ -366,6 +366,7 @@ describe("the NATS backend", () => {
     );
     assert.equal(header.corr, undefined, "nothing waits for its ack");
     assert.equal(Buffer.from(payload).toString("utf8"), MODEL);
+    assert.equal(decodeAzureModelSync(payload), MODEL, "as the shard reads it");
     assert.equal(reply, edgeSubject("e1"), "answers come back to this edge");
     backend.closed(session);
     await backend.stop();
