@@ -734,3 +734,52 @@ export const aliyunRequest = (maxBomb: number): fc.Arbitrary<Buffer> =>
     ),
     garbageText,
   );
+
+/** A value an Azure reported patch might hold: plain values, acks right and wrong, components. */
+const azureValue: fc.Arbitrary<unknown> = fc.oneof(
+  aliyunValue,
+  fc.record(
+    { value: aliyunValue, ac: aliyunValue, av: aliyunValue, ad: aliyunValue, extra: aliyunValue },
+    { requiredKeys: [] },
+  ),
+  fc.record({ value: aliyunValue, ac: fc.integer(), av: fc.integer(), ad: fc.string() }),
+);
+
+/** Member names IoT Hub refuses (§2.4) beside ordinary ones. */
+const azureKey: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom("a", "b", "t", "__t", "$version", "$metadata", "a.b", "a b", "\u0001", ""),
+  fc.constant("k".repeat(1025)),
+  fc.string({ maxLength: 12 }),
+);
+
+/**
+ * Bodies for `$iothub/twin/PATCH/properties/reported/?$rid=…`: objects with refused names,
+ * acks `{"value","ac","av","ad"}` right and wrong, components (`"__t":"c"`), nesting past
+ * IoT Hub's 10 levels, JSON bombs, arrays and scalars, and bytes that are not JSON.
+ */
+export const azureReportedPatch = (maxBomb: number): fc.Arbitrary<Buffer> =>
+  fc.oneof(
+    fc
+      .dictionary(
+        azureKey,
+        fc.oneof(
+          azureValue,
+          fc.dictionary(azureKey, azureValue, { maxKeys: 3 }).map((c) => ({ __t: "c", ...c })),
+        ),
+        { maxKeys: 5 },
+      )
+      .map((patch) => Buffer.from(JSON.stringify(patch))),
+    fc
+      .integer({ min: 9, max: 12 })
+      .map((depth) => Buffer.from(`${'{"d":'.repeat(depth)}1${"}".repeat(depth)}`)),
+    bomb(maxBomb).map((b) => Buffer.from(`{"a":${bombBytes(b)}}`)),
+    aliyunValue.map((v) => Buffer.from(JSON.stringify(v) ?? "")),
+    garbageText,
+  );
+
+/** `$rid`s as SDKs send them (UUIDs, counters) and as they are not (escapes, odd bytes). */
+export const azureRid: fc.Arbitrary<string> = fc.oneof(
+  fc.uuid(),
+  fc.nat().map(String),
+  fc.stringMatching(/^[A-Za-z0-9%._~*'()!:;=@,-]{1,40}$/),
+);

@@ -12,6 +12,8 @@ import { TestDevice, withDeadline } from "../src/harness.js";
 import {
   aliyunRequest,
   awsRequest,
+  azureReportedPatch,
+  azureRid,
   type Bomb,
   bomb,
   bombBytes,
@@ -112,12 +114,14 @@ const assertNoLeak = (raw: RawMqtt, me: string): void => {
   const own = `$sys/${ATTACKER}/${me}/`;
   const aliyun = `/shadow/get/${ATTACKER}/${me}`;
   const aws = `$aws/things/${me}/shadow/`;
+  // `$iothub/…` names no device: only the session's own device subject carries it.
   for (const p of raw.packets)
     if (
       p.cmd === "publish" &&
       !p.topic.startsWith(own) &&
       p.topic !== aliyun &&
-      !p.topic.startsWith(aws)
+      !p.topic.startsWith(aws) &&
+      !p.topic.startsWith("$iothub/")
     )
       throw new Error(`cross-tenant delivery: ${me} received a PUBLISH on '${p.topic}'`);
   if (raw.parseError !== undefined)
@@ -360,7 +364,8 @@ const requestRound = async (
   v: 4 | 5,
   round: {
     readonly filter: string;
-    readonly topic: string;
+    /** One topic for every request, or each request's own. */
+    readonly topic: string | readonly string[];
     readonly payloads: readonly Buffer[];
     readonly isAnswer: (topic: string) => boolean;
     readonly what: string;
@@ -378,7 +383,15 @@ const requestRound = async (
   const frames = payloads.map(
     (payload, i) =>
       frame(
-        { cmd: "publish", topic, payload, qos: 1, messageId: i + 2, retain: false, dup: false },
+        {
+          cmd: "publish",
+          topic: typeof topic === "string" ? topic : (topic[i] as string),
+          payload,
+          qos: 1,
+          messageId: i + 2,
+          retain: false,
+          dup: false,
+        },
         v,
       ) as Buffer,
   );
@@ -487,6 +500,87 @@ const awsRequests: Family = {
               `request ${i} had clientToken ${JSON.stringify(request.token)}; its answer on ${answer.topic} echoed ${JSON.stringify(body.clientToken)}`,
             );
           ctx.note(answer.topic.endsWith("/accepted") ? "accepted" : "rejected");
+        });
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
+/**
+ * Azure twin requests on the connection's own twin: reported patches with refused names,
+ * acks right and wrong, components, nesting past IoT Hub's limits, JSON bombs and bytes
+ * that are not JSON, and GETs, each with its own `$rid`, mixed with method results no
+ * call is waiting for. Each twin request gets its PUBACK and exactly one
+ * `$iothub/twin/res/{status}/?$rid=` echoing its `$rid` byte for byte: 200 with the twin,
+ * 204 with `&$version=`, or an error status with an `errorCode` and `message` body.
+ */
+const azureRequests: Family = {
+  name: "azure-requests",
+  runs: 240,
+  parallel: 8,
+  property: (ctx, onFailure) => {
+    const arb = fc.record({
+      version,
+      requests: fc.array(
+        fc.record({
+          op: fc.constantFrom("reported", "reported", "get", "method"),
+          rid: azureRid,
+          body: azureReportedPatch(MQTT_BOMB),
+          status: fc.constantFrom(200, 404, 500, 999999999),
+        }),
+        { minLength: 1, maxLength: 8 },
+      ),
+    });
+    return property(arb, onFailure, async ({ version: v, requests }) => {
+      assertAlive(ctx.target);
+      const { me } = loginOf(ctx);
+      const raw = await session(ctx, v);
+      try {
+        // A method result is answered by nothing: sent ahead, its PUBACK is all it gets.
+        const methods = requests.filter((r) => r.op === "method");
+        const twin = requests
+          .filter((r) => r.op !== "method")
+          .map((r, i) => ({ ...r, rid: `${r.rid}-${i}` }));
+        const topics = [
+          ...methods.map((r) => `$iothub/methods/res/${r.status}/?$rid=${r.rid}`),
+          ...twin.map((r) =>
+            r.op === "get"
+              ? `$iothub/twin/GET/?$rid=${r.rid}`
+              : `$iothub/twin/PATCH/properties/reported/?$rid=${r.rid}`,
+          ),
+        ];
+        const answered = (t: string) => t.startsWith("$iothub/twin/res/");
+        await requestRound(ctx, raw, v, {
+          filter: "$iothub/twin/res/#",
+          topic: topics,
+          payloads: [...methods, ...twin].map((r) => (r.op === "get" ? Buffer.alloc(0) : r.body)),
+          isAnswer: answered,
+          what: "Azure twin requests",
+        });
+        const answers = raw.packets.filter((p) => p.cmd === "publish" && answered(p.topic));
+        if (answers.length !== twin.length)
+          throw new Error(`${twin.length} twin requests got ${answers.length} answers`);
+        twin.forEach((request, i) => {
+          const answer = answers[i];
+          if (answer?.cmd !== "publish") return;
+          const m = /^\$iothub\/twin\/res\/(\d+)\/\?\$rid=([^&]*)/.exec(answer.topic);
+          if (m?.[2] !== request.rid)
+            throw new Error(`request ${i} had $rid ${request.rid}; answered on ${answer.topic}`);
+          const status = Number(m[1]);
+          if (status >= 300) {
+            const body = JSON.parse(answer.payload.toString()) as {
+              errorCode?: unknown;
+              message?: unknown;
+            };
+            if (typeof body.errorCode !== "number" || typeof body.message !== "string")
+              throw new Error(
+                `error answer without errorCode/message: ${answer.payload.toString()}`,
+              );
+          }
+          ctx.note(status < 300 ? "accepted" : "rejected");
         });
         assertNoLeak(raw, me);
       } finally {
@@ -1059,6 +1153,7 @@ export const FAMILIES: readonly Family[] = [
   jsonBombsMqtt,
   aliyunRequests,
   awsRequests,
+  azureRequests,
   foreignTopics,
   apiFamily("api-bodies", "hostile", 6_000),
   apiFamily("api-bombs", "bombs", 2_000),

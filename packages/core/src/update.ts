@@ -11,10 +11,10 @@ import {
   type Quality,
   type SectionVersions,
   type ShadowDocument,
-  sectionVersionsOf,
   type ShadowMetadata,
   type Source,
   type SyncMetadata,
+  sectionVersionsOf,
 } from "./document.js";
 import { jsonByteLength } from "./encode.js";
 import { type ShadowError, ShadowErrors } from "./errors.js";

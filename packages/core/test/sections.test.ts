@@ -47,9 +47,7 @@ describe("section versions", () => {
 
   it("count a digital twin patch and an acknowledging report like any write", () => {
     let doc = device(fresh(), { t: 20 }, true); // v1
-    doc = unwrap(
-      applyTwinPatch(doc, [{ op: "add", path: "/target", value: 21 }], { now: 2 }),
-    ).doc; // v2
+    doc = unwrap(applyTwinPatch(doc, [{ op: "add", path: "/target", value: 21 }], { now: 2 })).doc; // v2
     assert.deepEqual(sectionVersionsOf(doc), { desired: 2, reported: 1 });
     doc = unwrap(applyTwinReported(doc, { target: { value: 21, ac: 200 } }, { now: 3 })).doc;
     assert.deepEqual(sectionVersionsOf(doc), { desired: 2, reported: 3 });

@@ -1,4 +1,4 @@
-import type { Limits, Result, ShadowError, UpdateRequest } from "@umbra/core";
+import type { JsonValue, Limits, Result, ShadowError, UpdateRequest } from "@umbra/core";
 import type { DeviceId } from "./device.js";
 import type { DialectName, OutboundText, ShadowEvent } from "./events.js";
 import type { GatewayCall } from "./onenet/gateway.js";
@@ -191,6 +191,18 @@ export type DeviceCommand =
        * has a digital twin, and the write keeps the section versions (`sectionVersionsOf`).
        */
       readonly twin?: true | undefined;
+    }
+  /**
+   * A device's answer to a function call it was sent as a request of its own (Azure's
+   * direct method result): settles the pending call `answers` recognises by its request
+   * id, as a `reported._function_result` would. `clientToken`: the request's token.
+   */
+  | {
+      readonly op: "result";
+      readonly answers: (requestId: string) => boolean;
+      readonly status: "completed" | "failed";
+      readonly result: JsonValue;
+      readonly clientToken?: string | undefined;
     };
 
 /**

@@ -154,6 +154,7 @@ describe("pushes on the device's subject", () => {
     assert.deepEqual(deviceTopics(published, lampSubject).sort(), [
       "$aws/things/lamp/shadow/update/accepted",
       "$aws/things/lamp/shadow/update/delta",
+      "$iothub/twin/PATCH/properties/desired/?$version=7",
       "$sys/p1/lamp/image/update/delta",
       "/shadow/get/p1/lamp",
     ]);
@@ -170,17 +171,20 @@ describe("pushes on the device's subject", () => {
       "/shadow/get/p1/lamp",
       "$aws/things/lamp/shadow/update/accepted",
       "$aws/things/lamp/shadow/update/delta",
+      "$iothub/twin/PATCH/properties/desired/?$version=7",
     ]);
     const aliyun = await turn([JSON.stringify(desiredWrite({ dialect: "aliyun", op: "request" }))]);
     assert.deepEqual(deviceTopics(aliyun, lampSubject), [
       "$sys/p1/lamp/image/update/delta",
       "$aws/things/lamp/shadow/update/accepted",
       "$aws/things/lamp/shadow/update/delta",
+      "$iothub/twin/PATCH/properties/desired/?$version=7",
     ]);
     const aws = await turn([JSON.stringify(desiredWrite({ dialect: "aws" }))]);
     assert.deepEqual(deviceTopics(aws, lampSubject), [
       "$sys/p1/lamp/image/update/delta",
       "/shadow/get/p1/lamp",
+      "$iothub/twin/PATCH/properties/desired/?$version=7",
     ]);
     // The writer's own answer still goes to its edge.
     assert.deepEqual(

@@ -16,7 +16,6 @@ import {
 import type { OutboundText } from "../events.js";
 import { azureTwinResponseTopic } from "./topics.js";
 
-
 /**
  * Bodies (and answer messages) of the Azure twin and method topics (DIALECTS.md §2.2).
  * `$version` is always the section's own (`sectionVersionsOf`: the version of the

@@ -85,7 +85,8 @@ export const written = (
       // Device reports, the hot path, leave desired alone and carry none — unless an AWS
       // session may listen (`documents`), whose `update/documents` needs both documents.
       document: desiredChanged || documents ? doc : undefined,
-      previous: documents ? result.previous : undefined,
+      // A clear of desired: Azure says it member by member, from the desired it cleared.
+      previous: documents || applied.desired === null ? result.previous : undefined,
       desiredUnchanged: documents && !desiredChanged ? true : undefined,
       awsListens: ctx.awsListens === true ? true : undefined,
     },
@@ -129,7 +130,7 @@ export const readDeviceCommand = (
         ShadowErrors.invalidParameter("/dialect", `no device dialect '${header.dialect}'`),
       ),
     };
-  const command = dialect.readCommand(header.op as DeviceOp, ctx.payload, ctx.limits);
+  const command = dialect.readCommand(header.op as DeviceOp, ctx.payload, ctx.limits, header.token);
   if (command.ok) return command;
   const { error, code, clientToken } = command.error;
   return { ok: false, refused: refusal(ctx, error, header, code, clientToken) };
