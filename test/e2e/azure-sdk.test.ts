@@ -196,29 +196,37 @@ describe("Azure IoT Hub twin with azure-iot-device (MQTT over TLS)", () => {
     assert.ok(third > second, `reported $version ${third} after ${second}`);
   });
 
-  it("a reported patch IoT Hub refuses fails in the SDK with the hub's message and changes nothing; nesting 10 levels deep is accepted, 11 is not", async () => {
+  it("a reported patch with a member name IoT Hub refuses fails in the SDK with the hub's message and changes nothing", async () => {
     const sdk = await connect(device("strict"));
     await sdk.report({ ok: 1 });
     const before = await shadowOf("strict");
-
-    // A member name with '.', then one with '$' (the twin's own $version / $metadata).
-    await assert.rejects(sdk.report({ "a.b": 1 }), (e: Error) => {
-      assert.match(e.message, /\S/, "the SDK's error carries the body's message");
-      return true;
-    });
-    await assert.rejects(sdk.report({ $version: 99 }));
+    // '.', '$' (the twin's own $version / $metadata) and a space (DIALECTS.md §2.4).
+    for (const name of ["a.b", "$version", "a b"]) {
+      await assert.rejects(sdk.report({ [name]: 1 }), (e: Error) => {
+        assert.match(e.message, /names must not contain/, `${name}: ${e.message}`);
+        return true;
+      });
+    }
     assert.deepEqual(await shadowOf("strict"), before);
+  });
 
-    // `{"a":1}` is one level: ten objects deep is the limit (DIALECTS.md §2.4).
+  it("a reported patch nesting 8 levels is accepted, 9 fails in the SDK and changes nothing (Umbra's depth limit, below IoT Hub's 10)", async () => {
+    const sdk = await connect(device("deep"));
+    await sdk.report({ ok: 1 });
+    const before = await shadowOf("deep");
+    // `{"leaf":1}` is one level (DIALECTS.md §2.4, SPEC §3).
     const nest = (levels: number): Record<string, unknown> => {
       let value: Record<string, unknown> = { leaf: 1 };
       for (let i = 1; i < levels; i++) value = { n: value };
       return value;
     };
-    await assert.rejects(sdk.report(nest(11)));
-    assert.deepEqual(await shadowOf("strict"), before);
-    await sdk.report(nest(10));
-    assert.deepEqual((await shadowOf("strict")).reported.n, nest(10).n);
+    await assert.rejects(sdk.report(nest(9)), (e: Error) => {
+      assert.match(e.message, /deeper than 8 levels/, e.message);
+      return true;
+    });
+    assert.deepEqual(await shadowOf("deep"), before);
+    await sdk.report(nest(8));
+    assert.deepEqual((await shadowOf("deep")).reported.n, nest(8).n);
   });
 
   it("a desired write through the API reaches properties.desired with only the changed members and the new $version", async () => {
@@ -385,6 +393,51 @@ describe("Azure IoT Hub twin with azure-iot-device (MQTT over TLS)", () => {
     assert.equal(event.source, "device");
     assert.deepEqual(event.properties, { k: "v", "with space": "a&b=c" });
     assert.deepEqual(event.body, { t: 1 });
+  });
+
+  it("the SDK's connection may use its own twin and device id only: other filters are refused (SUBACK 0x80), telemetry as another device id is PUBACK'd and reaches no stream", async () => {
+    const sdk = await connect(device("confined"));
+    device("neighbour");
+    // Raw SUBSCRIBE and PUBLISH on the SDK's own connection (mqtt.js 4 under the SDK).
+    const grant = (filter: string) =>
+      new Promise<number>((resolve, reject) =>
+        sdk.mqtt.subscribe(filter, { qos: 0 }, (error, granted) => {
+          const code = granted?.[0]?.qos;
+          if (code !== undefined) resolve(code);
+          else reject(error ?? new Error(`no SUBACK code for ${filter}`));
+        }),
+      );
+    assert.equal(await grant("devices/confined/messages/devicebound/#"), 0);
+    for (const filter of [
+      "devices/neighbour/messages/devicebound/#",
+      "$iothub/twin/#",
+      "$iothub/#",
+      `$sys/${PID}/neighbour/image/#`,
+    ])
+      assert.equal(await grant(filter), 0x80, filter);
+
+    const events = await openEventStream(
+      `http://127.0.0.1:${cluster.umbra.ready.api?.httpPort}`,
+      `/v1/products/${PID}/events`,
+      { key: ADMIN },
+    );
+    if (!(events instanceof SseStream)) assert.fail(`events: ${events.status}`);
+    open.push(events);
+    await new Promise<void>((resolve, reject) =>
+      sdk.mqtt.publish(
+        "devices/neighbour/messages/events/",
+        JSON.stringify({ forged: true }),
+        { qos: 1 },
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+    // Its own telemetry, sent after on the same connection, is the first event.
+    await sdk.sendEvent({ own: true });
+    const first = JSON.parse((await events.next()).data) as Record<string, unknown>;
+    assert.equal(first.device, "confined");
+    assert.deepEqual(first.body, { own: true });
+    // The connection stayed up through all of it.
+    assert.equal((await sdk.getTwin()).properties.reported.$version !== undefined, true);
   });
 
   it("a wrong key is refused: open fails as unauthorized and the device gets nothing served", async () => {

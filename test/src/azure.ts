@@ -139,8 +139,7 @@ export class AzureDevice {
    * Read from the mqtt.js client the SDK's transport opened (observed, not changed).
    */
   #watchSubscriptions(): void {
-    const mqtt = (this.client as unknown as { _transport: { _mqtt: { _mqttClient: MqttClient } } })
-      ._transport._mqtt._mqttClient;
+    const mqtt = this.mqtt;
     const asked = new Map<number, string[]>();
     mqtt.on("packetsend", (packet) => {
       if (packet.cmd === "subscribe" && packet.messageId !== undefined)
@@ -160,6 +159,15 @@ export class AzureDevice {
         this.#granted.push(filter);
       });
     });
+  }
+
+  /**
+   * The mqtt.js client (4.x, the SDK's own dependency) the SDK's transport opened: for
+   * what the SDK does not show, and for the tests that step outside its calls.
+   */
+  get mqtt(): MqttClient {
+    return (this.client as unknown as { _transport: { _mqtt: { _mqttClient: MqttClient } } })
+      ._transport._mqtt._mqttClient;
   }
 
   /** Waits for the SUBACK of `filter`; its code (0x80: refused). */
