@@ -391,6 +391,7 @@ describe("Azure IoT Hub twin with azure-iot-device (MQTT over TLS)", () => {
     assert.equal(event.op, "telemetry");
     assert.equal(event.device, "sender");
     assert.equal(event.source, "device");
+    assert.equal(typeof event.timestamp, "number");
     assert.deepEqual(event.properties, { k: "v", "with space": "a&b=c" });
     assert.deepEqual(event.body, { t: 1 });
   });
@@ -463,7 +464,8 @@ describe("Azure IoT Hub twin with azure-iot-device (MQTT over TLS)", () => {
       productId: PID,
       deviceName: "x509-sensor",
       port: cluster.tlsPort,
-      ca: cluster.ca,
+      // The SDK reads `ca` as a file name first (as README's snippet gives it), else as PEM.
+      ca: cluster.caPath,
       x509: {
         cert: readFileSync(certificate.certPath, "utf8"),
         key: readFileSync(certificate.keyPath, "utf8"),
