@@ -154,16 +154,24 @@ export const AppEvent = Schema.Struct({
   ),
   source: Schema.Literals(["device", "cloud"]),
   op: Schema.String.annotate({
-    description: "update, delete (applied is {desired: null, reported: null}), twin or function",
+    description:
+      "update, delete (applied is {desired: null, reported: null}), twin or function: a write of the shadow; telemetry: a message the device sent (Azure devices/{id}/messages/events), which carries properties and body instead of version and applied",
   }),
-  version: Schema.Int.annotate({
-    description: "the shadow's version after the write (each named shadow has its own)",
-  }),
+  version: Schema.optionalKey(
+    Schema.Int.annotate({
+      description:
+        "the shadow's version after the write (each named shadow has its own); absent on telemetry",
+    }),
+  ),
   timestamp: Millis,
-  applied: Schema.Struct({
-    desired: Schema.optionalKey(Schema.NullOr(JsonObject)),
-    reported: Schema.optionalKey(Schema.NullOr(JsonObject)),
-  }).annotate({ description: "what the write applied; null: the section was deleted" }),
+  applied: Schema.optionalKey(
+    Schema.Struct({
+      desired: Schema.optionalKey(Schema.NullOr(JsonObject)),
+      reported: Schema.optionalKey(Schema.NullOr(JsonObject)),
+    }).annotate({
+      description: "what the write applied; null: the section was deleted; absent on telemetry",
+    }),
+  ),
   delta: Schema.optionalKey(
     Schema.Struct({
       state: JsonObject,
@@ -175,10 +183,27 @@ export const AppEvent = Schema.Struct({
         "when desired ≠ reported after the write: the OneNET update/delta message the device was sent",
     }),
   ),
+  properties: Schema.optionalKey(
+    Schema.Record(Schema.String, Schema.String).annotate({
+      description:
+        "telemetry: the message's property bag, URL-decoded (system properties keep their `$.` names: `$.ct`, `$.ce`, `$.mid`…)",
+    }),
+  ),
+  body: Schema.optionalKey(
+    Schema.Json.annotate({
+      description:
+        "telemetry: the payload as JSON when it is a JSON text, else as a string (UTF-8); absent when the payload is not UTF-8 (see bodyBase64)",
+    }),
+  ),
+  bodyBase64: Schema.optionalKey(
+    Schema.String.annotate({
+      description: "telemetry: a payload that is not UTF-8, base64-encoded (then there is no body)",
+    }),
+  ),
 }).annotate({
   identifier: "AppEvent",
   description:
-    "The data of a `change` event on an event stream: one accepted write of a device's shadow",
+    "The data of a `change` event on an event stream: one accepted write of a device's shadow, or (op telemetry) one message a device sent",
 });
 
 export const MissedEvents = Schema.Struct({

@@ -139,6 +139,34 @@ describe("SSE frames", () => {
     assert.deepEqual(ids({ shadow: "nope" }), []);
   });
 
+  it("a device's telemetry: by device like any event, left out of a stream filtered by shadow", () => {
+    // As the edge publishes it: the device's JSON embedded as it came, line breaks included.
+    const telemetry = `[{"device":"a","source":"device","op":"telemetry","timestamp":1,"properties":{"$.ct":"application/json"},"body":{\n "t": 21.5\n}}]`;
+    const mixed = JSON.stringify([
+      { device: "a", op: "update", version: 1 },
+      { device: "a", shadow: "fan", op: "update", version: 1 },
+    ]);
+    const ids = (text: string, filter: EventFilter) =>
+      parseSse(changeFrames(text, 3, filter) ?? "").map((e) => e.id);
+    assert.deepEqual(ids(telemetry, {}), ["3.0"]);
+    assert.deepEqual(ids(telemetry, { deviceName: "a" }), ["3.0"]);
+    assert.deepEqual(ids(telemetry, { deviceName: "b" }), []);
+    assert.deepEqual(ids(telemetry, { shadow: "" }), []);
+    assert.deepEqual(ids(telemetry, { shadow: "fan" }), []);
+    // The shadow filters still serve the shadows' writes beside it.
+    assert.deepEqual(ids(mixed, { shadow: "" }), ["3.0"]);
+    assert.deepEqual(ids(mixed, { shadow: "fan" }), ["3.1"]);
+    const [event] = parseSse(changeFrames(telemetry, 3, {}) ?? "");
+    assert.deepEqual(JSON.parse(event?.data ?? "null"), {
+      device: "a",
+      source: "device",
+      op: "telemetry",
+      timestamp: 1,
+      properties: { "$.ct": "application/json" },
+      body: { t: 21.5 },
+    });
+  });
+
   it("no ids without a stream sequence; unreadable messages are undefined", () => {
     const events = parseSse(changeFrames(message, undefined, { deviceName: "b" }) ?? "");
     assert.deepEqual(events, [

@@ -23,6 +23,10 @@ export interface DeviceSession {
   close(reasonCode: number, why: string): void;
   /** The fingerprint of the client certificate the session presented (TLS), if any. */
   readonly certificateFingerprint?: string | undefined;
+  /** The dialect whose CONNECT form the device authenticated in (`AuthResult.dialect`). */
+  readonly dialect?: DialectName | undefined;
+  /** The Plug and Play model id the CONNECT announced (`AuthResult.modelId`). */
+  readonly modelId?: string | undefined;
 }
 
 export type AuthRefusal =
@@ -36,8 +40,17 @@ export type AuthRefusal =
   | "unavailable";
 
 export type AuthResult =
-  /** `dialect`: the CONNECT form it authenticated in (certificates name none). */
-  | { readonly ok: true; readonly device: DeviceId; readonly dialect?: DialectName | undefined }
+  /**
+   * `dialect`: the CONNECT form it authenticated in (a certificate with a username in no
+   * dialect's form names none). `modelId`: the Plug and Play model the device announced
+   * (Azure `&model-id=dtmi:…`), sent to its shard once the session is open.
+   */
+  | {
+      readonly ok: true;
+      readonly device: DeviceId;
+      readonly dialect?: DialectName | undefined;
+      readonly modelId?: string | undefined;
+    }
   | { readonly ok: false; readonly refusal: AuthRefusal; readonly detail: string };
 
 /** The certificate a client presented in the TLS handshake (MQTTS listener). */
@@ -64,7 +77,10 @@ export interface ConnectCredentials {
 
 export interface EdgeBackend {
   authenticate(credentials: ConnectCredentials): Promise<AuthResult>;
-  /** A session is established (CONNACK sent). Older sessions of the device must close. */
+  /**
+   * A session is established (CONNACK sent). Older sessions of the device must close; a
+   * model id the CONNECT announced (`session.modelId`) goes to the device's shard.
+   */
   opened(session: DeviceSession): void;
   /** A session ended, for whatever reason. */
   closed(session: DeviceSession): void;

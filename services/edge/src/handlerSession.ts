@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { DeviceId } from "@umbra/dialects";
+import type { DeviceId, DialectName } from "@umbra/dialects";
 import type { Logger } from "@umbra/runtime";
 import type { Packet } from "mqtt-packet";
 import type { AuthThrottle } from "./authThrottle.js";
@@ -52,6 +52,9 @@ export interface HandlerSession extends DeviceSession {
   clientMaxPacketBytes: number;
   /** PUBLISH counters of the session's dialect. */
   traffic: DialectTraffic;
+  /** Set from the authentication's outcome before `accept`. */
+  dialect: DialectName | undefined;
+  modelId: string | undefined;
 
   send(packet: Packet): void;
   /** Ends the connection without a DISCONNECT. */

@@ -99,3 +99,22 @@ export const awsThrottledTotal = (): CounterCell =>
     "umbra_edge_aws_throttled_total",
     "AWS shadow requests answered 429 at the edge: the connection had too many requests without an answer (MQTT_AWS_MAX_INFLIGHT).",
   ).cell();
+
+/** Device telemetry on the application event stream (`bus/telemetry.ts`). */
+export interface TelemetryCounters {
+  readonly published: CounterCell;
+  /** NATS disconnected, or the message could not be published (over max_payload). */
+  readonly dropped: CounterCell;
+}
+
+export const telemetryCounters = (): TelemetryCounters => {
+  const family = counterFamily(
+    "umbra_edge_telemetry_total",
+    "Device telemetry messages (Azure devices/{id}/messages/events) by result: published on the application event stream, or dropped (NATS disconnected, over max_payload).",
+    ["result"],
+  );
+  return {
+    published: family.cell({ result: "published" }),
+    dropped: family.cell({ result: "dropped" }),
+  };
+};

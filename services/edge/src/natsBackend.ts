@@ -23,7 +23,8 @@ import { DeviceCommands } from "./bus/commands.js";
 import { DeviceSubjects } from "./bus/deviceSubjects.js";
 import { PresenceRecorder } from "./bus/presence.js";
 import { PendingCommands } from "./bus/retry.js";
-import { awsThrottledTotal } from "./metrics.js";
+import { DeviceTelemetry } from "./bus/telemetry.js";
+import { awsThrottledTotal, telemetryCounters } from "./metrics.js";
 
 export interface NatsBackendOptions {
   readonly edgeId: string;
@@ -64,6 +65,7 @@ export class NatsBackend implements EdgeBackend {
   readonly #devices: DeviceSubjects;
   readonly #pending: PendingCommands;
   readonly #commands: DeviceCommands;
+  readonly #telemetry: DeviceTelemetry;
   #inboxSub: Subscription | undefined;
 
   constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
@@ -97,6 +99,7 @@ export class NatsBackend implements EdgeBackend {
       this.#pending,
       aws,
     );
+    this.#telemetry = new DeviceTelemetry(nc, dropped, this.#log, this.#now, telemetryCounters());
   }
 
   start(): void {
@@ -158,6 +161,10 @@ export class NatsBackend implements EdgeBackend {
     this.#presence?.online(session);
     // Any other edge holding this device closes its older session.
     this.#devices.takeOver(session, subject);
+    // The Plug and Play model the CONNECT named becomes the twin's `$model`.
+    const { modelId, dialect } = session;
+    if (modelId !== undefined && dialect !== undefined)
+      this.#commands.syncModel(session.device, dialect, modelId);
   }
 
   /** A delta subscription of the session's device, or of a sub-device it acts for, syncs. */
@@ -182,6 +189,9 @@ export class NatsBackend implements EdgeBackend {
   }
 
   publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
-    return this.#commands.publish(session, message);
+    // Telemetry is no shadow request: the application event stream's, not a shard's.
+    return message.request.kind === "telemetry"
+      ? this.#telemetry.publish(session, message)
+      : this.#commands.publish(session, message);
   }
 }

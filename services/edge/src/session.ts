@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import { type DeviceId, deviceKey, topicMatches } from "@umbra/dialects";
+import { type DeviceId, type DialectName, deviceKey, topicMatches } from "@umbra/dialects";
 import { type Logger, limitedLog } from "@umbra/runtime";
 import { parser as createParser, generate, type Packet, type Parser } from "mqtt-packet";
 import type { AuthThrottle } from "./authThrottle.js";
@@ -95,6 +95,9 @@ export class Session implements EdgeSession, HandlerSession {
   clientMaxPacketBytes = Number.POSITIVE_INFINITY;
   /** PUBLISH counters of the session's dialect. */
   traffic: DialectTraffic;
+  /** The dialect and Plug and Play model id of the CONNECT, once authenticated. */
+  dialect: DialectName | undefined = undefined;
+  modelId: string | undefined = undefined;
 
   private readonly parser: Parser = createParser();
   /** Bytes received and not yet framed into a packet. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { EventEmitter, once } from "node:events";
 import { connect as netConnect, type Socket } from "node:net";
 import type { TestContext } from "node:test";
-import type { DeviceId } from "@umbra/dialects";
+import { type DeviceId, recogniseConnect } from "@umbra/dialects";
 import { createLogger, type LogLevel } from "@umbra/runtime";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { parser as createParser, generate, type Packet } from "mqtt-packet";
@@ -193,10 +193,21 @@ const decide = ({ clientId, username, password }: ConnectCredentials): AuthResul
     case "registry-down":
       return { ok: false, refusal: "unavailable", detail: "registry unreachable" };
   }
+  // A CONNECT in another dialect's form (Azure `{hub}/{deviceId}/?…`) is read by it.
+  if (username?.includes("/") === true) {
+    const claim = recogniseConnect(clientId, username);
+    if (!claim.ok || password?.toString() !== PASSWORD)
+      return { ok: false, refusal: "bad-credentials", detail: "wrong claim or token" };
+    return { ok: true, device: claim.identity, dialect: claim.dialect, modelId: claim.modelId };
+  }
   if (username !== PRODUCT || password?.toString() !== PASSWORD)
     return { ok: false, refusal: "bad-credentials", detail: "wrong token" };
   return { ok: true, device: { productId: PRODUCT, deviceName: clientId } };
 };
+
+/** An Azure IoT Hub username for device `deviceId` of the test product (hub `P1.…`). */
+export const azureUsername = (deviceId: string, query = "api-version=2021-04-12"): string =>
+  `${PRODUCT}.azure-devices.net/${deviceId}/?${query}`;
 
 export interface Edge {
   readonly server: EdgeServer;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { IDisconnectPacket } from "mqtt-packet";
 import { Reason } from "../src/index.js";
-import { connectDevice, nextEvent, PRODUCT, startEdge, topicOf } from "./helpers.js";
+import { azureUsername, connectDevice, nextEvent, PRODUCT, startEdge, topicOf } from "./helpers.js";
 
 describe("session take-over", () => {
   it("closes the older session of a device when it connects again", async (t) => {
@@ -34,6 +34,29 @@ describe("session take-over", () => {
     const [packet] = await disconnected;
     assert.equal(packet.reasonCode, Reason.sessionTakenOver);
     assert.equal(edge.server.sessionCount, 1);
+  });
+
+  it("one session per Azure device id: a second CONNECT of the id takes the first over", async (t) => {
+    const edge = await startEdge(t);
+    // As Azure's SDK connects: client id = deviceId, clean=false, keep-alive 180 s.
+    const azure = { username: azureUsername("d1"), clean: false, keepalive: 180 };
+    const older = await connectDevice(t, edge, "d1", azure);
+    const olderSession = edge.backend.sessionOf("d1");
+    const olderClosed = nextEvent(older, "close");
+    await connectDevice(t, edge, "d1", azure);
+    await olderClosed;
+    const newerSession = edge.backend.sessionOf("d1");
+    assert.notEqual(newerSession.id, olderSession.id);
+    assert.equal(newerSession.dialect, "azure");
+    assert.deepEqual(edge.backend.lifecycle, [
+      `opened ${PRODUCT}/d1 ${olderSession.id}`,
+      `closed ${PRODUCT}/d1 ${olderSession.id}`,
+      `opened ${PRODUCT}/d1 ${newerSession.id}`,
+    ]);
+    assert.equal(edge.server.sessionCount, 1);
+    // Another device id of the hub is another session.
+    await connectDevice(t, edge, "d2", { ...azure, username: azureUsername("d2") });
+    assert.equal(edge.server.sessionCount, 2);
   });
 
   it("leaves other devices alone", async (t) => {

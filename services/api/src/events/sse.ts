@@ -12,7 +12,8 @@ export interface EventFilter {
   readonly deviceName?: string | undefined;
   /**
    * Only the events of this named shadow; `""`: only the classic shadow's (an event of
-   * a named shadow carries `shadow`, the classic shadow's does not).
+   * a named shadow carries `shadow`, the classic shadow's does not). Telemetry (op
+   * `telemetry`) is no shadow's change: a stream filtered by shadow leaves it out.
    */
   readonly shadow?: string | undefined;
 }
@@ -38,10 +39,11 @@ export const changeFrames = (
   if (!Array.isArray(events)) return undefined;
   let out = "";
   for (let i = skipThrough + 1; i < events.length; i++) {
-    const event = events[i] as { device?: unknown; shadow?: unknown } | null;
+    const event = events[i] as { device?: unknown; shadow?: unknown; op?: unknown } | null;
     if (typeof event !== "object" || event === null) continue;
     if (deviceName !== undefined && event.device !== deviceName) continue;
-    if (shadow !== undefined && (event.shadow ?? "") !== shadow) continue;
+    if (shadow !== undefined && ((event.shadow ?? "") !== shadow || event.op === "telemetry"))
+      continue;
     out += frame("change", JSON.stringify(event), seq === undefined ? undefined : `${seq}.${i}`);
   }
   return out;

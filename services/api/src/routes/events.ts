@@ -57,7 +57,7 @@ const eventStreamQuery = [
   {
     name: "shadow",
     description:
-      "only the events of this named shadow; empty (`?shadow=`): only the classic shadow's; absent: every shadow's",
+      "only the events of this named shadow; empty (`?shadow=`): only the classic shadow's; absent: every shadow's, and the devices' telemetry (which no shadow filter lets through)",
     schema: { type: "string", pattern: "^[$a-zA-Z0-9:_-]{0,64}$" },
   },
 ] as const;
@@ -72,7 +72,7 @@ const lastEventIdHeader = [
 ] as const;
 
 const eventStreamResponse = (what: string) => ({
-  description: `Server-Sent Events: a \`change\` event (id \`{sequence}.{index}\`) per accepted write of ${what}, a \`missed\` event first when events after Last-Event-ID are no longer kept, a comment every 15 s`,
+  description: `Server-Sent Events: a \`change\` event (id \`{sequence}.{index}\`) per accepted write and per telemetry message of ${what}, a \`missed\` event first when events after Last-Event-ID are no longer kept, a comment every 15 s`,
   contentType: "text/event-stream",
   events: { change: S.AppEvent, missed: S.MissedEvents },
 });

@@ -47,12 +47,12 @@ export const authenticateDevice = async (
     }
     if (byCertificate !== undefined && !byCertificate.ok) return byCertificate;
   }
+  // X.509: the certificate is the device, which the username's claim named (client id
+  // and product were matched), so the claim's dialect and model id are the session's.
   if (byCertificate?.ok === true)
-    return {
-      ok: true,
-      device: byCertificate.device,
-      dialect: claim.ok ? claim.dialect : undefined,
-    };
+    return claim.ok
+      ? { ok: true, device: byCertificate.device, dialect: claim.dialect, modelId: claim.modelId }
+      : { ok: true, device: byCertificate.device };
   // A certificate that settled nothing, and no password: the certificate is refused.
   if (
     certificate !== undefined &&
@@ -72,7 +72,8 @@ export const authenticateDevice = async (
     };
   const device: DeviceId = claim.identity;
   const dialect: DialectName = claim.dialect;
-  if (registry === undefined) return { ok: true, device, dialect };
+  const { modelId } = claim;
+  if (registry === undefined) return { ok: true, device, dialect, modelId };
   if (password === undefined || password.length === 0)
     return { ok: false, refusal: "bad-credentials", detail: "password missing" };
   let record: Awaited<ReturnType<DeviceRegistry["get"]>>;
@@ -85,5 +86,5 @@ export const authenticateDevice = async (
     return { ok: false, refusal: "not-authorized", detail: "device not registered" };
   const problem = claim.verify(password, record.key, now());
   if (problem !== undefined) return { ok: false, refusal: "bad-credentials", detail: problem };
-  return { ok: true, device, dialect };
+  return { ok: true, device, dialect, modelId };
 };

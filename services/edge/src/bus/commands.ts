@@ -5,6 +5,7 @@ import {
   encodeCommand,
   encodeGatewayReply,
   gatewayReplySubject,
+  MAX_TOKEN_BYTES,
   type NatsConnection,
   type OnDropped,
   partitionOf,
@@ -16,6 +17,7 @@ import {
   DEVICE_DIALECTS,
   type DeviceDialect,
   type DeviceId,
+  type DialectName,
   deviceKey,
 } from "@umbra/dialects";
 import { type Logger, natsConnected } from "@umbra/runtime";
@@ -82,14 +84,25 @@ export class DeviceCommands {
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
     if (request.kind === "none" || request.kind === "telemetry") {
-      // An own topic that asks nothing of the shadow: nothing to process.
+      // An own topic that asks nothing of the shadow: nothing to process. (Telemetry is
+      // the application event stream's: `NatsBackend` hands it to `DeviceTelemetry`.)
       this.#logger.debug(
         { device: session.deviceKey, topic: message.topic },
         "publish on a topic with no request",
       );
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
-    const { op, dialect, shadow } = request;
+    const { op, dialect, shadow, token } = request;
+    // The dialects bound their tokens (Azure's `$rid`: 128 characters) well below what a
+    // header carries; one past it would make the encoder throw out of this call.
+    if (token !== undefined && Buffer.byteLength(token, "utf8") > MAX_TOKEN_BYTES) {
+      this.#logger.warn(
+        { device: session.deviceKey, topic: message.topic },
+        "topic token longer than a command carries: publish dropped",
+      );
+      // Acknowledged: a device sending it again would only be dropped again.
+      return qos === 1 ? Promise.resolve(true) : undefined;
+    }
     // The topic's device: the session's own, or a sub-device its gateway acts for.
     const target = request.device;
     const key =
@@ -109,7 +122,7 @@ export class DeviceCommands {
         this.#tooManyRequests(session, message);
         return undefined;
       }
-      const header: CommandHeader = { op, device: key, dialect, source: "device", shadow };
+      const header: CommandHeader = { op, device: key, dialect, source: "device", shadow, token };
       // The inbox as reply subject tells the reply service where the answers go.
       this.#outbox.publish(subject, encodeCommand(header, payload), this.#inbox);
       return undefined;
@@ -122,8 +135,8 @@ export class DeviceCommands {
     const corr = this.#pending.nextCorr();
     const header: QosOneHeader =
       packetId === undefined
-        ? { op, device: key, dialect, source: "device", corr, shadow }
-        : { op, device: key, dialect, source: "device", corr, packetId, dup, shadow };
+        ? { op, device: key, dialect, source: "device", corr, shadow, token }
+        : { op, device: key, dialect, source: "device", corr, packetId, dup, shadow, token };
     return this.#pending.send(subject, header, payload);
   }
 
@@ -167,6 +180,22 @@ export class DeviceCommands {
     if (classic !== undefined) this.#syncShadow(device, undefined, classic);
     if (named !== undefined)
       for (const [shadow, group] of named) this.#syncShadow(device, shadow, group);
+  }
+
+  /**
+   * The Plug and Play model id a device announced at CONNECT (Azure `&model-id=`), sent
+   * once its session is open as a `sync` in the dialect it connected in, the model id
+   * as payload: the shard records it as the twin's `$model`. The inbox is the reply
+   * subject, as for any sync, so what the shard answers reaches the device.
+   */
+  syncModel(device: DeviceId, dialect: DialectName, modelId: string): void {
+    const key = deviceKey(device);
+    const header: CommandHeader = { op: "sync", device: key, dialect, source: "device" };
+    this.#outbox.publish(
+      commandSubject(partitionOf(key, this.#partitions)),
+      encodeCommand(header, Buffer.from(modelId, "utf8")),
+      this.#inbox,
+    );
   }
 
   #syncShadow(device: DeviceId, shadow: string | undefined, filters: readonly string[]): void {

@@ -138,6 +138,8 @@ const settleAuthentication = (
     // PUBLISH counters by the dialect the device connected in (certificates name none).
     if (outcome.dialect !== undefined)
       session.traffic = session.context.metrics.traffic(outcome.dialect);
+    session.dialect = outcome.dialect;
+    session.modelId = outcome.modelId;
     session.accept(outcome.device, (sessionPresent) => acceptingConnack(session, sessionPresent));
     session.log.debug("connected");
     return;
