@@ -16,9 +16,12 @@
  * dip and how long it lasted), --rounds=N (alternate the two runs N times; the ratio is
  * the median of the rounds'), --api (instead: applications PATCH desired state over the
  * HTTP API and each device waits for its delta; --inflight is per device, default 2),
- * --dialect=onenet|aws (the topics Umbra's devices speak: OneNET's image update, the
- * default, or AWS's `$aws/things/d{i}/shadow/update`, a round trip ending at its
- * `update/accepted`).
+ * --dialect=onenet|aws|azure (the topics Umbra's devices speak: OneNET's image update,
+ * the default; AWS's `$aws/things/d{i}/shadow/update`, a round trip ending at its
+ * `update/accepted`; or Azure IoT Hub's twin, a reported patch on
+ * `$iothub/twin/PATCH/properties/reported/?$rid={n}` ending at its
+ * `$iothub/twin/res/204/?$rid={n}&$version={v}`, with the username azure-iot-device sends,
+ * `bench.azure-devices.net/d{i}/?api-version=…`. The Mosquitto run sends the same body).
  * BENCH_PROFILE_DIR=dir makes every Umbra process write a CPU profile (`node --cpu-prof`).
  * Progress goes to stderr; the table and, last, one JSON line go to stdout.
  */
@@ -43,7 +46,7 @@ import {
   type BenchDialect,
   type LoadResult,
   type LoadSpec,
-  payload,
+  payloadFor,
   type Target,
   TIMELINE_BUCKET_MS,
 } from "./load.js";
@@ -67,7 +70,7 @@ interface Settings {
 
 const USAGE = `Usage: npm run bench:e2e -- [--only=mosquitto|umbra] [--devices=N] [--inflight=K]
        [--seconds=D] [--warmup=W] [--qos=0|1] [--workers=T] [--all|--separate] [--shards=N]
-       [--rebalance] [--rounds=N] [--api] [--dialect=onenet|aws]`;
+       [--rebalance] [--rounds=N] [--api] [--dialect=onenet|aws|azure]`;
 
 class UsageError extends Error {}
 
@@ -113,8 +116,8 @@ const settingsFrom = (argv: string[]): Settings => {
       "--all runs one process: it cannot go with --separate, --shards or --rebalance",
     );
   const dialect = values.dialect ?? process.env.BENCH_DIALECT ?? "onenet";
-  if (dialect !== "onenet" && dialect !== "aws")
-    throw new UsageError(`--dialect must be onenet or aws, not '${dialect}'`);
+  if (dialect !== "onenet" && dialect !== "aws" && dialect !== "azure")
+    throw new UsageError(`--dialect must be onenet, aws or azure, not '${dialect}'`);
   const only = values.only ?? process.env.BENCH_ONLY;
   if (only !== undefined && only !== "mosquitto" && only !== "umbra")
     throw new UsageError(`--only must be mosquitto or umbra, not '${only}'`);
@@ -720,7 +723,7 @@ const main = async (): Promise<number> => {
         }
       : null;
 
-  const payloadBytes = Buffer.byteLength(payload(0));
+  const payloadBytes = Buffer.byteLength(payloadFor(s.dialect)(0));
   console.log(
     `\nend-to-end round trips: ${s.devices} devices × ${s.inflight} in flight, QoS ${s.qos}, ` +
       `${s.seconds} s measured after ${s.warmup} s warm-up, ${payloadBytes}-byte payload, ` +

@@ -8,7 +8,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 
 export type Target = "mosquitto" | "umbra";
 /** The topics Umbra's devices speak (`--dialect`). */
-export type BenchDialect = "onenet" | "aws";
+export type BenchDialect = "onenet" | "aws" | "azure";
 
 export interface LoadSpec {
   readonly target: Target;
@@ -50,40 +50,82 @@ export interface LoadResult {
 /** The resolution of `LoadResult.timeline`. */
 export const TIMELINE_BUCKET_MS = 100;
 
-/** The update every device sends, its values changing so each write changes the shadow. */
-export const payload = (seq: number): string =>
-  `{"state":{"reported":{"temperature":${(20 + (seq % 1500) / 100).toFixed(2)},` +
-  `"humidity":${(40 + (seq % 3700) / 100).toFixed(2)},"status":"ok"}}}`;
+/** The reported values every device sends, changing so each write changes the shadow. */
+const reportedJson = (seq: number): string =>
+  `{"temperature":${(20 + (seq % 1500) / 100).toFixed(2)},` +
+  `"humidity":${(40 + (seq % 3700) / 100).toFixed(2)},"status":"ok"}`;
+
+/** The update every device sends: OneNET's and AWS's envelope, or Azure's bare patch. */
+export const payloadFor =
+  (dialect: BenchDialect) =>
+  (seq: number): string =>
+    dialect === "azure" ? reportedJson(seq) : `{"state":{"reported":${reportedJson(seq)}}}`;
+
+/** The OneNET / AWS update. */
+export const payload = payloadFor("onenet");
+
+/**
+ * What an Umbra answer says: the shadow's version after an accepted write (`undefined`
+ * when it carries none), or that the write was rejected.
+ */
+type Answer = number | "rejected" | undefined;
 
 interface Device {
   readonly name: string;
   readonly client: MqttClient;
-  readonly publishTopic: string;
-  readonly rejectedTopic: string | null;
+  /** The topic of request `seq` (Azure's carries a `$rid` of its own). */
+  readonly publishTopic: (seq: number) => string;
+  /** Reads an Umbra answer; null for Mosquitto, which echoes. */
+  readonly answer: ((topic: string, message: Buffer) => Answer) | null;
   /** Send times of the requests in flight, oldest first: answers come in order. */
   readonly pending: number[];
   lastVersion: number;
 }
 
+/** OneNET and AWS: `{update}/accepted` with the version in its body, or `/rejected`. */
 const umbraTopics = (update: string, name: string) => ({
   name,
-  publish: update,
+  publish: () => update,
   subscribe: [`${update}/accepted`, `${update}/rejected`],
-  rejected: `${update}/rejected`,
+  answer: (topic: string, message: Buffer): Answer =>
+    topic.endsWith("/rejected") ? "rejected" : versionOf(message),
+});
+
+const AZURE_ACCEPTED = "$iothub/twin/res/204/";
+
+/**
+ * Azure: a reported patch per `$rid`, answered `$iothub/twin/res/204/?$rid=…&$version=…`
+ * (the new reported version in the topic, no body); any other status is a rejection.
+ */
+const azureTopics = (name: string) => ({
+  name,
+  publish: (seq: number) => `$iothub/twin/PATCH/properties/reported/?$rid=${seq}`,
+  subscribe: ["$iothub/twin/res/#"],
+  answer: (topic: string): Answer =>
+    topic.startsWith(AZURE_ACCEPTED) ? azureVersionOf(topic) : "rejected",
 });
 
 const topicsOf = (target: Target, dialect: BenchDialect, i: number) =>
   target === "mosquitto"
-    ? { name: `bench/${i}`, publish: `bench/${i}`, subscribe: [`bench/${i}`], rejected: null }
+    ? { name: `bench/${i}`, publish: () => `bench/${i}`, subscribe: [`bench/${i}`], answer: null }
     : dialect === "aws"
       ? umbraTopics(`$aws/things/d${i}/shadow/update`, `d${i}`)
-      : umbraTopics(`$sys/bench/d${i}/image/update`, `d${i}`);
+      : dialect === "azure"
+        ? azureTopics(`d${i}`)
+        : umbraTopics(`$sys/bench/d${i}/image/update`, `d${i}`);
+
+/** Umbra: the client id is the device name, the username names the product. */
+const identityOf = (spec: LoadSpec, i: number) =>
+  spec.target === "mosquitto"
+    ? { clientId: `bench-${i}` }
+    : spec.dialect === "azure"
+      ? // The hub host name's first label is the product (as azure-iot-device connects).
+        { clientId: `d${i}`, username: `bench.azure-devices.net/d${i}/?api-version=2021-04-12` }
+      : { clientId: `d${i}`, username: "bench" };
 
 const connectDevice = async (spec: LoadSpec, i: number): Promise<Device> => {
   const topics = topicsOf(spec.target, spec.dialect, i);
-  // Umbra: the MQTT username is the product id, the client id the device name.
-  const identity =
-    spec.target === "umbra" ? { clientId: `d${i}`, username: "bench" } : { clientId: `bench-${i}` };
+  const identity = identityOf(spec, i);
   const client = await connectAsync(
     spec.url,
     { ...identity, protocolVersion: 4, clean: true, reconnectPeriod: 0, connectTimeout: 10_000 },
@@ -101,7 +143,7 @@ const connectDevice = async (spec: LoadSpec, i: number): Promise<Device> => {
     name: topics.name,
     client,
     publishTopic: topics.publish,
-    rejectedTopic: topics.rejected,
+    answer: topics.answer,
     pending: [],
     lastVersion: 0,
   };
@@ -153,6 +195,16 @@ export const versionOf = (message: Buffer): number | undefined => {
   return digits === 0 || digits > 15 ? undefined : version;
 };
 
+const AZURE_VERSION = "&$version=";
+
+/** The `$version` of an Azure twin answer's topic (`…/?$rid=…&$version=7`). */
+export const azureVersionOf = (topic: string): number | undefined => {
+  const at = topic.lastIndexOf(AZURE_VERSION);
+  if (at < 0) return undefined;
+  const digits = topic.slice(at + AZURE_VERSION.length);
+  return /^[0-9]{1,15}$/.test(digits) ? Number(digits) : undefined;
+};
+
 /** A growable array of doubles: a million samples without a million boxed numbers. */
 class Samples {
   private data = new Float64Array(1 << 16);
@@ -195,11 +247,13 @@ export const runLoad = (spec: LoadSpec, devices: readonly Device[]): Promise<Loa
     const windowStart = start + spec.warmupMs;
     const windowEnd = windowStart + spec.measureMs;
 
+    const body = payloadFor(spec.dialect);
     const send = (device: Device) => {
       device.pending.push(performance.now());
       inFlight++;
       sent++;
-      device.client.publish(device.publishTopic, payload(seq++), { qos: spec.qos });
+      device.client.publish(device.publishTopic(seq), body(seq), { qos: spec.qos });
+      seq++;
     };
 
     const finish = () => {
@@ -237,15 +291,15 @@ export const runLoad = (spec: LoadSpec, devices: readonly Device[]): Promise<Loa
           return;
         }
         inFlight--;
-        if (topic === device.rejectedTopic) {
+        const answer = device.answer === null ? undefined : device.answer(topic, message);
+        if (answer === "rejected") {
           rejected++;
-          firstRejection ??= `${device.name}: ${message.toString()}`;
+          firstRejection ??= `${device.name}: ${topic} ${message.toString()}`;
         } else {
-          if (device.rejectedTopic !== null) {
+          if (device.answer !== null) {
             // Umbra's accepted answer carries the shadow's version: it grows per device.
-            const version = versionOf(message);
-            if (version === undefined || version <= device.lastVersion) outOfOrder++;
-            else device.lastVersion = version;
+            if (answer === undefined || answer <= device.lastVersion) outOfOrder++;
+            else device.lastVersion = answer;
           }
           if (now >= windowStart && now <= windowEnd) {
             samples.push(now - sentAt);
