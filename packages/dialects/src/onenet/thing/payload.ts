@@ -545,6 +545,14 @@ export const readThingPack = (
   return ok({ id, version, entries });
 };
 
+/** A refusal with its own code (a bound) rather than the error's. */
+interface ThingRefusalCode {
+  readonly code: ThingErrorCode;
+  readonly error: ShadowError;
+}
+
+const isCoded = (e: ShadowError | ThingRefusalCode): e is ThingRefusalCode => "code" in e;
+
 /** One identifier's history: a non-empty array of at most `maxHistoryValues` timed values. */
 const readSeries = (
   series: unknown,
@@ -554,7 +562,7 @@ const readSeries = (
   limits: Limits,
   thing: ThingLimits,
   out: ThingHistoryPoint[],
-): Result<ThingHistoryPoint | undefined, ThingRefusal["error"] | ThingRefusalCode> => {
+): Result<ThingHistoryPoint | undefined, ShadowError | ThingRefusalCode> => {
   if (!Array.isArray(series)) return err(invalid(pointer, "must be an array of {value,time}"));
   if (series.length === 0) return err(invalid(pointer, "name at least one value"));
   if (series.length > thing.maxHistoryValues)
@@ -580,14 +588,6 @@ const readSeries = (
   }
   return ok(latest);
 };
-
-/** A refusal with its own code (a bound) rather than the error's. */
-interface ThingRefusalCode {
-  readonly code: ThingErrorCode;
-  readonly error: ShadowError;
-}
-
-const isCoded = (e: ShadowError | ThingRefusalCode): e is ThingRefusalCode => "code" in e;
 
 /**
  * `thing/history/post` from `publisher`: the envelope of `pack/post`, but each property
