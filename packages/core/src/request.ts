@@ -46,21 +46,37 @@ export interface StatePatch {
 }
 
 /**
+ * Which refusal a `state` with an unknown node gets when it holds neither `desired` nor
+ * `reported`: seed 000 answers 164 ("desired or reported key not found") whatever else
+ * the state holds, while AWS names the unknown node ("State contains an invalid node").
+ * With a section present, an unknown node is refused either way.
+ */
+export type MissingSectionsRule = "sections-first" | "node-first";
+
+/**
  * Picks `state.desired` / `state.reported` out of a parsed update request
  * (`{"state":{"desired":{…},"reported":{…}}}`, seed 000). Other top-level fields
  * (`version`, `clientToken`) are the dialect's to read.
  */
-export const readStatePatch = (body: unknown): Result<StatePatch, ShadowError> => {
+export const readStatePatch = (
+  body: unknown,
+  rule: MissingSectionsRule = "node-first",
+): Result<StatePatch, ShadowError> => {
   if (!isObject(body)) return err(ShadowErrors.invalidJson("the payload must be a JSON object"));
   if (!hasOwn(body, "state")) return err(ShadowErrors.stateMissing());
   const state = body.state;
   if (!isObject(state)) return err(ShadowErrors.invalidParameter("/state", "must be an object"));
   let desired: JsonObject | null | undefined;
   let reported: JsonObject | null | undefined;
+  let unknown: string | undefined;
   for (const key in state) {
     const value = state[key];
-    if (key !== "desired" && key !== "reported")
-      return err(ShadowErrors.invalidParameter(`/state/${key}`, "unknown node in state"));
+    if (key !== "desired" && key !== "reported") {
+      if (rule === "node-first")
+        return err(ShadowErrors.invalidParameter(`/state/${key}`, "unknown node in state"));
+      unknown ??= key;
+      continue;
+    }
     if (value !== null && !isObject(value))
       return err(ShadowErrors.invalidParameter(`/state/${key}`, "must be an object or null"));
     if (key === "desired") desired = value;
@@ -68,14 +84,19 @@ export const readStatePatch = (body: unknown): Result<StatePatch, ShadowError> =
   }
   if (desired === undefined && reported === undefined)
     return err(ShadowErrors.desiredReportedMissing());
+  if (unknown !== undefined)
+    return err(ShadowErrors.invalidParameter(`/state/${unknown}`, "unknown node in state"));
   return ok({ desired, reported });
 };
 
-/** `parseJsonPayload` then `readStatePatch`: an update payload straight off the wire. */
+/**
+ * `parseJsonPayload` then `readStatePatch`: a OneNET `image/update` payload straight off
+ * the wire, with seed 000's precedence (a state without either section is 164 first).
+ */
 export const parseUpdatePayload = (
   payload: Uint8Array | string,
   limits: Limits = defaultLimits,
 ): Result<StatePatch, ShadowError> => {
   const body = parseJsonPayload(payload, limits);
-  return body.ok ? readStatePatch(body.value) : body;
+  return body.ok ? readStatePatch(body.value, "sections-first") : body;
 };

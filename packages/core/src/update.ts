@@ -30,7 +30,7 @@ import { defaultLimits, type Limits } from "./limits.js";
 import { err, ok, type Result } from "./result.js";
 import { deriveSectionBound, exactSectionSize, sectionSizeBound } from "./size.js";
 import { DEFAULT_SYNC_INTERVAL_MS, nextSync } from "./sync.js";
-import { checkPropertyTree, checkReservedKeys } from "./validate.js";
+import { checkPropertyTree, checkReservedKeys, toPointer } from "./validate.js";
 import { cleared, isReset, nextVersion, resetChange, type VersionRule } from "./version.js";
 
 export type { VersionRule } from "./version.js";
@@ -49,6 +49,17 @@ export interface UpdateRequest {
   /** Quality stamped on every leaf written; `good` by default. */
   readonly quality?: Quality;
   readonly version?: VersionRule;
+  /**
+   * When each top-level reported property was measured, ms (OneNET thing model `time`):
+   * every leaf written under that property is stamped with it instead of the write's
+   * time. Each key must be one `reported` sets; the rest keep the write's time.
+   */
+  readonly times?: PropertyTimes;
+}
+
+/** Per top-level property, a time in ms since the epoch. */
+export interface PropertyTimes {
+  readonly [property: string]: number;
 }
 
 export interface WriteContext {
@@ -93,13 +104,15 @@ const without = <T>(object: { readonly [key: string]: T }, drop: readonly string
 
 /**
  * Recursive JSON merge of `patch` into `state` (and the same walk over its metadata),
- * copy-on-write: unchanged subtrees are shared, inputs are never mutated.
+ * copy-on-write: unchanged subtrees are shared, inputs are never mutated. `times` gives
+ * a top-level key's leaves their own timestamp (see `UpdateRequest.times`).
  */
 export const mergeState = (
   state: JsonObject,
   meta: MetadataTree,
   patch: JsonObject,
   stamp: LeafMetadata,
+  times?: PropertyTimes,
 ): readonly [JsonObject, MetadataTree] => {
   let outState: Record<string, JsonValue> | undefined;
   let outMeta: Record<string, LeafMetadata | MetadataTree> | undefined;
@@ -107,6 +120,8 @@ export const mergeState = (
   for (const key in patch) {
     const value = patch[key] as JsonValue;
     const present = hasOwn(state, key);
+    const leafStamp =
+      times !== undefined && hasOwn(times, key) ? timedStamp(stamp, times[key] as number) : stamp;
     if (value === null) {
       if (present) {
         deleted ??= [];
@@ -122,7 +137,7 @@ export const mergeState = (
         currentIsObject ? current : EMPTY,
         currentIsObject && hasOwn(meta, key) ? (meta[key] as MetadataTree) : EMPTY_META,
         value,
-        stamp,
+        leafStamp,
       );
       if (currentIsObject && s === current) continue;
       if (isEmptyObject(s)) {
@@ -142,11 +157,39 @@ export const mergeState = (
     outState ??= { ...state };
     outMeta ??= { ...meta };
     outState[key] = value;
-    outMeta[key] = stamp;
+    outMeta[key] = leafStamp;
   }
   if (deleted !== undefined)
     return [without(outState ?? state, deleted), without(outMeta ?? meta, deleted)];
   return [outState ?? state, outMeta ?? meta];
+};
+
+/** `stamp` at another time; the same key order, so every leaf keeps one shape. */
+const timedStamp = (stamp: LeafMetadata, timestamp: number): LeafMetadata => ({
+  timestamp,
+  version: stamp.version,
+  source: stamp.source,
+  quality: stamp.quality,
+});
+
+/**
+ * Why `times` cannot go with `reported`, or `undefined`: it must name properties the
+ * request reports, each with a time in ms (a non-negative safe integer).
+ */
+const timesProblem = (
+  times: PropertyTimes,
+  reported: JsonObject | null | undefined,
+): ShadowError | undefined => {
+  if (!isObject(times)) return ShadowErrors.invalidParameter("/times", "must be an object");
+  for (const key in times) {
+    const pointer = toPointer(["times", key]);
+    if (!isObject(reported) || !hasOwn(reported, key))
+      return ShadowErrors.invalidParameter(pointer, "names no property the request reports");
+    const time = times[key];
+    if (!Number.isSafeInteger(time) || (time as number) < 0)
+      return ShadowErrors.invalidParameter(pointer, "must be a time in ms: an integer ≥ 0");
+  }
+  return undefined;
 };
 
 /** The metadata a write stamps on every leaf it writes. */
@@ -298,9 +341,11 @@ export const applyUpdate = (
   const quality = request.quality;
   if (quality !== undefined && quality !== "good" && quality !== "bad" && quality !== "uncertain")
     return err(ShadowErrors.invalidParameter("/quality", 'must be "good", "bad" or "uncertain"'));
+  const times = request.times;
   const problem =
     sectionProblem("desired", desired, source, limits) ??
-    sectionProblem("reported", reported, source, limits);
+    sectionProblem("reported", reported, source, limits) ??
+    (times === undefined ? undefined : timesProblem(times, reported));
   if (problem !== undefined) return err(problem);
   const rule = request.version;
   const version = nextVersion(doc.version, rule, epochOf(doc));
@@ -325,7 +370,7 @@ export const applyUpdate = (
     draft.reported = EMPTY;
     metadata = metadataWith(metadata, metadata.desired, EMPTY_META, metadata.sync);
   } else if (reported !== undefined) {
-    const [state, meta] = mergeState(start.reported, metadata.reported, reported, stamp);
+    const [state, meta] = mergeState(start.reported, metadata.reported, reported, stamp, times);
     deriveSectionBound(start.reported, state, jsonByteLength(reported));
     draft.reported = state;
     if (meta !== metadata.reported)

@@ -160,6 +160,26 @@ describe("OneNET device image (seed 000)", () => {
     });
   });
 
+  it("answers 164 for a state with neither desired nor reported, whatever else it holds", () => {
+    for (const payload of [
+      '{"state":{"color":"x"}}',
+      '{"state":{"delta":{},"color":"x"}}',
+      '{"state":{"desired ":{"a":1}}}',
+    ])
+      assert.deepEqual(
+        rejectedFor(fresh(), payload),
+        { err_code: 164, err_msg: "desired or reported key not found" },
+        payload,
+      );
+    // With a section there, the unknown node is what is wrong: 165, wherever it stands.
+    for (const payload of [
+      '{"state":{"color":"x","reported":{"a":1}}}',
+      '{"state":{"desired":{"a":1},"color":"x"}}',
+      '{"state":{"color":"x","reported":5}}',
+    ])
+      assert.equal(rejectedFor(fresh(), payload).err_code, 165, payload);
+  });
+
   it("rejects invalid parameters with 165", () => {
     for (const payload of [
       '{"state":{"reported":5}}',

@@ -8,6 +8,7 @@ export * from "./events.js";
 export * from "./onenet/dialect.js";
 export * from "./onenet/gateway.js";
 export * from "./onenet/render.js";
+export * from "./onenet/thing/index.js";
 export * from "./onenet/token.js";
 export * from "./onenet/topics.js";
 export * from "./registry.js";

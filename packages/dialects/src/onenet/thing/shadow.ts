@@ -1,0 +1,165 @@
+import {
+  hasOwn,
+  isSubtree,
+  type JsonObject,
+  type JsonValue,
+  type LeafMetadata,
+  type MetadataTree,
+  newerThanReported,
+  type PropertyTimes,
+  type ShadowDocument,
+  type UpdateRequest,
+} from "@umbra/core";
+import type { ThingDesiredDeleteEntry, ThingProperties } from "./payload.js";
+
+/**
+ * What the thing-model requests do to a shadow, as engine requests built from the
+ * document the device's actor holds (so nothing comes in between).
+ */
+
+/**
+ * A property upload (`property/post`, a `pack/post` entry) as the engine's device
+ * report: merged into reported, each property's leaves stamped with its `time`. One
+ * literal shape: `times` is there only when a value carried one.
+ */
+export const thingReportedUpdate = (properties: ThingProperties): UpdateRequest =>
+  properties.times === undefined
+    ? { desired: undefined, reported: properties.reported, source: "device" }
+    : {
+        desired: undefined,
+        reported: properties.reported,
+        source: "device",
+        times: properties.times,
+      };
+
+/** What a history upload may write, and which properties the shadow holds newer values of. */
+export interface ThingHistoryUpdate {
+  /** `undefined` when nothing is left to write: every property is older than the shadow's. */
+  readonly update: UpdateRequest | undefined;
+  readonly older: readonly string[];
+}
+
+/**
+ * The newest history value of each property, where the shadow holds nothing newer
+ * (`newerThanReported`): late data never overwrites a newer report.
+ */
+export const thingHistoryUpdate = (
+  doc: ShadowDocument,
+  latest: ThingProperties & { readonly times: PropertyTimes },
+): ThingHistoryUpdate => {
+  const kept = newerThanReported(doc, latest.reported, latest.times);
+  let any = false;
+  for (const _ in kept.reported) {
+    any = true;
+    break;
+  }
+  return {
+    update: any
+      ? { desired: undefined, reported: kept.reported, source: "device", times: kept.times }
+      : undefined,
+    older: kept.older,
+  };
+};
+
+/**
+ * A desired property's version: the document version of the last write to it (the
+ * latest of its leaves' for an object). It grows with every set of the property, as
+ * OneNET's per-property counter does, but counts the shadow's writes rather than the
+ * property's own: a device only ever hands back a version it was given.
+ */
+const versionUnder = (key: string, value: JsonValue, meta: LeafMetadata | MetadataTree): number => {
+  if (!isSubtree(key, value)) return (meta as LeafMetadata).version;
+  let latest = 0;
+  const tree = meta as MetadataTree;
+  for (const k in value) {
+    if (!hasOwn(tree, k)) continue;
+    const v = versionUnder(k, value[k] as JsonValue, tree[k] as LeafMetadata | MetadataTree);
+    if (v > latest) latest = v;
+  }
+  return latest;
+};
+
+/** The desired version of `identifier` (see `versionUnder`), `undefined` when not desired. */
+export const thingDesiredVersionOf = (
+  doc: ShadowDocument,
+  identifier: string,
+): number | undefined =>
+  hasOwn(doc.desired, identifier) && hasOwn(doc.metadata.desired, identifier)
+    ? versionUnder(
+        identifier,
+        doc.desired[identifier] as JsonValue,
+        doc.metadata.desired[identifier] as LeafMetadata | MetadataTree,
+      )
+    : undefined;
+
+/** `desired/get/reply`'s `data`: each asked-for property desired now, with its version. */
+export interface ThingDesiredData {
+  readonly [identifier: string]: { readonly value: JsonValue; readonly version: number };
+}
+
+/**
+ * The `data` of `desired/get/reply`: the properties asked for that desired holds, each
+ * `{"value","version"}`; the others are left out.
+ */
+export const thingDesiredData = (
+  doc: ShadowDocument,
+  identifiers: readonly string[],
+): ThingDesiredData => {
+  const data: Record<string, { value: JsonValue; version: number }> = {};
+  for (const identifier of identifiers) {
+    const version = thingDesiredVersionOf(doc, identifier);
+    if (version === undefined) continue;
+    Object.defineProperty(data, identifier, {
+      value: { value: doc.desired[identifier] as JsonValue, version },
+      enumerable: true,
+      writable: true,
+    });
+  }
+  return data;
+};
+
+/** What a desired delete clears, and what it keeps. */
+export interface ThingDesiredDeletion {
+  /** Clears `cleared` from desired; `undefined` when there is nothing to clear. */
+  readonly update: UpdateRequest | undefined;
+  readonly cleared: readonly string[];
+  /** Named with a version that is not the latest: a newer value was set since. */
+  readonly stale: readonly string[];
+  /** Not desired at all: nothing to clear. */
+  readonly absent: readonly string[];
+}
+
+/**
+ * `thing/property/desired/delete` on `doc`: each property named without a version, or
+ * with its latest (`thingDesiredVersionOf`), is cleared; one named with an older version
+ * stays (a newer value was set after the device read it). Per property, as OneNET
+ * documents it; the reply is a success either way.
+ */
+export const thingDesiredDeletion = (
+  doc: ShadowDocument,
+  entries: readonly ThingDesiredDeleteEntry[],
+): ThingDesiredDeletion => {
+  const cleared: string[] = [];
+  const stale: string[] = [];
+  const absent: string[] = [];
+  let patch: Record<string, null> | undefined;
+  for (const { identifier, version } of entries) {
+    const current = thingDesiredVersionOf(doc, identifier);
+    if (current === undefined) absent.push(identifier);
+    else if (version !== undefined && version !== current) stale.push(identifier);
+    else {
+      patch ??= {};
+      Object.defineProperty(patch, identifier, { value: null, enumerable: true, writable: true });
+      cleared.push(identifier);
+    }
+  }
+  return {
+    update:
+      patch === undefined
+        ? undefined
+        : { desired: patch as JsonObject, reported: undefined, source: "device" },
+    cleared,
+    stale,
+    absent,
+  };
+};
