@@ -632,6 +632,22 @@ describe("OneNET thing model: desired get and delete, with versions", () => {
       assert.deepEqual(none, { id: "5", code: 200, msg: "success", data: {} });
     },
   );
+  it(
+    "desired/get and desired/delete before the device has a shadow: 200 with nothing in it, and no shadow created",
+    DEADLINE,
+    async () => {
+      const d = await register(PID, "wisher-new");
+      const device = await connect(d);
+      const got = await upload(device, d, "property/desired/get", { id: "1", params: ["power"] });
+      assert.deepEqual(got, { id: "1", code: 200, msg: "success", data: {} });
+      const deleted = await upload(device, d, "property/desired/delete", {
+        id: "2",
+        params: { power: {} },
+      });
+      assert.deepEqual(deleted, { id: "2", code: 200, msg: "success" });
+      assert.equal(await shadowOf(PID, "wisher-new"), undefined);
+    },
+  );
 });
 
 describe("OneNET thing model: bounds (10 sub-devices, 100 points per device, 100 history values)", () => {
