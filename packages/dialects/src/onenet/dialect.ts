@@ -4,6 +4,7 @@ import { type DeviceId, nameProblem, usernameIdentity } from "../device.js";
 import { type Claim, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
 import { gatewayReplyOf } from "./gateway.js";
 import { renderOneNetAnswer, renderOneNetPush } from "./render.js";
+import { readThingCommand, renderThingAnswer } from "./thing/command.js";
 import { thingRequestOf } from "./thing/topics.js";
 import { verifyOneNetToken } from "./token.js";
 import { ONENET_IMAGE, oneNetRequestOf, oneNetTopic, parseOneNetTopic } from "./topics.js";
@@ -81,8 +82,12 @@ export const oneNetDialect: DeviceDialect = {
     return filters.some((filter) => topicMatches(filter, deltaTopic));
   },
 
-  readCommand(op, payload, limits) {
+  readCommand(op, payload, limits, token) {
     if (op === "get") return ok({ op: "get" });
+    if (op === "request") {
+      const thing = readThingCommand(payload, limits, token);
+      if (thing !== undefined) return thing;
+    }
     if (op !== "update")
       return err({ error: ShadowErrors.invalidParameter("/op", `not a OneNET request: ${op}`) });
     const patch = parseUpdatePayload(payload, limits);
@@ -94,6 +99,10 @@ export const oneNetDialect: DeviceDialect = {
     });
   },
 
-  renderAnswer: renderOneNetAnswer,
+  renderAnswer(event, device, out, json) {
+    // A thing upload's event carries a thing token (the image's carry none).
+    if (event.clientToken !== undefined && renderThingAnswer(event, device, out)) return;
+    renderOneNetAnswer(event, device, out, json);
+  },
   renderPush: renderOneNetPush,
 };
