@@ -243,6 +243,23 @@ describe("GatewayClient: calls to a device itself (thing model)", () => {
     }
   });
 
+  it("reads a device's reply within the engine's payload bound: at it answered, one byte past it a bad reply", async () => {
+    const { nats, client, reply } = setUp();
+    const bound = defaultLimits.maxPayloadBytes;
+    for (const [size, kind] of [
+      [bound, "answered"],
+      [bound + 1, "bad-reply"],
+    ] as const) {
+      const outcome = client.callDevice(lamp, get);
+      const { id } = delivered(await nats.nextRequest()).body;
+      const bare = JSON.stringify({ id, code: 200, msg: "" });
+      const body = JSON.stringify({ id, code: 200, msg: "m".repeat(size - bare.length) });
+      assert.equal(Buffer.byteLength(body), size);
+      reply({ direct: { kind: "property/get" } }, body);
+      assert.equal((await outcome).kind, kind, `${size} bytes`);
+    }
+  });
+
   it("drops what cannot be matched to a call (not JSON, no id) and keeps waiting", async () => {
     const { nats, client, reply, unreadable } = setUp({ timeoutMs: 100 });
     const outcome = client.callDevice(lamp, get);

@@ -134,6 +134,12 @@ describe("calls to a device itself: the request's way to the device", () => {
       200,
     );
     assert.equal((await post(`${LAMP}/services/reset:invoke`, {})).status, 200);
+    // The envelope's version: 1 to 32 characters (33 is refused below).
+    const longest = "v".repeat(32);
+    assert.equal(
+      (await post(`${LAMP}/properties:get`, { params: ["t"], version: longest })).status,
+      200,
+    );
     const lamp = { productId: "p1", deviceName: "lamp" };
     assert.deepEqual(calls, [
       {
@@ -156,6 +162,7 @@ describe("calls to a device itself: the request's way to the device", () => {
         request: { kind: "service/invoke", identifier: "reset", input: {} },
         version: undefined,
       },
+      { device: lamp, request: { kind: "property/get", identifiers: ["t"] }, version: longest },
     ]);
   });
 
@@ -200,6 +207,7 @@ describe("calls to a device itself: the request's way to the device", () => {
       [`${LAMP}/properties:get`, { params: ["x".repeat(129)] }],
       [`${LAMP}/properties:set`, { params: [1] }],
       [`${LAMP}/properties:set`, { params: { t: 1 }, version: "" }],
+      [`${LAMP}/properties:set`, { params: { t: 1 }, version: "v".repeat(33) }],
       [`${LAMP}/services/reboot:invoke`, { input: [] }],
     ] as const)
       problem(await post(path, body), 400, "bad-request");
