@@ -9,36 +9,45 @@ import {
   parseGatewayReply,
   type ShadowError,
 } from "@umbra/core";
-import { type DeviceId, type GatewayCall, gatewayCallTopic } from "@umbra/dialects";
+import {
+  buildThingCall,
+  type DeviceId,
+  gatewayCallTopic,
+  isDirectCall,
+  type RepliedCall,
+  readThingCallReply,
+  sameRepliedCall,
+} from "@umbra/dialects";
 import { ClusterUnavailableError } from "./client.js";
 import { type Correlated, Correlator, DEFAULT_MAX_PENDING } from "./correlator.js";
 import { decodeDelivered, decodeGatewayReply, encodeDeliverText } from "./frames/index.js";
 import { deviceSubject, gatewayReplySubject } from "./subjects.js";
 
 /**
- * Gateway calls (seed 003) over the bus. The caller publishes the call to the gateway's
- * device subject as a NATS request; the edge holding the gateway's session delivers it
- * and answers whether it could. The gateway's `…_reply` comes back through that edge on
- * `umbra.gw.{pid}.{dn}`, where every process with a call waiting on the gateway listens
- * and keeps only the replies whose `id` it sent.
+ * Gateway calls (seed 003) and calls to a device itself (thing model) over the bus. The
+ * caller publishes the call to the device subject of the gateway (or device) as a NATS
+ * request; the edge holding its session delivers it and answers whether it could. The
+ * `…_reply` comes back through that edge on `umbra.gw.{pid}.{dn}`, where every process
+ * with a call waiting on that device listens and keeps only the replies whose `id` it
+ * sent, for the call (kind, sub-device or direct, service) it made under that id.
  */
 
 export type GatewayOutcome =
   /** The call breaks the seed's rules (more than 50 properties, a bad identifier…): not sent. */
   | { readonly kind: "invalid"; readonly error: ShadowError }
   | { readonly kind: "answered"; readonly id: string; readonly reply: OneJsonReply }
-  /** No edge holds a session of the gateway. */
+  /** No edge holds a session of the gateway (or device). */
   | { readonly kind: "offline" }
   /** Its session is there but has not subscribed to the call's topic (or reads too slowly). */
   | { readonly kind: "not-delivered"; readonly topic: string }
   | { readonly kind: "timeout"; readonly id: string; readonly waitedMs: number }
-  /** The gateway answered with a reply that could not be read. */
+  /** The gateway (or device) answered with a reply that could not be read. */
   | { readonly kind: "bad-reply"; readonly id: string; readonly problem: string };
 
 interface Waiting extends Correlated {
   sentAt: number;
   resendAt: number;
-  readonly call: GatewayCall;
+  readonly call: RepliedCall;
   readonly subject: string;
   readonly resolve: (outcome: GatewayOutcome) => void;
 }
@@ -108,25 +117,63 @@ export class GatewayClient {
       id,
       { productID: sub.productId, deviceName: sub.deviceName },
       request,
-      {
-        ...(version === undefined ? {} : { version }),
-        ...(this.#limits === undefined ? {} : { limits: this.#limits }),
-      },
+      this.#options(version),
     );
     if (!envelope.ok) return { kind: "invalid", error: envelope.error };
-    const subject = gatewayReplySubject(gateway.productId, gateway.deviceName);
+    return this.#send(n, gateway, request.kind, {
+      topic: gatewayCallTopic(gateway, request.kind),
+      body: JSON.stringify(envelope.value),
+    });
+  }
+
+  /**
+   * Sends a call to `device` itself on its thing-model topics (`thing/property/set|get`,
+   * `thing/service/{identifier}/invoke`) and waits, as a gateway call does, for its
+   * `…_reply` with the same id. The same rules as a gateway call, and an identifier
+   * that can stand in a topic.
+   */
+  async callDevice(
+    device: DeviceId,
+    request: GatewayRequest,
+    version?: string,
+  ): Promise<GatewayOutcome> {
+    const n = this.#waiting.nextId();
+    const message = buildThingCall(device, String(n), request, this.#options(version));
+    if (!message.ok) return { kind: "invalid", error: message.error };
+    const direct =
+      request.kind === "service/invoke"
+        ? { kind: request.kind, identifier: request.identifier }
+        : { kind: request.kind };
+    return this.#send(n, device, { direct }, message.value);
+  }
+
+  #options(version: string | undefined): { version?: string; limits?: Limits } {
+    return {
+      ...(version === undefined ? {} : { version }),
+      ...(this.#limits === undefined ? {} : { limits: this.#limits }),
+    };
+  }
+
+  /** Publishes call `n` to `target`'s session and waits for its reply to `call`. */
+  #send(
+    n: number,
+    target: DeviceId,
+    call: RepliedCall,
+    message: { readonly topic: string; readonly body: string },
+  ): Promise<GatewayOutcome> {
+    const subject = gatewayReplySubject(target.productId, target.deviceName);
     let resolve!: (outcome: GatewayOutcome) => void;
     const outcome = new Promise<GatewayOutcome>((settle) => {
       resolve = settle;
     });
-    if (!this.#waiting.add(n, { sentAt: 0, resendAt: 0, call: request.kind, subject, resolve }))
+    if (!this.#waiting.add(n, { sentAt: 0, resendAt: 0, call, subject, resolve }))
       throw new ClusterUnavailableError(`too many gateway calls waiting (${this.#waiting.size})`);
     this.#listen(subject);
-    const topic = gatewayCallTopic(gateway, request.kind);
-    const frame = encodeDeliverText([{ topic, body: JSON.stringify(envelope.value) }]);
+    const { topic } = message;
+    const frame = encodeDeliverText([message]);
     // Subscribed before the request leaves: this connection's SUB reaches the server first.
     this.#nc
-      .request(deviceSubject(gateway.productId, gateway.deviceName), frame, {
+      .request(deviceSubject(target.productId, target.deviceName), frame, {
         timeout: this.#timeoutMs,
       })
       .then(
@@ -141,8 +188,8 @@ export class GatewayClient {
           if (!delivered) this.#finish(n, { kind: "not-delivered", topic });
         },
         (error: unknown) => {
-          // No edge holds the gateway: NATS answers "no responders" at once. An edge that
-          // did not answer in time is the same silence as a gateway that did not.
+          // No edge holds the session: NATS answers "no responders" at once. An edge that
+          // did not answer in time is the same silence as a device that did not.
           if (isNoResponders(error)) this.#finish(n, { kind: "offline" });
         },
       );
@@ -193,7 +240,7 @@ export class GatewayClient {
   }
 
   #replied(subject: string, frame: Uint8Array): void {
-    let call: GatewayCall;
+    let call: RepliedCall;
     let payload: Uint8Array;
     try {
       ({ call, payload } = decodeGatewayReply(frame));
@@ -208,20 +255,28 @@ export class GatewayClient {
       this.#onUnreadable(subject, "the reply is not JSON");
       return;
     }
-    // The id, even of a reply that is otherwise wrong: its call learns the gateway
+    // The id, even of a reply that is otherwise wrong: its call learns the device
     // answered nonsense instead of waiting for the timeout.
     const id = (body as { id?: unknown } | null)?.id;
     if (typeof id !== "string") {
       this.#onUnreadable(subject, "the reply has no id");
       return;
     }
-    // Another process's call (or not one of our ids at all), or one already ended: not
-    // ours to judge.
+    // Another process's call (or not one of our ids at all), one already ended, or a
+    // reply on another call's topic: not ours to judge.
     const n = Number(id);
     if (String(n) !== id) return;
     const waiting = this.#waiting.get(n);
-    if (waiting === undefined || waiting.subject !== subject || waiting.call !== call) return;
-    const read = parseGatewayReply(body);
+    if (
+      waiting === undefined ||
+      waiting.subject !== subject ||
+      !sameRepliedCall(waiting.call, call)
+    )
+      return;
+    // A device's reply is read within the engine's bounds, as anything a device sends.
+    const read = isDirectCall(call)
+      ? readThingCallReply(payload, this.#limits)
+      : parseGatewayReply(body);
     this.#finish(
       n,
       read.ok

@@ -40,8 +40,9 @@ export const appSubject = (productId: string): string => `${PREFIX}.app.${subjec
 export const ALL_APP = `${PREFIX}.app.>`;
 
 /**
- * What a gateway answers to calls (`thing/sub/…_reply`), forwarded by the edge holding its
- * session to every API process waiting on one of its calls (they match the reply's id).
+ * What a device answers to calls — a gateway's `thing/sub/…_reply`, or a device's own
+ * `thing/…_reply` to a call made to itself — forwarded by the edge holding its session
+ * to every API process waiting on one of its calls (they match the reply's id and call).
  */
 export const gatewayReplySubject = (productId: string, deviceName: string): string =>
   `${PREFIX}.gw.${subjectToken(productId)}.${subjectToken(deviceName)}`;

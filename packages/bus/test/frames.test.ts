@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { RepliedCall } from "@umbra/dialects";
 import fc from "fast-check";
 import {
   decodeAcks,
@@ -7,14 +8,17 @@ import {
   decodeCommands,
   decodeDeliver,
   decodeEdgeDeliver,
+  decodeGatewayReply,
   decodeTakeover,
   encodeAcks,
   encodeCommand,
   encodeCommandBatch,
   encodeDeliverText,
   encodeEdgeDeliver,
+  encodeGatewayReply,
   encodeTakeover,
   FrameError,
+  Tag,
 } from "../src/index.js";
 
 describe("command frames", () => {
@@ -235,5 +239,49 @@ describe("outbound frames", () => {
   it("carry take-overs and acks", () => {
     assert.equal(decodeTakeover(encodeTakeover("session-1")), "session-1");
     assert.deepEqual(decodeAcks(encodeAcks([1, 2, 300])), [1, 2, 300]);
+  });
+});
+
+describe("gateway reply frames", () => {
+  const payload = new TextEncoder().encode('{"id":"12","code":200}');
+  const calls: RepliedCall[] = [
+    "property/get",
+    "property/set",
+    "service/invoke",
+    { direct: { kind: "property/get" } },
+    { direct: { kind: "property/set" } },
+    { direct: { kind: "service/invoke", identifier: "reboot" } },
+    { direct: { kind: "service/invoke", identifier: "重启" } },
+    { direct: { kind: "service/invoke", identifier: "x".repeat(300) } },
+  ];
+
+  it("carry every call, a sub-device's or a direct one with its service, and the payload unchanged", () => {
+    for (const call of calls) {
+      const read = decodeGatewayReply(encodeGatewayReply(call, payload));
+      assert.deepEqual(read.call, call);
+      assert.deepEqual(read.payload, payload);
+    }
+  });
+
+  it("keep a sub-device call's frame as seed 003's edges sent it: tag, code 1–3, payload", () => {
+    const frame = encodeGatewayReply("property/set", payload);
+    assert.deepEqual(frame, Uint8Array.of(Tag.GatewayReply, 2, ...payload));
+    assert.equal(encodeGatewayReply({ direct: { kind: "property/set" } }, payload)[1], 5);
+  });
+
+  it("refuse an unknown call code, a service identifier cut short or not UTF-8", () => {
+    for (const code of [0, 7, 255])
+      assert.throws(() => decodeGatewayReply(Uint8Array.of(Tag.GatewayReply, code)), FrameError);
+    const frame = encodeGatewayReply(
+      { direct: { kind: "service/invoke", identifier: "reboot" } },
+      new Uint8Array(0),
+    );
+    assert.equal(frame.length, 4 + 6);
+    for (let cut = 1; cut < frame.length; cut++)
+      assert.throws(() => decodeGatewayReply(frame.subarray(0, cut)), FrameError, `cut at ${cut}`);
+    assert.throws(
+      () => decodeGatewayReply(Uint8Array.of(Tag.GatewayReply, 6, 0, 2, 0xc3, 0x28)),
+      FrameError,
+    );
   });
 });

@@ -97,6 +97,15 @@ const FAMILIES: readonly Family[] = [
     sample: encodeGatewayReply("property/get", utf8.encode('{"id":"1"}')),
   },
   {
+    name: "direct service reply",
+    tags: [Tag.GatewayReply],
+    decode: decodeGatewayReply,
+    sample: encodeGatewayReply(
+      { direct: { kind: "service/invoke", identifier: "réboot" } },
+      utf8.encode('{"id":"1"}'),
+    ),
+  },
+  {
     name: "delivered",
     tags: [Tag.GatewayDelivered],
     decode: decodeDelivered,

@@ -8,7 +8,7 @@ import type {
 } from "@umbra/core";
 import type { DeviceId } from "./device.js";
 import type { DialectName, OutboundText, ShadowEvent } from "./events.js";
-import type { GatewayCall } from "./onenet/gateway.js";
+import type { RepliedCall } from "./onenet/gateway.js";
 
 /**
  * The contract every dialect folder (`src/{onenet,aliyun,aws,azure}/`) exports, and the
@@ -172,8 +172,11 @@ export type TopicRequest =
       readonly device: DeviceId;
       readonly properties: { readonly [key: string]: string };
     }
-  /** A gateway answering a call the cloud made (OneNET seed 003). */
-  | { readonly kind: "gateway-reply"; readonly device: DeviceId; readonly call: GatewayCall }
+  /**
+   * A device answering a call the cloud made: a gateway's call for a sub-device (OneNET
+   * seed 003, `call` its kind) or a call to the device itself (thing model, `{direct}`).
+   */
+  | { readonly kind: "gateway-reply"; readonly device: DeviceId; readonly call: RepliedCall }
   /** One of the device's own topics that asks nothing of the shadow. */
   | { readonly kind: "none"; readonly device: DeviceId };
 

@@ -21,6 +21,7 @@ export {
   pidOf,
   problemResponses,
 } from "./routes/common.js";
+export * from "./routes/device-calls.js";
 export { etag, parseIfMatch } from "./routes/documents.js";
 export { lastEventIdOf, shadowFilterOf } from "./routes/events.js";
 export {

@@ -124,6 +124,16 @@ export const openApiDocument = (routes: readonly Route[], version: string): Json
       { name: "functions", description: "remote function calls with offline caching (seed 001)" },
       { name: "registry", description: "products, devices, keys and tokens" },
       {
+        name: "gateways",
+        description:
+          "gateway sub-devices (seed 003): the topology, and calls through the gateway's session",
+      },
+      {
+        name: "device calls",
+        description:
+          "property get / set and service calls to a device itself on its thing-model topics (OneNET)",
+      },
+      {
         name: "events",
         description:
           "live changes as Server-Sent Events, resumable with Last-Event-ID within the retention window",

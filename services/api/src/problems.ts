@@ -10,7 +10,12 @@ export interface Problem {
   readonly [extension: string]: unknown;
 }
 
-/** Problem types: `urn:umbra:problem:<slug>`, each with its status and title. */
+/**
+ * Problem types: `urn:umbra:problem:<slug>`, each with its status and title. The
+ * `gateway-*` types are a call's outcomes, whether the call went through a gateway for
+ * its sub-device (seed 003) or to a device itself (thing model): one set for both, so a
+ * client handles them alike.
+ */
 export const PROBLEMS = {
   "bad-request": [400, "The request is not valid"],
   "bad-json": [400, "The body is not valid JSON"],
@@ -27,17 +32,17 @@ export const PROBLEMS = {
   "method-not-allowed": [405, "Method not allowed"],
   "request-timeout": [408, "The request was not received in time"],
   conflict: [409, "Conflict"],
-  "gateway-offline": [409, "The gateway cannot take the call"],
+  "gateway-offline": [409, "The gateway or device cannot take the call"],
   "version-mismatch": [412, "The shadow is not at the expected version"],
   "too-large": [413, "The body is too large"],
   "unsupported-media-type": [415, "Unsupported content type"],
   "rate-limited": [429, "Too many requests"],
   "headers-too-large": [431, "The request headers are too large"],
   internal: [500, "Internal error"],
-  "gateway-error": [502, "The gateway answered with an error"],
-  "gateway-bad-reply": [502, "The gateway's reply is not valid"],
+  "gateway-error": [502, "The gateway or device answered with an error"],
+  "gateway-bad-reply": [502, "The gateway's or device's reply is not valid"],
   "cluster-unavailable": [503, "The cluster is unavailable"],
-  "gateway-timeout": [504, "The gateway did not answer in time"],
+  "gateway-timeout": [504, "The gateway or device did not answer in time"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ProblemKind = keyof typeof PROBLEMS;

@@ -30,6 +30,7 @@ import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { Readiness } from "./readiness.js";
 import { certificateRoutes } from "./routes/certificates.js";
+import { deviceCallRoutes } from "./routes/device-calls.js";
 import { subDeviceRoutes } from "./routes/subdevices.js";
 import type { Route } from "./routing.js";
 import * as S from "./schemas.js";
@@ -250,6 +251,9 @@ export const apiLayer = (config: ApiConfig) =>
         functionRetentionMs: config.functionRetentionS * 1000,
       });
       routes.push(...subDeviceRoutes({ registry, shadows, gateways, nc, gatewayTimeoutMs }));
+      routes.push(
+        ...deviceCallRoutes({ registry, shadows, calls: gateways, timeoutMs: gatewayTimeoutMs }),
+      );
       routes.push(...certificateRoutes({ registry, nc, now: Date.now }));
       let document: unknown;
       routes.push(...operationRoutes(readiness, () => document));

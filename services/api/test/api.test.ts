@@ -10,6 +10,7 @@ import {
   apiRoutes,
   checkRouteParameters,
   covers,
+  deviceCallRoutes,
   type EventStreams,
   etag,
   findKey,
@@ -194,6 +195,11 @@ describe("OpenAPI document", () => {
       gateways: nothing as GatewayClient,
       nc: nothing as NatsConnection,
     }),
+    ...deviceCallRoutes({
+      registry: new DeviceRegistry(nothing as Redis),
+      shadows: nothing as ShadowClient,
+      calls: nothing as GatewayClient,
+    }),
     ...operationRoutes(
       new Readiness({} as NatsConnection, nothing as Redis, 4, { timeoutMs: 1, cacheMs: 1 }),
       () => ({}),
@@ -230,6 +236,9 @@ describe("OpenAPI document", () => {
       "ShadowNameList",
       "TwinPatch",
       "DeviceKey",
+      "GatewayAnswer",
+      "DeviceCallAnswer",
+      "DevicePropertyGetRequest",
     ])
       assert.ok(name in doc.components.schemas, name);
     const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];

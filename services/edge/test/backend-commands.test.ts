@@ -170,6 +170,21 @@ describe("a device's publish as a command", () => {
     assert.equal(outbox.length, 0);
     assert.equal(direct.length, 1);
   });
+
+  it("a device's reply to a call made to itself goes to the API's subject of that device with its call and service; acknowledged at once", async () => {
+    const { outbox, direct, commands } = setUp();
+    const replied = commands.publish(
+      sessionOf(lamp),
+      publishOf("$sys/p1/lamp/thing/service/reboot/invoke_reply", '{"id":"1","code":200}', 1, 5),
+    );
+    assert.equal(await replied, true);
+    assert.equal(outbox.length, 0, "no command: the shadow is not asked");
+    assert.equal(direct.length, 1);
+    assert.equal((direct[0] as Sent).subject, gatewayReplySubject("p1", "lamp"));
+    const frame = decodeGatewayReply((direct[0] as Sent).frame);
+    assert.deepEqual(frame.call, { direct: { kind: "service/invoke", identifier: "reboot" } });
+    assert.equal(Buffer.from(frame.payload).toString(), '{"id":"1","code":200}');
+  });
 });
 
 describe("sync on a delta subscription", () => {

@@ -5,6 +5,7 @@ import { type Claim, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
 import { gatewayReplyOf } from "./gateway.js";
 import { renderOneNetAnswer, renderOneNetPush } from "./render.js";
 import { readThingCommand, renderThingAnswer } from "./thing/command.js";
+import { thingRequestOf } from "./thing/topics.js";
 import { verifyOneNetToken } from "./token.js";
 import { ONENET_IMAGE, oneNetRequestOf, oneNetTopic, parseOneNetTopic } from "./topics.js";
 
@@ -13,7 +14,8 @@ const SYS = "$sys/";
 const noWildcard = (name: string): boolean => !name.includes("+") && !name.includes("#");
 
 /**
- * The OneNET device image dialect (seed 000), with gateways' call replies (seed 003).
+ * The OneNET device image dialect (seed 000), with gateways' call replies (seed 003) and
+ * devices' replies to thing-model calls made to them.
  * Its CONNECT form — client id = device name, username = product id, password = a
  * device token — is also the fallback: the registry asks it last.
  */
@@ -52,6 +54,11 @@ export const oneNetDialect: DeviceDialect = {
     if (op !== undefined) return { kind: "command", dialect: "onenet", device: parsed.device, op };
     const call = gatewayReplyOf(parsed.suffix);
     if (call !== undefined) return { kind: "gateway-reply", device: parsed.device, call };
+    // A device answering a call made to itself (thing model `…_reply`): forwarded as a
+    // gateway's reply is, told apart by `direct`.
+    const replied = thingRequestOf(parsed.suffix);
+    if (replied?.kind === "call-reply")
+      return { kind: "gateway-reply", device: parsed.device, call: { direct: replied.call } };
     return { kind: "none", device: parsed.device };
   },
 

@@ -47,9 +47,9 @@ export const problemResponses = (statuses: readonly number[]) => {
     412: "If-Match names a version the shadow is not at",
     413: "body too large",
     415: "wrong content type",
-    502: "the gateway answered with an error or an invalid reply",
+    502: "the gateway or device answered with an error or an invalid reply",
     503: "the cluster did not answer",
-    504: "the gateway did not answer in time",
+    504: "the gateway or device did not answer in time",
   };
   for (const status of statuses)
     out[status] = { description: descriptions[status] ?? "problem", schema: S.Problem };

@@ -7,7 +7,6 @@ import {
   deviceSubject,
   encodeTopologyChanged,
   type GatewayClient,
-  type GatewayOutcome,
   type NatsConnection,
   type ShadowClient,
 } from "@umbra/bus";
@@ -16,8 +15,9 @@ import { type DeviceId, deviceKey, parseDeviceKey } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
 import * as G from "../gateway-schemas.js";
 import { covers } from "../keys.js";
-import { fail, ProblemError, shadowProblem } from "../problems.js";
+import { fail } from "../problems.js";
 import type { Reply, RequestContext, Route } from "../routing.js";
+import { type CallAnswer, callAnswer, storeReadValues } from "./calls.js";
 import {
   DEVICE,
   JSON_TYPE,
@@ -42,6 +42,8 @@ const gatewayOf = (ctx: RequestContext): DeviceId => pathDevice(ctx);
 
 const subOf = (ctx: RequestContext): DeviceId => pathDevice(ctx, "subPid", "subDn");
 
+const calleeOf = (gateway: DeviceId): string => `gateway '${deviceKey(gateway)}'`;
+
 export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const { registry, shadows, gateways, nc } = deps;
 
@@ -49,7 +51,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
   const topologyChanged = (gateway: DeviceId): void => {
     nc.publish(deviceSubject(gateway.productId, gateway.deviceName), encodeTopologyChanged());
   };
-  const timeoutS = (deps.gatewayTimeoutMs ?? GATEWAY_CALL_TIMEOUT_MS) / 1000;
+  const timeoutMs = deps.gatewayTimeoutMs ?? GATEWAY_CALL_TIMEOUT_MS;
 
   /** The gateway and sub-device of the path, checked against the topology. */
   const callPair = async (ctx: RequestContext): Promise<{ gateway: DeviceId; sub: DeviceId }> => {
@@ -64,57 +66,10 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
     return { gateway, sub };
   };
 
-  /** The HTTP answer to a call's outcome; the gateway's own code and msg go through. */
-  const answer = (gateway: DeviceId, outcome: GatewayOutcome) => {
-    const name = `gateway '${deviceKey(gateway)}'`;
-    switch (outcome.kind) {
-      // Seed 003's rules, checked by the engine: more than 50 properties, a bad identifier…
-      case "invalid":
-        throw new ProblemError(shadowProblem(outcome.error));
-      case "offline":
-        return fail("gateway-offline", `${name} is not connected`);
-      case "not-delivered":
-        return fail(
-          "gateway-offline",
-          `${name} is connected but has not subscribed to ${outcome.topic} (or reads too slowly to take it)`,
-        );
-      case "timeout":
-        return fail(
-          "gateway-timeout",
-          `${name} did not answer call ${outcome.id} within ${timeoutS} s`,
-          { id: outcome.id },
-        );
-      case "bad-reply":
-        return fail(
-          "gateway-bad-reply",
-          `${name} answered call ${outcome.id}: ${outcome.problem}`,
-          {
-            id: outcome.id,
-          },
-        );
-      case "answered": {
-        const { id, code, msg, data } = outcome.reply;
-        if (code !== 200)
-          fail("gateway-error", `${name} answered call ${id} with code ${code}: ${msg ?? ""}`, {
-            id,
-            code,
-            ...(msg === undefined ? {} : { msg }),
-            ...(data === undefined ? {} : { data }),
-          });
-        return {
-          id,
-          code,
-          ...(msg === undefined ? {} : { msg }),
-          ...(data === undefined ? {} : { data: data as Record<string, unknown> }),
-        };
-      }
-    }
-  };
-
   const send = async (
     ctx: RequestContext,
     request: GatewayRequest,
-  ): Promise<{ gateway: DeviceId; sub: DeviceId; body: ReturnType<typeof answer> }> => {
+  ): Promise<{ gateway: DeviceId; sub: DeviceId; body: CallAnswer }> => {
     const { gateway, sub } = await callPair(ctx);
     const outcome = await gateways.call(
       gateway,
@@ -122,7 +77,7 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       request,
       (ctx.body as { version?: string }).version,
     );
-    return { gateway, sub, body: answer(gateway, outcome) };
+    return { gateway, sub, body: callAnswer(calleeOf(gateway), outcome, timeoutMs) };
   };
 
   const callResponses = {
@@ -221,26 +176,11 @@ export const subDeviceRoutes = (deps: SubDeviceDependencies): Route[] => {
       responses: callResponses,
       handle: async (ctx) => {
         const identifiers = (ctx.body as typeof G.PropertyGetRequest.Type).params;
-        const { sub, body } = await send(ctx, { kind: "property/get", identifiers });
-        // Only what was asked for: a gateway writes no other property of its sub-device.
-        const reported: Record<string, unknown> = {};
-        let count = 0;
-        for (const identifier of identifiers)
-          if (body.data !== undefined && Object.hasOwn(body.data, identifier)) {
-            reported[identifier] = body.data[identifier];
-            count++;
-          }
-        if (count === 0) return { status: 200, body };
-        const stored = await shadows.update(deviceKey(sub), { reported });
-        if (!stored.ok && stored.error._tag === "Unspecified")
-          throw new ProblemError(shadowProblem(stored.error));
-        if (!stored.ok)
-          return fail(
-            "gateway-bad-reply",
-            `the values read from the gateway could not be stored as '${deviceKey(sub)}' reported state: ${stored.error._tag}`,
-            { ...body },
-          );
-        return { status: 200, body: { ...body, shadowVersion: stored.version } };
+        const { gateway, sub, body } = await send(ctx, { kind: "property/get", identifiers });
+        return {
+          status: 200,
+          body: await storeReadValues(shadows, sub, identifiers, body, calleeOf(gateway)),
+        };
       },
     },
     {
