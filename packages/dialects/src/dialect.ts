@@ -165,6 +165,17 @@ export type TopicRequest =
       readonly device: DeviceId;
       readonly properties: { readonly [key: string]: string };
     }
+  /**
+   * A OneNET thing-model upload the edge handles itself (issue 18): `event/post` and
+   * `history/post` write no shadow (their values go to the application event stream),
+   * and `pack/post` names several devices, each with its own actor, so the edge reads it
+   * and sends one command per device. `device` is the topic's (the publisher's).
+   */
+  | {
+      readonly kind: "thing-upload";
+      readonly device: DeviceId;
+      readonly upload: "event/post" | "pack/post" | "history/post";
+    }
   /** A gateway answering a call the cloud made (OneNET seed 003). */
   | { readonly kind: "gateway-reply"; readonly device: DeviceId; readonly call: GatewayCall }
   /** One of the device's own topics that asks nothing of the shadow. */
