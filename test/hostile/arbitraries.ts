@@ -783,3 +783,70 @@ export const azureRid: fc.Arbitrary<string> = fc.oneof(
   fc.nat().map(String),
   fc.stringMatching(/^[A-Za-z0-9%._~*'()!:;=@,-]{1,40}$/),
 );
+
+/** A thing-model `{"value","time"}` wrapper, right and wrong. */
+const thingValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.record({ value: aliyunValue, time: aliyunValue }, { requiredKeys: ["value"] }),
+  fc.record({ value: aliyunValue, time: fc.integer({ min: 0, max: 2 ** 45 }) }),
+  aliyunValue,
+);
+
+const thingParams: fc.Arbitrary<unknown> = fc.oneof(
+  fc.dictionary(fc.constantFrom("temp", "on", "$x", "", "a b", "__proto__"), thingValue, {
+    maxKeys: 4,
+  }),
+  fc.array(fc.oneof(fc.constantFrom("temp", "on", ""), aliyunValue), { maxLength: 4 }),
+  aliyunValue,
+);
+
+/**
+ * Bodies for the OneNET thing uploads (`$sys/{pid}/{dn}/thing/…`): the `{"id","version",
+ * "params"}` envelope with every field missing or of a wrong type, values with and without
+ * `time`, batch and history entries naming the device itself, a stranger or nothing, past
+ * the bounds (10 devices, 100 points, 100 values), JSON bombs and bytes that are not JSON.
+ * `id` is what a reply must echo when the body is JSON with a readable one.
+ */
+export const thingUpload = (
+  maxBomb: number,
+  stranger: { readonly productID: string; readonly deviceName: string },
+): fc.Arbitrary<Buffer> =>
+  fc.oneof(
+    fc
+      .record(
+        {
+          id: fc.oneof(fc.nat({ max: 9_999_999 }).map(String), aliyunValue),
+          version: fc.oneof(fc.constant("1.0"), aliyunValue),
+          params: fc.oneof(
+            thingParams,
+            fc.array(
+              fc.record(
+                {
+                  identity: fc.oneof(fc.constant(stranger), aliyunValue),
+                  properties: thingParams,
+                  events: thingParams,
+                },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 12 },
+            ),
+          ),
+        },
+        { requiredKeys: [] },
+      )
+      .map((body) => Buffer.from(JSON.stringify(body))),
+    fc.integer({ min: 99, max: 102 }).map((n) =>
+      Buffer.from(
+        JSON.stringify({
+          id: "1",
+          params: Object.fromEntries(
+            Array.from({ length: n }, (_, i) => [
+              `p${i}`,
+              { value: i, time: 1_700_000_000_000 + i },
+            ]),
+          ),
+        }),
+      ),
+    ),
+    bomb(maxBomb).map((b) => Buffer.from(`{"id":"2","params":{"t":{"value":${bombBytes(b)}}}}`)),
+    garbageText,
+  );

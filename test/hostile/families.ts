@@ -26,6 +26,7 @@ import {
   hostileString,
   mutate,
   mutation,
+  thingUpload,
   validConnectExtra,
   validPacket,
   WHERES,
@@ -593,6 +594,77 @@ const azureRequests: Family = {
   },
 };
 
+/**
+ * OneNET thing-model uploads on the device's own `$sys/{pid}/{dn}/thing/…`: envelopes
+ * with every field missing or wrong, values with and without times, batch and history
+ * entries naming the victim's device (another product) or nothing, past every bound,
+ * JSON bombs, non-JSON bytes. Each gets its PUBACK and exactly one `…/reply` with a
+ * numeric `code`, echoing the request's `id` whenever the body is JSON with a readable
+ * one; the victim's shadow stays as it was (checked after the family).
+ */
+const thingUploads: Family = {
+  name: "onenet-thing",
+  runs: 240,
+  parallel: 8,
+  property: (ctx, onFailure) => {
+    const { me } = loginOf(ctx);
+    const stranger = { productID: VICTIM, deviceName: ctx.target.victim.deviceName };
+    const arb = fc.record({
+      version,
+      upload: fc.constantFrom(
+        "property/post",
+        "event/post",
+        "property/desired/get",
+        "property/desired/delete",
+        "pack/post",
+        "history/post",
+      ),
+      bodies: fc.array(thingUpload(MQTT_BOMB, stranger), { minLength: 1, maxLength: 6 }),
+    });
+    return property(arb, onFailure, async ({ version: v, upload, bodies }) => {
+      assertAlive(ctx.target);
+      const topic = `$sys/${ATTACKER}/${me}/thing/${upload}`;
+      const replyTopic = `${topic}/reply`;
+      const raw = await session(ctx, v);
+      try {
+        await requestRound(ctx, raw, v, {
+          filter: replyTopic,
+          topic,
+          payloads: bodies,
+          isAnswer: (t) => t === replyTopic,
+          what: `thing ${upload} uploads`,
+        });
+        const replies = raw.packets.filter((p) => p.cmd === "publish" && p.topic === replyTopic);
+        bodies.forEach((body, i) => {
+          const answer = replies[i];
+          if (answer?.cmd !== "publish") return;
+          const got = JSON.parse(answer.payload.toString()) as { id?: unknown; code?: unknown };
+          if (typeof got.code !== "number")
+            throw new Error(`a reply without a numeric code: ${answer.payload.toString()}`);
+          const sent = readableId(body);
+          if (sent !== undefined && got.id !== sent)
+            throw new Error(`upload ${i} had id ${sent}; its reply said ${JSON.stringify(got.id)}`);
+          ctx.note(got.code === 200 ? "accepted" : "rejected");
+        });
+        assertNoLeak(raw, me);
+      } finally {
+        raw.destroy();
+      }
+    });
+  },
+};
+
+/** The `id` of a JSON body, when it is a string of 1–13 digits (what a reply echoes). */
+const readableId = (body: Buffer): string | undefined => {
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as { id?: unknown } | null;
+    const id = typeof parsed === "object" && parsed !== null ? parsed.id : undefined;
+    return typeof id === "string" && /^[0-9]{1,13}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 const aliyunRequests: Family = {
   name: "aliyun-requests",
   runs: 240,
@@ -1157,6 +1229,7 @@ export const FAMILIES: readonly Family[] = [
   aliyunRequests,
   awsRequests,
   azureRequests,
+  thingUploads,
   foreignTopics,
   apiFamily("api-bodies", "hostile", 6_000),
   apiFamily("api-bombs", "bombs", 2_000),

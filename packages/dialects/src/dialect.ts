@@ -1,4 +1,11 @@
-import type { JsonValue, Limits, Result, ShadowError, UpdateRequest } from "@umbra/core";
+import type {
+  JsonValue,
+  Limits,
+  Result,
+  ShadowDocument,
+  ShadowError,
+  UpdateRequest,
+} from "@umbra/core";
 import type { DeviceId } from "./device.js";
 import type { DialectName, OutboundText, ShadowEvent } from "./events.js";
 import type { GatewayCall } from "./onenet/gateway.js";
@@ -186,7 +193,15 @@ export type TopicRequest =
  * token (AWS), which every answer to it echoes; the shard copies it onto the event.
  */
 export type DeviceCommand =
-  | { readonly op: "get"; readonly clientToken?: string | undefined }
+  | {
+      readonly op: "get";
+      readonly clientToken?: string | undefined;
+      /**
+       * The properties the read asks for (OneNET `property/desired/get`), carried on the
+       * document event for the dialect's answer; `undefined`: the whole document.
+       */
+      readonly select?: readonly string[] | undefined;
+    }
   /**
    * A device deleting its shadow (AWS `…/delete`): run as the cloud's delete but with no
    * expected version (a `version` in the payload is ignored: AWS v1 sends one).
@@ -208,6 +223,16 @@ export type DeviceCommand =
    * direct method result): settles the pending call `answers` recognises by its request
    * id, as a `reported._function_result` would. `clientToken`: the request's token.
    */
+  /**
+   * A write built from the document the actor holds, so nothing comes in between (OneNET
+   * `property/desired/delete`, which clears a property only at the version the device
+   * names). `undefined` from `updateFrom`: nothing to write, answered as a read.
+   */
+  | {
+      readonly op: "derived";
+      readonly updateFrom: (doc: ShadowDocument) => UpdateRequest | undefined;
+      readonly clientToken?: string | undefined;
+    }
   | {
       readonly op: "result";
       readonly answers: (requestId: string) => boolean;

@@ -94,6 +94,8 @@ export interface DocumentEvent extends EventBase {
   readonly kind: "document";
   readonly document: ShadowDocument;
   readonly timestamp: number;
+  /** The properties the read asked for (`DeviceCommand` get's `select`), if it named any. */
+  readonly select?: readonly string[] | undefined;
 }
 
 /** A message to deliver to a device whose payload is still text (rendered JSON). */

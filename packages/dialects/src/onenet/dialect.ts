@@ -4,6 +4,7 @@ import { type DeviceId, nameProblem, usernameIdentity } from "../device.js";
 import { type Claim, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
 import { gatewayReplyOf } from "./gateway.js";
 import { renderOneNetAnswer, renderOneNetPush } from "./render.js";
+import { readThingCommand, renderThingAnswer } from "./thing/command.js";
 import {
   type ThingUpload,
   thingRequestOf,
@@ -101,8 +102,12 @@ export const oneNetDialect: DeviceDialect = {
     return filters.some((filter) => topicMatches(filter, deltaTopic));
   },
 
-  readCommand(op, payload, limits) {
+  readCommand(op, payload, limits, token) {
     if (op === "get") return ok({ op: "get" });
+    if (op === "request") {
+      const thing = readThingCommand(payload, limits, token);
+      if (thing !== undefined) return thing;
+    }
     if (op !== "update")
       return err({ error: ShadowErrors.invalidParameter("/op", `not a OneNET request: ${op}`) });
     const patch = parseUpdatePayload(payload, limits);
@@ -114,6 +119,10 @@ export const oneNetDialect: DeviceDialect = {
     });
   },
 
-  renderAnswer: renderOneNetAnswer,
+  renderAnswer(event, device, out, json) {
+    // A thing upload's event carries a thing token (the image's carry none).
+    if (event.clientToken !== undefined && renderThingAnswer(event, device, out)) return;
+    renderOneNetAnswer(event, device, out, json);
+  },
   renderPush: renderOneNetPush,
 };

@@ -34,6 +34,7 @@ export const read = (
   current: ShadowDocument,
   header: CommandHeader = ctx.header,
   clientToken?: string,
+  select?: readonly string[],
 ): CommandOutcome => ({
   doc: ctx.doc,
   changed: false,
@@ -48,6 +49,7 @@ export const read = (
     shadow: header.shadow,
     document: current,
     timestamp: ctx.now,
+    select,
   },
 });
 

@@ -18,11 +18,12 @@ export const readLive = (
   ctx: CommandContext,
   header: CommandHeader = ctx.header,
   clientToken?: string,
+  select?: readonly string[],
 ): CommandOutcome => {
   const current = live(ctx.doc);
   if (current === undefined)
     return refusal(ctx, ShadowErrors.shadowNotFound(), header, undefined, clientToken);
-  return read(ctx, current, header, clientToken);
+  return read(ctx, current, header, clientToken, select);
 };
 
 /**

@@ -16,8 +16,9 @@ import {
   type CommandOutcome,
   expectedVersion,
   isRule,
+  live,
 } from "./context.js";
-import { refusal, written } from "./outcomes.js";
+import { read, refusal, written } from "./outcomes.js";
 import { readLive } from "./read.js";
 
 /**
@@ -62,14 +63,29 @@ export const runUpdate: CommandHandler = (ctx) => {
       );
     const value = command.value;
     // A dialect whose payload names the operation (Alibaba `method: get`).
-    if (value.op === "get") return readLive(ctx, { ...header, op: "get" }, value.clientToken);
+    if (value.op === "get")
+      return readLive(ctx, { ...header, op: "get" }, value.clientToken, value.select);
     if (value.op === "result") return settleCall(ctx, value);
-    if (value.op !== "update")
-      return refusal(ctx, ShadowErrors.invalidParameter("/op", `not an update: ${value.op}`));
-    request = value.update;
-    clientToken = value.clientToken;
-    twin = value.twin === true;
-    if (header.op !== "update") asked = { ...header, op: "update" };
+    if (value.op === "derived") {
+      // Built from the document as the actor holds it; nothing to write is a read.
+      const derived = value.updateFrom(base(ctx));
+      if (derived === undefined) {
+        const current = live(ctx.doc);
+        return current === undefined
+          ? refusal(ctx, ShadowErrors.shadowNotFound(), header, undefined, value.clientToken)
+          : read(ctx, current, header, value.clientToken);
+      }
+      request = derived;
+      clientToken = value.clientToken;
+      if (header.op !== "update") asked = { ...header, op: "update" };
+    } else {
+      if (value.op !== "update")
+        return refusal(ctx, ShadowErrors.invalidParameter("/op", `not an update: ${value.op}`));
+      request = value.update;
+      clientToken = value.clientToken;
+      twin = value.twin === true;
+      if (header.op !== "update") asked = { ...header, op: "update" };
+    }
   }
   const start = base(ctx);
   const { desired, reported } = request;

@@ -55,6 +55,7 @@
  *   it with the call kind as today, the device's `…_reply` is `readThingCallReply`.
  */
 export * from "./codes.js";
+export * from "./command.js";
 export * from "./payload.js";
 export * from "./render.js";
 export * from "./shadow.js";
