@@ -154,8 +154,14 @@ const setUp = (t: TestContext, options: SetUpOptions = {}) => {
     pending.acknowledge(indexes.map((i) => commands()[i]?.header.corr as number));
   const count = (upload: EdgeThingUpload, result: ThingUploadResult) =>
     counts.get(`${upload} ${result}`)?.value ?? 0;
+  /** `things.publish` for the session; a QoS 1 outcome fails the test if it never comes. */
+  const publish = (message: DevicePublish) => {
+    const settled = things.publish(session, message);
+    return settled === undefined ? undefined : withDeadline(settled, "the upload's outcome");
+  };
   return {
     things,
+    publish,
     session,
     published,
     outbox,
@@ -205,7 +211,7 @@ const identity = (device: DeviceId) => ({
 
 describe("a thing event/post", () => {
   it("is one `event` application event per event on the device's product subject, answered 200 after the PUBACK", async (t) => {
-    const { things, session, deliveries, answered, events, outbox, count } = setUp(t);
+    const { publish, deliveries, answered, events, outbox, count } = setUp(t);
     const body = {
       id: "42",
       params: {
@@ -213,7 +219,7 @@ describe("a thing event/post", () => {
         door: { value: "open" },
       },
     };
-    const settled = things.publish(session, upload("event/post", body));
+    const settled = publish(upload("event/post", body));
     assert.equal(await settled, true);
     assert.equal(deliveries.length, 0, "the answer follows the PUBACK");
     await answered(1);
@@ -247,12 +253,9 @@ describe("a thing event/post", () => {
   });
 
   it("on a sub-device's topic is that device's: its product's subject, its reply topic; QoS 0 too", async (t) => {
-    const { things, session, deliveries, answered, events } = setUp(t);
+    const { publish, deliveries, answered, events } = setUp(t);
     const body = { id: "1", params: { e: { value: 1, time: 5 } } };
-    assert.equal(
-      things.publish(session, upload("event/post", body, 0, { device: sub1 })),
-      undefined,
-    );
+    assert.equal(publish(upload("event/post", body, 0, { device: sub1 })), undefined);
     await answered(1);
     assert.equal(deliveries[0]?.topic, replyTopic(sub1, "event/post"));
     assert.equal(deliveries[0]?.body.code, 200);
@@ -262,16 +265,10 @@ describe("a thing event/post", () => {
   });
 
   it("refused by the reader is answered with its code, PUBACKed, and publishes nothing", async (t) => {
-    const { things, session, deliveries, answered, published, count } = setUp(t);
-    assert.equal(await things.publish(session, upload("event/post", "{not json")), true);
-    assert.equal(
-      await things.publish(session, upload("event/post", { id: "7", params: [] })),
-      true,
-    );
-    assert.equal(
-      await things.publish(session, upload("event/post", { id: "8", params: { e: 3 } })),
-      true,
-    );
+    const { publish, deliveries, answered, published, count } = setUp(t);
+    assert.equal(await publish(upload("event/post", "{not json")), true);
+    assert.equal(await publish(upload("event/post", { id: "7", params: [] })), true);
+    assert.equal(await publish(upload("event/post", { id: "8", params: { e: 3 } })), true);
     await answered(3);
     assert.deepEqual(
       deliveries.map((d) => d.body),
@@ -286,11 +283,11 @@ describe("a thing event/post", () => {
   });
 
   it("while NATS is disconnected publishes nothing, answers 128 at once and withholds the PUBACK", async (t) => {
-    const { things, session, deliveries, published, dropped, count } = setUp(t, {
+    const { publish, deliveries, published, dropped, count } = setUp(t, {
       connected: false,
     });
     const body = { id: "9", params: { e: { value: 1 } } };
-    const settled = things.publish(session, upload("event/post", body));
+    const settled = publish(upload("event/post", body));
     // Delivered before the session closes for the missing PUBACK.
     assert.deepEqual(deliveries, [
       {
@@ -299,7 +296,7 @@ describe("a thing event/post", () => {
       },
     ]);
     assert.equal(await settled, false);
-    assert.equal(things.publish(session, upload("event/post", body, 0)), undefined);
+    assert.equal(publish(upload("event/post", body, 0)), undefined);
     assert.equal(deliveries.length, 2);
     assert.equal(published.length, 0);
     assert.deepEqual(dropped, ["disconnected", "disconnected"]);
@@ -308,14 +305,14 @@ describe("a thing event/post", () => {
 
   it("is read up to the packet bound, past the engine's payload bound: at it accepted, one byte past 161", async (t) => {
     const bound = defaultLimits.maxPayloadBytes + 4_000;
-    const { things, session, deliveries, answered, events } = setUp(t, {
+    const { publish, deliveries, answered, events } = setUp(t, {
       maxPayloadBytes: bound,
     });
     const text = JSON.stringify({ id: "3", params: { e: { value: "x" } } });
     // Whitespace after the JSON text pads it to the size wanted.
     const padded = (bytes: number) => text + " ".repeat(bytes - text.length);
-    assert.equal(await things.publish(session, upload("event/post", padded(bound))), true);
-    assert.equal(await things.publish(session, upload("event/post", padded(bound + 1))), true);
+    assert.equal(await publish(upload("event/post", padded(bound))), true);
+    assert.equal(await publish(upload("event/post", padded(bound + 1))), true);
     await answered(2);
     assert.deepEqual(
       deliveries.map((d) => d.body.code),
@@ -327,7 +324,7 @@ describe("a thing event/post", () => {
 
 describe("a thing history/post", () => {
   it("streams every value as a `history` event, each device's oldest first, and writes no shadow", async (t) => {
-    const { things, session, deliveries, answered, events, outbox, count } = setUp(t);
+    const { publish, deliveries, answered, events, outbox, count } = setUp(t);
     const body = {
       id: "123",
       params: [
@@ -351,7 +348,7 @@ describe("a thing history/post", () => {
         },
       ],
     };
-    assert.equal(await things.publish(session, upload("history/post", body)), true);
+    assert.equal(await publish(upload("history/post", body)), true);
     await answered(1);
     assert.deepEqual(deliveries, [
       {
@@ -387,7 +384,7 @@ describe("a thing history/post", () => {
   });
 
   it("naming a device that is not a sub-device of the publisher is 171, and publishes nothing", async (t) => {
-    const { things, session, deliveries, answered, published, count } = setUp(t);
+    const { publish, deliveries, answered, published, count } = setUp(t);
     const body = {
       id: "5",
       params: [
@@ -395,7 +392,7 @@ describe("a thing history/post", () => {
         { identity: identity(stranger), properties: { t: [{ value: 1, time: 1 }] } },
       ],
     };
-    assert.equal(await things.publish(session, upload("history/post", body)), true);
+    assert.equal(await publish(upload("history/post", body)), true);
     await answered(1);
     assert.deepEqual(deliveries[0]?.body, {
       id: "5",
@@ -408,7 +405,7 @@ describe("a thing history/post", () => {
 
   it("takes 10 sub-devices, 100 points per device and 100 values per property; one more of each is refused, nothing published", async (t) => {
     const ten = subs(10);
-    const { things, session, deliveries, answered, events } = setUp(t, {
+    const { publish, deliveries, answered, events } = setUp(t, {
       subDevices: [...ten, ...subs(11)],
     });
     const series = (n: number) => Array.from({ length: n }, (_, i) => ({ value: i, time: i }));
@@ -421,7 +418,7 @@ describe("a thing history/post", () => {
       [[{ events: { e: series(101) } }], 170],
     ];
     for (const [i, [params]] of cases.entries())
-      await things.publish(session, upload("history/post", { id: `${i}`, params }));
+      await publish(upload("history/post", { id: `${i}`, params }));
     await answered(cases.length);
     assert.deepEqual(
       deliveries.map((d) => d.body.code),
@@ -451,8 +448,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("a thing pack/post", () => {
   it("sends one property-post command per device with properties to its partition, and answers 200 once all are acknowledged", async (t) => {
-    const { things, session, deliveries, answered, events, commands, ack, count } = setUp(t);
-    const settled = things.publish(session, upload("pack/post", PACK, 1, { packetId: 17 }));
+    const { things, publish, deliveries, answered, events, commands, ack, count } = setUp(t);
+    const settled = publish(upload("pack/post", PACK, 1, { packetId: 17 }));
     assert.ok(settled instanceof Promise);
     let outcome: boolean | undefined;
     void settled.then((acknowledged) => {
@@ -543,8 +540,8 @@ describe("a thing pack/post", () => {
   });
 
   it("with a command not acknowledged is answered 128 at once, not PUBACKed, and publishes no event", async (t) => {
-    const { things, session, pending, deliveries, events, commands, ack, count } = setUp(t);
-    const settled = things.publish(session, upload("pack/post", PACK));
+    const { things, publish, pending, deliveries, events, commands, ack, count } = setUp(t);
+    const settled = publish(upload("pack/post", PACK));
     ack(0);
     // The deadline (or the edge stopping) gives up on the other one.
     pending.giveUpAll();
@@ -562,8 +559,8 @@ describe("a thing pack/post", () => {
   });
 
   it("sent again by the device (DUP) carries its packet id and DUP flag in every command", async (t) => {
-    const { things, session, commands } = setUp(t);
-    void things.publish(session, upload("pack/post", PACK, 1, { packetId: 9, dup: true }));
+    const { publish, commands } = setUp(t);
+    void publish(upload("pack/post", PACK, 1, { packetId: 9, dup: true }));
     const headers = commands().map((c) => c.header);
     assert.deepEqual(
       headers.map((h) => [h.packetId, h.dup === true]),
@@ -574,7 +571,7 @@ describe("a thing pack/post", () => {
     );
     // The same pack gives the same bytes: the shard recognises an entry it applied.
     const again = setUp(t);
-    void again.things.publish(again.session, upload("pack/post", PACK, 1, { packetId: 9 }));
+    void again.publish(upload("pack/post", PACK, 1, { packetId: 9 }));
     assert.deepEqual(
       again.commands().map((c) => Buffer.from(c.payload)),
       commands().map((c) => Buffer.from(c.payload)),
@@ -582,8 +579,8 @@ describe("a thing pack/post", () => {
   });
 
   it("at QoS 0 still sends acknowledged commands (no packet id) and answers once they are", async (t) => {
-    const { things, session, deliveries, answered, commands, ack } = setUp(t);
-    assert.equal(things.publish(session, upload("pack/post", PACK, 0)), undefined);
+    const { publish, deliveries, answered, commands, ack } = setUp(t);
+    assert.equal(publish(upload("pack/post", PACK, 0)), undefined);
     const headers = commands().map((c) => c.header);
     assert.equal(headers.length, 2);
     for (const h of headers) {
@@ -598,9 +595,9 @@ describe("a thing pack/post", () => {
   });
 
   it("of events only sends no command and is answered 200", async (t) => {
-    const { things, session, deliveries, answered, events, commands } = setUp(t);
+    const { publish, deliveries, answered, events, commands } = setUp(t);
     const body = { id: "4", params: [{ identity: identity(sub1), events: { e: { value: 1 } } }] };
-    assert.equal(await things.publish(session, upload("pack/post", body)), true);
+    assert.equal(await publish(upload("pack/post", body)), true);
     await answered(1);
     assert.equal(deliveries[0]?.body.code, 200);
     assert.equal(commands().length, 0);
@@ -608,12 +605,12 @@ describe("a thing pack/post", () => {
   });
 
   it("naming a device that is not a sub-device of the publisher is 171: nothing sent, nothing published", async (t) => {
-    const { things, session, deliveries, answered, published, commands } = setUp(t);
+    const { publish, deliveries, answered, published, commands } = setUp(t);
     const body = {
       id: "6",
       params: [...PACK.params, { identity: identity(stranger), properties: { t: { value: 1 } } }],
     };
-    assert.equal(await things.publish(session, upload("pack/post", body)), true);
+    assert.equal(await publish(upload("pack/post", body)), true);
     await answered(1);
     assert.equal(deliveries[0]?.body.code, 171);
     assert.equal(commands().length, 0);
@@ -621,7 +618,7 @@ describe("a thing pack/post", () => {
   });
 
   it("takes 10 sub-devices and 100 points per device; one more of either is refused and nothing is sent", async (t) => {
-    const { things, session, deliveries, answered, commands, ack } = setUp(t, {
+    const { publish, deliveries, answered, commands, ack } = setUp(t, {
       subDevices: subs(11),
     });
     const cases: [unknown[], number][] = [
@@ -632,7 +629,7 @@ describe("a thing pack/post", () => {
     ];
     for (const [i, [params]] of cases.entries()) {
       const before = commands().length;
-      const settled = things.publish(session, upload("pack/post", { id: `${i}`, params }));
+      const settled = publish(upload("pack/post", { id: `${i}`, params }));
       // An accepted pack's commands are acknowledged, as the shards would.
       ack(...Array.from({ length: commands().length - before }, (_, k) => before + k));
       assert.equal(await settled, true);
@@ -662,18 +659,15 @@ describe("a thing pack/post's bounds at the edge", () => {
 
   it("sends an entry whose command is at the engine's payload bound; one byte past refuses the whole pack (161), nothing sent", async (t) => {
     const bound = defaultLimits.maxPayloadBytes;
-    const { things, session, deliveries, answered, commands, ack, count } = setUp(t);
-    const settled = things.publish(session, upload("pack/post", packOfEntryBytes(bound)));
+    const { publish, deliveries, answered, commands, ack, count } = setUp(t);
+    const settled = publish(upload("pack/post", packOfEntryBytes(bound)));
     assert.deepEqual(
       commands().map((c) => c.payload.length),
       [propertyPostJson("77", "1.0", { reported: { t: 1 }, times: undefined }).length, bound],
     );
     ack(0, 1);
     assert.equal(await settled, true);
-    assert.equal(
-      await things.publish(session, upload("pack/post", packOfEntryBytes(bound + 1))),
-      true,
-    );
+    assert.equal(await publish(upload("pack/post", packOfEntryBytes(bound + 1))), true);
     await answered(2);
     assert.deepEqual(
       deliveries.map((d) => d.body),
@@ -687,16 +681,13 @@ describe("a thing pack/post's bounds at the edge", () => {
   });
 
   it("answers a pack past MQTT_THING_MAX_PACKS waiting with 128 and PUBACKs it, sends nothing; an answered pack frees its place", async (t) => {
-    const { things, session, deliveries, answered, commands, ack, count } = setUp(t, {
+    const { things, publish, session, deliveries, answered, commands, ack, count } = setUp(t, {
       maxPacks: 2,
     });
-    const first = things.publish(session, upload("pack/post", PACK, 1, { packetId: 1 }));
-    const second = things.publish(session, upload("pack/post", PACK, 1, { packetId: 2 }));
+    const first = publish(upload("pack/post", PACK, 1, { packetId: 1 }));
+    const second = publish(upload("pack/post", PACK, 1, { packetId: 2 }));
     assert.equal(things.packsInFlight(session.id), 2);
-    assert.equal(
-      await things.publish(session, upload("pack/post", PACK, 1, { packetId: 3 })),
-      true,
-    );
+    assert.equal(await publish(upload("pack/post", PACK, 1, { packetId: 3 })), true);
     await answered(1);
     assert.deepEqual(deliveries[0]?.body, { id: "123", code: 128, msg: "unspecified error" });
     assert.equal(commands().length, 4, "the third pack sent nothing");
@@ -704,7 +695,7 @@ describe("a thing pack/post's bounds at the edge", () => {
     ack(0, 1);
     assert.equal(await first, true);
     assert.equal(things.packsInFlight(session.id), 1);
-    const fourth = things.publish(session, upload("pack/post", PACK, 1, { packetId: 4 }));
+    const fourth = publish(upload("pack/post", PACK, 1, { packetId: 4 }));
     assert.equal(commands().length, 6, "the fourth pack was sent");
     ack(2, 3, 4, 5);
     assert.equal(await second, true);
@@ -744,9 +735,9 @@ describe("a thing upload's application events", () => {
     );
     // Three events per message exactly: `[` a `,` b `,` c `]`.
     const maxPayload = 3 * one + 4;
-    const { things, session, deliveries, answered, published, events } = setUp(t, { maxPayload });
+    const { publish, deliveries, answered, published, events } = setUp(t, { maxPayload });
     const body = { id: "1", params: [{ properties: { t: series(10) } }] };
-    assert.equal(await things.publish(session, upload("history/post", body)), true);
+    assert.equal(await publish(upload("history/post", body)), true);
     assert.deepEqual(
       published.map((p) => Buffer.byteLength(String(p.data))),
       [maxPayload, maxPayload, maxPayload, one + 2],
@@ -768,13 +759,32 @@ describe("a thing upload's application events", () => {
         },
       ],
     };
-    assert.equal(await things.publish(session, upload("history/post", tooLarge)), true);
+    assert.equal(await publish(upload("history/post", tooLarge)), true);
     await answered(2);
     assert.deepEqual(
       deliveries.map((d) => d.body.code),
       [200, 161],
     );
     assert.equal(published.length, 4, "nothing of the refused upload was published");
+  });
+
+  it("of a pack: one too large for any message refuses the pack (161) before any command is sent", async (t) => {
+    const { publish, deliveries, answered, commands, published, count } = setUp(t, {
+      maxPayload: 1_000,
+    });
+    const body = {
+      id: "8",
+      params: [
+        { properties: { on: { value: 1 } } },
+        { identity: identity(sub1), events: { big: { value: "v".repeat(1_000) } } },
+      ],
+    };
+    assert.equal(await publish(upload("pack/post", body)), true);
+    await answered(1);
+    assert.deepEqual(deliveries[0]?.body, { id: "8", code: 161, msg: "json out of bound" });
+    assert.equal(commands().length, 0);
+    assert.equal(published.length, 0);
+    assert.equal(count("pack/post", "refused"), 1);
   });
 
   it("keep names as data: an identifier that is also an object member (constructor) with no time", () => {

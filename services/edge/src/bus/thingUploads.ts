@@ -52,6 +52,12 @@ import type { PendingCommands, QosOneHeader } from "./retry.js";
 /** Packs one session may have waiting for their commands' acks (`MQTT_THING_MAX_PACKS`). */
 export const DEFAULT_THING_MAX_PACKS = 10;
 
+/**
+ * What a pack entry's command is to its shard: a property post of that device, whose
+ * answer the reply service renders on that device's `property/post/reply` too.
+ */
+const ENTRY_UPLOAD = "property/post";
+
 /** What the edge answers when the cluster did not take an upload, or past the pack window. */
 const NOT_TAKEN = 128;
 /** What it answers when an entry or an event would pass a bound the reader does not know. */
@@ -213,6 +219,12 @@ export class ThingUploads {
     for (const entry of entries)
       for (const event of entry.events)
         add(events, entry.device.productId, eventJson(entry.device.deviceName, event, now));
+    // Published only after the commands: an event that could never be is refused first.
+    if (!this.#fits(events)) {
+      this.#count("pack/post", "refused");
+      this.#answerLater(session, device, "pack/post", renderThingError(id, OUT_OF_BOUND));
+      return settle(qos, true);
+    }
     if (!this.#openPack(session.id)) {
       // Received and answered, as an AWS request past its window: PUBACK.
       this.#count("pack/post", "throttled");
@@ -220,7 +232,7 @@ export class ThingUploads {
       return settle(qos, true);
     }
     const { pending, partitions } = this.#parts;
-    const token = thingToken("property/post", id);
+    const token = thingToken(ENTRY_UPLOAD, id);
     const sent = commands.map(({ key, payload }) => {
       const corr = pending.nextCorr();
       // A QoS 1 pack's packet id and DUP flag go with every command: a pack the device
@@ -343,6 +355,19 @@ export class ThingUploads {
     else this.#packs.delete(sessionId);
   }
 
+  /** The largest application-event message: the reply service's bound, or `max_payload`. */
+  #budget(): number {
+    return Math.min(MAX_APP_MESSAGE_BYTES, maxPayloadOf(this.#parts.nc));
+  }
+
+  /** Whether every event fits in a message of its own (`[` and `]` around it). */
+  #fits(events: AppEvents): boolean {
+    const budget = this.#budget();
+    for (const texts of events.values())
+      for (const event of texts) if (2 + Buffer.byteLength(event, "utf8") > budget) return false;
+    return true;
+  }
+
   /**
    * Each product's events as JSON arrays of at most `MAX_APP_MESSAGE_BYTES` (or
    * `max_payload`). Checked whole before the first publish: an event too large for any
@@ -358,7 +383,7 @@ export class ThingUploads {
       }
       return "disconnected";
     }
-    const budget = Math.min(MAX_APP_MESSAGE_BYTES, maxPayloadOf(nc));
+    const budget = this.#budget();
     const messages: { subject: string; text: string }[] = [];
     for (const [productId, texts] of events) {
       const subject = appSubject(productId);
