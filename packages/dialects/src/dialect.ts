@@ -173,6 +173,17 @@ export type TopicRequest =
       readonly properties: { readonly [key: string]: string };
     }
   /**
+   * A OneNET thing-model upload the edge handles itself (issue 18): `event/post` and
+   * `history/post` write no shadow (their values go to the application event stream),
+   * and `pack/post` names several devices, each with its own actor, so the edge reads it
+   * and sends one command per device. `device` is the topic's (the publisher's).
+   */
+  | {
+      readonly kind: "thing-upload";
+      readonly device: DeviceId;
+      readonly upload: "event/post" | "pack/post" | "history/post";
+    }
+  /**
    * A device answering a call the cloud made: a gateway's call for a sub-device (OneNET
    * seed 003, `call` its kind) or a call to the device itself (thing model, `{direct}`).
    */

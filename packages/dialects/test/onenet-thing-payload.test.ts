@@ -69,19 +69,29 @@ describe("thing property post", () => {
     assert.deepEqual(mixed.times, { a: 0 });
   });
 
-  it("refuses what is not JSON, or too big, with the image's codes and no id", () => {
-    const cases: [string | Uint8Array, number][] = [
-      ["", 160],
-      ["{", 160],
-      ["[1]", 160],
-      ['"x"', 160],
-      [new Uint8Array([0x7b, 0xff, 0x7d]), 160],
-      [text({ id: "1", params: { a: { value: "x".repeat(defaultLimits.maxPayloadBytes) } } }), 161],
+  it("refuses what is not JSON, or too big, with the image's codes; the id when it can be read", () => {
+    const cases: [string | Uint8Array, number, string | null][] = [
+      ["", 160, null],
+      ["{", 160, null],
+      ["[1]", 160, null],
+      ['"x"', 160, null],
+      [new Uint8Array([0x7b, 0xff, 0x7d]), 160, null],
+      // Too big, but JSON: its id is echoed, so the device matches the refusal.
+      [
+        text({ id: "1", params: { a: { value: "x".repeat(defaultLimits.maxPayloadBytes) } } }),
+        161,
+        "1",
+      ],
+      [
+        text({ id: 1, params: { a: { value: "x".repeat(defaultLimits.maxPayloadBytes) } } }),
+        161,
+        null,
+      ],
     ];
-    for (const [payload, code] of cases)
+    for (const [payload, code, id] of cases)
       assert.deepEqual(
         refusal(readThingPropertyPost(payload)),
-        { id: null, code },
+        { id, code },
         String(payload).slice(0, 30),
       );
   });

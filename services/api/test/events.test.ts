@@ -153,6 +153,13 @@ describe("SSE frames", () => {
     assert.deepEqual(ids(telemetry, { deviceName: "b" }), []);
     assert.deepEqual(ids(telemetry, { shadow: "" }), []);
     assert.deepEqual(ids(telemetry, { shadow: "fan" }), []);
+    // OneNET thing events and history values are a device's messages too.
+    const thing = JSON.stringify([
+      { device: "a", op: "event", identifier: "alarm", value: 1, time: 1 },
+      { device: "a", op: "history", kind: "property", identifier: "t", value: 2, time: 1 },
+    ]);
+    assert.deepEqual(ids(thing, { deviceName: "a" }), ["3.0", "3.1"]);
+    assert.deepEqual(ids(thing, { shadow: "" }), []);
     // The shadow filters still serve the shadows' writes beside it.
     assert.deepEqual(ids(mixed, { shadow: "" }), ["3.0"]);
     assert.deepEqual(ids(mixed, { shadow: "fan" }), ["3.1"]);

@@ -118,3 +118,28 @@ export const telemetryCounters = (): TelemetryCounters => {
     dropped: family.cell({ result: "dropped" }),
   };
 };
+
+/** The OneNET thing uploads the edge handles itself (`bus/thingUploads.ts`). */
+export type EdgeThingUpload = "event/post" | "pack/post" | "history/post";
+
+/**
+ * What became of one: `accepted` (answered 200), `refused` (the reader's code: bad
+ * input, a bound, a stranger), `failed` (not published, or a pack entry not
+ * acknowledged: a 128 answer, no PUBACK), `throttled` (a pack past the session's window).
+ */
+export type ThingUploadResult = "accepted" | "refused" | "failed" | "throttled";
+
+export type ThingUploadCounters = (
+  upload: EdgeThingUpload,
+  result: ThingUploadResult,
+) => CounterCell;
+
+export const thingUploadCounters = (): ThingUploadCounters => {
+  const family = counterFamily(
+    "umbra_edge_thing_uploads_total",
+    "OneNET thing uploads handled at the edge (event/post, pack/post, history/post) by result: accepted, refused (bad input, a bound, not a sub-device), failed (not published or not acknowledged: 128, no PUBACK), throttled (a pack past MQTT_THING_MAX_PACKS).",
+    ["upload", "result"],
+  );
+  // The family keeps each series: a cell asked again is the same one.
+  return (upload, result) => family.cell({ upload, result });
+};

@@ -24,7 +24,8 @@ import { DeviceSubjects } from "./bus/deviceSubjects.js";
 import { PresenceRecorder } from "./bus/presence.js";
 import { PendingCommands } from "./bus/retry.js";
 import { DeviceTelemetry } from "./bus/telemetry.js";
-import { awsThrottledTotal, telemetryCounters } from "./metrics.js";
+import { DEFAULT_THING_MAX_PACKS, ThingUploads } from "./bus/thingUploads.js";
+import { awsThrottledTotal, telemetryCounters, thingUploadCounters } from "./metrics.js";
 
 export interface NatsBackendOptions {
   readonly edgeId: string;
@@ -42,8 +43,18 @@ export interface NatsBackendOptions {
    * answer or `deadlineMs`); past it the edge answers 429. Default 10, as AWS.
    */
   readonly awsMaxInflight?: number | undefined;
+  /**
+   * The largest OneNET thing upload read at the edge (`event/post`, `pack/post`,
+   * `history/post`): the MQTT packet bound. Default 65,536, the edge's default.
+   */
+  readonly thingMaxPayloadBytes?: number | undefined;
+  /** OneNET packs one session may have waiting for their acks (`MQTT_THING_MAX_PACKS`). */
+  readonly thingMaxPacks?: number | undefined;
   readonly now?: () => number;
 }
+
+/** The edge's default MQTT packet bound (`MQTT_MAX_PACKET_BYTES`). */
+const DEFAULT_THING_MAX_PAYLOAD_BYTES = 65_536;
 
 /**
  * The edge's side of the bus, composed of one part per concern (`bus/`): device
@@ -66,6 +77,7 @@ export class NatsBackend implements EdgeBackend {
   readonly #pending: PendingCommands;
   readonly #commands: DeviceCommands;
   readonly #telemetry: DeviceTelemetry;
+  readonly #things: ThingUploads;
   #inboxSub: Subscription | undefined;
 
   constructor(nc: NatsConnection, logger: Logger, options: NatsBackendOptions) {
@@ -100,6 +112,25 @@ export class NatsBackend implements EdgeBackend {
       aws,
     );
     this.#telemetry = new DeviceTelemetry(nc, dropped, this.#log, this.#now, telemetryCounters());
+    this.#things = new ThingUploads(
+      {
+        nc,
+        dropped,
+        log: this.#log,
+        now: this.#now,
+        counters: thingUploadCounters(),
+        pending: this.#pending,
+        partitions: options.partitions,
+        mayUse: (session, device) =>
+          (device.productId === session.device.productId &&
+            device.deviceName === session.device.deviceName) ||
+          this.#gateways.actsFor(session, device),
+      },
+      {
+        maxPayloadBytes: options.thingMaxPayloadBytes ?? DEFAULT_THING_MAX_PAYLOAD_BYTES,
+        maxPacks: options.thingMaxPacks ?? DEFAULT_THING_MAX_PACKS,
+      },
+    );
   }
 
   start(): void {
@@ -189,9 +220,15 @@ export class NatsBackend implements EdgeBackend {
   }
 
   publish(session: DeviceSession, message: DevicePublish): Promise<boolean> | undefined {
-    // Telemetry is no shadow request: the application event stream's, not a shard's.
-    return message.request.kind === "telemetry"
-      ? this.#telemetry.publish(session, message)
-      : this.#commands.publish(session, message);
+    switch (message.request.kind) {
+      // Telemetry is no shadow request: the application event stream's, not a shard's.
+      case "telemetry":
+        return this.#telemetry.publish(session, message);
+      // Thing events, history and packs are read here (packs become commands).
+      case "thing-upload":
+        return this.#things.publish(session, message);
+      default:
+        return this.#commands.publish(session, message);
+    }
   }
 }

@@ -50,6 +50,7 @@ export const edgeConfig = Effect.gen(function* () {
     retryAfterMs: intInRange("COMMAND_RETRY_MS", 2_000, 50, 600_000),
     deadlineMs: intInRange("COMMAND_DEADLINE_MS", 10_000, 100, 3_600_000),
     awsMaxInflight: intInRange("MQTT_AWS_MAX_INFLIGHT", 10, 1, 65_535),
+    thingMaxPacks: intInRange("MQTT_THING_MAX_PACKS", 10, 1, 65_535),
     tls: tlsEnv,
   });
   return { ...env, tls: yield* checkTlsEnv(env.tls) };
@@ -72,7 +73,7 @@ export class EdgeListeners extends Context.Service<
 const edge = (config: EdgeConfig, redis: Redis["Service"] | undefined) =>
   Effect.gen(function* () {
     const { port, host, auth, partitions, edgeId, limits, retryAfterMs, deadlineMs } = config;
-    const { awsMaxInflight } = config;
+    const { awsMaxInflight, thingMaxPacks } = config;
     const { maxPacketBytes } = limits;
     const logger = yield* serviceLogger("edge");
     const tls = yield* tlsConfig(config.tls);
@@ -95,6 +96,9 @@ const edge = (config: EdgeConfig, redis: Redis["Service"] | undefined) =>
       retryAfterMs,
       deadlineMs,
       awsMaxInflight,
+      // A thing upload is bounded by the packet that carries it.
+      thingMaxPayloadBytes: maxPacketBytes,
+      thingMaxPacks,
     });
     yield* Effect.acquireRelease(
       Effect.sync(() => backend.start()),

@@ -62,6 +62,9 @@ describe("OneNET thing model through the shard", () => {
     const { body } = reply(out.event);
     assert.equal(body.id, "3");
     assert.notEqual(body.code, 200);
+    const big = `{"id":"4","params":{"t":{"value":"${"x".repeat(20_000)}"}}}`;
+    const tooLarge = run(undefined, upload("property/post"), big);
+    assert.deepEqual(reply(tooLarge.event).body, { id: "4", code: 161, msg: "json out of bound" });
     const garbage = run(undefined, upload("property/post"), "{nope");
     assert.deepEqual(reply(garbage.event).body, { id: null, code: 160, msg: "illegal json" });
   });
@@ -113,5 +116,20 @@ describe("OneNET thing model through the shard", () => {
       '{"state":{"reported":{"x":1}}}',
     );
     assert.equal(answers(out.event)[0]?.topic, "$sys/p/d/image/update/accepted");
+  });
+});
+
+describe("OneNET pack entries through the shard", () => {
+  it("stores a pack entry as the device's property post and answers nothing: the edge answers the pack", () => {
+    const out = run(
+      undefined,
+      upload("pack/post"),
+      '{"id":"5","params":{"t":{"value":1,"time":7}}}',
+    );
+    assert.deepEqual(out.doc?.reported, { t: 1 });
+    assert.deepEqual(answers(out.event), []);
+    const bad = run(undefined, upload("pack/post"), '{"id":"6","params":{}}');
+    assert.equal(bad.changed, false);
+    assert.deepEqual(answers(bad.event), []);
   });
 });

@@ -16,6 +16,7 @@ import {
   type UpdateRequest,
   utf8Length,
 } from "@umbra/core";
+import { salvageMember } from "../salvage.js";
 import type { AwsShadowOp } from "./topics.js";
 
 /** AWS's own bounds on a shadow request (DIALECTS.md §1.4), beside the engine's `Limits`. */
@@ -52,27 +53,12 @@ export interface AwsRefusal {
 const refuse = (error: ShadowError, clientToken?: string) =>
   err<AwsRefusal>({ error, clientToken });
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * The clientToken of a payload the engine's reader refused (too large, too deep, a lone
- * surrogate, a duplicate key…) but that is JSON all the same: the v2 client completes a
- * request only on an answer echoing its token, so without it a 413 would be a time-out.
- * A refusal path only, on a payload the edge already bounded (`MQTT_MAX_PACKET_BYTES`);
- * not-JSON or not-UTF-8 has no token to read, for AWS either.
- */
+/** The clientToken of a refused payload that is JSON all the same (see `salvageMember`). */
 const salvageToken = (payload: Uint8Array | string): string | undefined => {
-  try {
-    const body: unknown = JSON.parse(
-      typeof payload === "string" ? payload : strictUtf8.decode(payload),
-    );
-    const token = isObject(body as JsonValue) ? (body as JsonObject).clientToken : undefined;
-    return typeof token === "string" && utf8Length(token) <= MAX_CLIENT_TOKEN_BYTES
-      ? token
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const token = salvageMember(payload, "clientToken");
+  return typeof token === "string" && utf8Length(token) <= MAX_CLIENT_TOKEN_BYTES
+    ? token
+    : undefined;
 };
 
 /** The path `awsError` reads as "Invalid clientToken". */

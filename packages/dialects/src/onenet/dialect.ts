@@ -5,11 +5,20 @@ import { type Claim, type DeviceDialect, SUBACK_FAILURE } from "../dialect.js";
 import { gatewayReplyOf } from "./gateway.js";
 import { renderOneNetAnswer, renderOneNetPush } from "./render.js";
 import { readThingCommand, renderThingAnswer } from "./thing/command.js";
-import { thingRequestOf } from "./thing/topics.js";
+import {
+  type ThingUpload,
+  thingRequestOf,
+  thingSubscribeVerdict,
+  thingToken,
+} from "./thing/topics.js";
 import { verifyOneNetToken } from "./token.js";
 import { ONENET_IMAGE, oneNetRequestOf, oneNetTopic, parseOneNetTopic } from "./topics.js";
 
 const SYS = "$sys/";
+
+/** The thing uploads the edge handles itself (`TopicRequest` kind `thing-upload`). */
+const isEdgeUpload = (upload: ThingUpload): upload is "event/post" | "pack/post" | "history/post" =>
+  upload === "event/post" || upload === "pack/post" || upload === "history/post";
 
 const noWildcard = (name: string): boolean => !name.includes("+") && !name.includes("#");
 
@@ -54,16 +63,32 @@ export const oneNetDialect: DeviceDialect = {
     if (op !== undefined) return { kind: "command", dialect: "onenet", device: parsed.device, op };
     const call = gatewayReplyOf(parsed.suffix);
     if (call !== undefined) return { kind: "gateway-reply", device: parsed.device, call };
+    const thing = thingRequestOf(parsed.suffix);
+    if (thing?.kind === "upload") {
+      // Event and history uploads write no shadow and a pack names several devices: the
+      // edge handles them; the rest are the device's own shadow requests, for its shard.
+      if (isEdgeUpload(thing.upload))
+        return { kind: "thing-upload", device: parsed.device, upload: thing.upload };
+      return {
+        kind: "command",
+        dialect: "onenet",
+        device: parsed.device,
+        op: "request",
+        token: thingToken(thing.upload, null),
+      };
+    }
     // A device answering a call made to itself (thing model `…_reply`): forwarded as a
     // gateway's reply is, told apart by `direct`.
-    const replied = thingRequestOf(parsed.suffix);
-    if (replied?.kind === "call-reply")
-      return { kind: "gateway-reply", device: parsed.device, call: { direct: replied.call } };
+    if (thing?.kind === "call-reply")
+      return { kind: "gateway-reply", device: parsed.device, call: { direct: thing.call } };
     return { kind: "none", device: parsed.device };
   },
 
-  subscribeVerdict(filter, _qos, mayUse) {
+  subscribeVerdict(filter, qos, mayUse) {
     if (!filter.startsWith(SYS)) return undefined;
+    // A thing-model filter must reach a topic the cloud sends there (a reply, a call).
+    const thing = thingSubscribeVerdict(filter, qos, mayUse);
+    if (thing !== undefined) return thing;
     // The device part must be spelled out: a wildcard there could reach other devices.
     const parsed = parseOneNetTopic(filter);
     if (

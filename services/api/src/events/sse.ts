@@ -12,11 +12,15 @@ export interface EventFilter {
   readonly deviceName?: string | undefined;
   /**
    * Only the events of this named shadow; `""`: only the classic shadow's (an event of
-   * a named shadow carries `shadow`, the classic shadow's does not). Telemetry (op
-   * `telemetry`) is no shadow's change: a stream filtered by shadow leaves it out.
+   * a named shadow carries `shadow`, the classic shadow's does not). Device messages
+   * that change no shadow — Azure `telemetry`, OneNET thing `event` and `history` — are
+   * left out of a stream filtered by shadow.
    */
   readonly shadow?: string | undefined;
 }
+
+/** Application events that are a device's message rather than a shadow's change. */
+const NOT_SHADOW: ReadonlySet<unknown> = new Set(["telemetry", "event", "history"]);
 
 /**
  * The SSE frames of one application-event message: a `change` event per event the
@@ -42,7 +46,7 @@ export const changeFrames = (
     const event = events[i] as { device?: unknown; shadow?: unknown; op?: unknown } | null;
     if (typeof event !== "object" || event === null) continue;
     if (deviceName !== undefined && event.device !== deviceName) continue;
-    if (shadow !== undefined && ((event.shadow ?? "") !== shadow || event.op === "telemetry"))
+    if (shadow !== undefined && ((event.shadow ?? "") !== shadow || NOT_SHADOW.has(event.op)))
       continue;
     out += frame("change", JSON.stringify(event), seq === undefined ? undefined : `${seq}.${i}`);
   }

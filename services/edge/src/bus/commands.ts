@@ -83,9 +83,10 @@ export class DeviceCommands {
       );
       return qos === 1 ? Promise.resolve(true) : undefined;
     }
-    if (request.kind === "none" || request.kind === "telemetry") {
+    if (request.kind !== "command") {
       // An own topic that asks nothing of the shadow: nothing to process. (Telemetry is
-      // the application event stream's: `NatsBackend` hands it to `DeviceTelemetry`.)
+      // the application event stream's and thing uploads are read at the edge:
+      // `NatsBackend` hands them to `DeviceTelemetry` and `ThingUploads`.)
       this.#logger.debug(
         { device: session.deviceKey, topic: message.topic },
         "publish on a topic with no request",

@@ -37,6 +37,8 @@ export const readThingCommand = (
   if (parsed === undefined) return undefined;
   const { upload } = parsed;
   switch (upload) {
+    // A pack entry (the edge split a `pack/post` by device) is that device's property post.
+    case "pack/post":
     case "property/post": {
       const post = readThingPropertyPost(payload, limits);
       if (!post.ok) return refused(upload, post.error);
@@ -85,6 +87,8 @@ export const renderThingAnswer = (
   const parsed = parseThingToken(token);
   if (parsed === undefined) return false;
   const { upload, id } = parsed;
+  // A pack entry: the edge answers the pack itself, once, when every entry is in.
+  if (upload === "pack/post") return true;
   const topic = thingUploadReplyTopic(device, upload);
   if (event.kind === "rejected") {
     const empty = event.error._tag === "ShadowNotFound" && upload !== "property/post";

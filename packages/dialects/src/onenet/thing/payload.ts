@@ -23,6 +23,7 @@ import {
   toPointer,
 } from "@umbra/core";
 import { type DeviceId, deviceKey, nameProblem } from "../../device.js";
+import { salvageMember } from "../../salvage.js";
 import { THING_CODES, type ThingErrorCode, thingErrorCode } from "./codes.js";
 
 /**
@@ -186,7 +187,11 @@ interface Envelope {
  */
 const readEnvelope = (payload: Uint8Array | string, limits: Limits): Refused<Envelope> => {
   const parsed = parseJsonPayload(payload, limits);
-  if (!parsed.ok) return refuse(null, parsed.error);
+  if (!parsed.ok) {
+    // JSON past the engine's bounds still has an id a reply can echo.
+    const id = salvageMember(payload, "id");
+    return refuse(isOneJsonId(id) ? id : null, parsed.error);
+  }
   const body = parsed.value;
   if (!isObject(body))
     return refuse(null, ShadowErrors.invalidJson("the payload must be a JSON object"));
