@@ -160,27 +160,34 @@ const stream = async (pid: string, dn: string): Promise<SseStream> => {
 
 interface ThingAppEvent {
   device: string;
+  source: string;
+  op: string;
+  /** History only: `property` or `event`. */
+  kind?: string;
   identifier: string;
   value: unknown;
   time: number;
 }
 
 /**
- * The next application event of `kind` (`event`, `history`) on a stream, skipping the
- * shadow's `change` events: sent as an SSE event of that name, or as a `change` whose
- * `op` names it (as telemetry is).
+ * The next application event whose `op` is `op` (`event`, `history`) on a stream,
+ * skipping the shadow's changes (`update`…): an SSE `change` event, as telemetry is.
  */
-const nextOf = async (events: SseStream, kind: string): Promise<ThingAppEvent> => {
+const nextOf = async (events: SseStream, op: string): Promise<ThingAppEvent> => {
   for (;;) {
     const e: SseEvent = await events.next();
-    const data = JSON.parse(e.data) as ThingAppEvent & { op?: string };
-    if (e.event === kind || data.op === kind) return data;
+    assert.equal(e.event, "change", JSON.stringify(e));
+    const data = JSON.parse(e.data) as ThingAppEvent;
+    if (data.op !== op) continue;
+    assert.equal(data.source, "device", e.data);
+    return data;
   }
 };
 
 /** What a thing application event says, for comparing in one assertion. */
 const said = (e: ThingAppEvent) => ({
   device: e.device,
+  ...(e.kind === undefined ? {} : { kind: e.kind }),
   identifier: e.identifier,
   value: e.value,
   time: e.time,
@@ -527,6 +534,7 @@ describe("OneNET thing model: history upload (history/post)", () => {
       for (let i = 0; i < 6; i++) streamed.push(said(await nextOf(events, "history")));
       const at = (identifier: string, value: unknown, time: number) => ({
         device: "historian",
+        kind: identifier === "rollover" ? "event" : "property",
         identifier,
         value,
         time,
@@ -722,6 +730,7 @@ describe("OneNET thing model: bounds (10 sub-devices, 100 points per device, 100
       assert.deepEqual(at, { id: "100", code: 200, msg: "success" });
       assert.deepEqual(said(await nextOf(events, "history")), {
         device: "hist-pointer",
+        kind: "property",
         identifier: "p0",
         value: 0,
         time: T0,
@@ -754,7 +763,7 @@ describe("OneNET thing model: bounds (10 sub-devices, 100 points per device, 100
       for (let i = 0; i < 100; i++)
         assert.deepEqual(
           said(await nextOf(events, "history")),
-          { device: "hoarder", identifier: "level", value: i, time: T0 + i },
+          { device: "hoarder", kind: "property", identifier: "level", value: i, time: T0 + i },
           `history event ${i}`,
         );
     },
