@@ -204,6 +204,19 @@ const readEnvelope = (payload: Uint8Array | string, limits: Limits): Refused<Env
   return ok({ id, version, params: body.params });
 };
 
+/** A request read whole: its envelope, then `body` reading `params` (a refusal echoes the id). */
+const readRequest = <B>(
+  payload: Uint8Array | string,
+  limits: Limits,
+  body: (id: string, params: unknown) => Refused<B>,
+): Refused<{ id: string; version: string } & B> => {
+  const envelope = readEnvelope(payload, limits);
+  if (!envelope.ok) return envelope;
+  const { id, version, params } = envelope.value;
+  const read = body(id, params);
+  return read.ok ? ok({ id, version, ...read.value }) : read;
+};
+
 /** A time in ms: what `UpdateRequest.times` takes. */
 const isTime = (time: unknown): time is number =>
   typeof time === "number" && Number.isSafeInteger(time) && time >= 0;
@@ -271,26 +284,42 @@ const readPoint = (
   return ok({ value: wrapper.value as JsonValue, time: time as number | undefined });
 };
 
-/** `{identifier: {"value","time"}}` into values and times. */
-const readProperties = (
+/** `{identifier: {"value","time"}}` into points of `kind`, in message order, each checked. */
+const readTimed = (
   params: JsonObject,
   pointer: string,
   limits: Limits,
-): Result<ThingProperties, ShadowError> => {
-  const reported: Record<string, JsonValue> = {};
-  let times: Record<string, number> | undefined;
+  kind: "property" | "event",
+): Result<ThingEvent[], ShadowError> => {
+  const points: ThingEvent[] = [];
   for (const identifier in params) {
     const at = `${pointer}${toPointer([identifier])}`;
     const problem = identifierProblem(identifier, limits);
     if (problem !== undefined) return err(invalid(at, problem));
     const point = readPoint(params[identifier], at, false);
     if (!point.ok) return point;
-    const bad = valueProblem(identifier, point.value.value, at, limits, "property");
+    const bad = valueProblem(identifier, point.value.value, at, limits, kind);
     if (bad !== undefined) return err(bad);
-    setOwn(reported, identifier, point.value.value);
-    if (point.value.time !== undefined) {
+    points.push({ identifier, value: point.value.value, time: point.value.time });
+  }
+  return ok(points);
+};
+
+/** `{identifier: {"value","time"}}` into values and times. */
+const readProperties = (
+  params: JsonObject,
+  pointer: string,
+  limits: Limits,
+): Result<ThingProperties, ShadowError> => {
+  const read = readTimed(params, pointer, limits, "property");
+  if (!read.ok) return read;
+  const reported: Record<string, JsonValue> = {};
+  let times: Record<string, number> | undefined;
+  for (const { identifier, value, time } of read.value) {
+    setOwn(reported, identifier, value);
+    if (time !== undefined) {
       times ??= {};
-      setOwn(times, identifier, point.value.time);
+      setOwn(times, identifier, time);
     }
   }
   return ok({ reported, times });
@@ -301,20 +330,7 @@ const readEvents = (
   params: JsonObject,
   pointer: string,
   limits: Limits,
-): Result<ThingEvent[], ShadowError> => {
-  const events: ThingEvent[] = [];
-  for (const identifier in params) {
-    const at = `${pointer}${toPointer([identifier])}`;
-    const problem = identifierProblem(identifier, limits);
-    if (problem !== undefined) return err(invalid(at, problem));
-    const point = readPoint(params[identifier], at, false);
-    if (!point.ok) return point;
-    const bad = valueProblem(identifier, point.value.value, at, limits, "event");
-    if (bad !== undefined) return err(bad);
-    events.push({ identifier, value: point.value.value, time: point.value.time });
-  }
-  return ok(events);
-};
+): Result<ThingEvent[], ShadowError> => readTimed(params, pointer, limits, "event");
 
 const nonEmptyObject = (params: unknown, pointer: string, what: string): ShadowError | undefined =>
   !isObject(params)
@@ -332,52 +348,44 @@ const nonEmptyObject = (params: unknown, pointer: string, what: string): ShadowE
 export const readThingPropertyPost = (
   payload: Uint8Array | string,
   limits: Limits = defaultLimits,
-): Refused<ThingPropertyPost> => {
-  const envelope = readEnvelope(payload, limits);
-  if (!envelope.ok) return envelope;
-  const { id, version, params } = envelope.value;
-  const shape = nonEmptyObject(params, "/params", "property");
-  if (shape !== undefined) return refuse(id, shape);
-  const properties = readProperties(params as JsonObject, "/params", limits);
-  if (!properties.ok) return refuse(id, properties.error);
-  return ok({ id, version, ...properties.value });
-};
+): Refused<ThingPropertyPost> =>
+  readRequest(payload, limits, (id, params) => {
+    const shape = nonEmptyObject(params, "/params", "property");
+    if (shape !== undefined) return refuse(id, shape);
+    const properties = readProperties(params as JsonObject, "/params", limits);
+    return properties.ok ? properties : refuse(id, properties.error);
+  });
 
 /** `thing/event/post`: `{"params":{identifier:{"value","time"}}}` → events, in order. */
 export const readThingEventPost = (
   payload: Uint8Array | string,
   limits: Limits = defaultLimits,
-): Refused<ThingEventPost> => {
-  const envelope = readEnvelope(payload, limits);
-  if (!envelope.ok) return envelope;
-  const { id, version, params } = envelope.value;
-  const shape = nonEmptyObject(params, "/params", "event");
-  if (shape !== undefined) return refuse(id, shape);
-  const events = readEvents(params as JsonObject, "/params", limits);
-  if (!events.ok) return refuse(id, events.error);
-  return ok({ id, version, events: events.value });
-};
+): Refused<ThingEventPost> =>
+  readRequest<Pick<ThingEventPost, "events">>(payload, limits, (id, params) => {
+    const shape = nonEmptyObject(params, "/params", "event");
+    if (shape !== undefined) return refuse(id, shape);
+    const events = readEvents(params as JsonObject, "/params", limits);
+    return events.ok ? ok({ events: events.value }) : refuse(id, events.error);
+  });
 
 /** `thing/property/desired/get`: `{"params":[identifier,…]}`, at least one; repeats read once. */
 export const readThingDesiredGet = (
   payload: Uint8Array | string,
   limits: Limits = defaultLimits,
-): Refused<ThingDesiredGet> => {
-  const envelope = readEnvelope(payload, limits);
-  if (!envelope.ok) return envelope;
-  const { id, version, params } = envelope.value;
-  if (!Array.isArray(params)) return refuse(id, invalid("/params", "must be an array"));
-  if (params.length === 0) return refuse(id, invalid("/params", "name at least one property"));
-  const seen = new Set<string>();
-  for (const [i, identifier] of params.entries()) {
-    if (typeof identifier !== "string")
-      return refuse(id, invalid(`/params/${i}`, "must be a string"));
-    const problem = identifierProblem(identifier, limits);
-    if (problem !== undefined) return refuse(id, invalid(`/params/${i}`, problem));
-    seen.add(identifier);
-  }
-  return ok({ id, version, identifiers: [...seen] });
-};
+): Refused<ThingDesiredGet> =>
+  readRequest<Pick<ThingDesiredGet, "identifiers">>(payload, limits, (id, params) => {
+    if (!Array.isArray(params)) return refuse(id, invalid("/params", "must be an array"));
+    if (params.length === 0) return refuse(id, invalid("/params", "name at least one property"));
+    const seen = new Set<string>();
+    for (const [i, identifier] of params.entries()) {
+      if (typeof identifier !== "string")
+        return refuse(id, invalid(`/params/${i}`, "must be a string"));
+      const problem = identifierProblem(identifier, limits);
+      if (problem !== undefined) return refuse(id, invalid(`/params/${i}`, problem));
+      seen.add(identifier);
+    }
+    return ok({ identifiers: [...seen] });
+  });
 
 /**
  * `thing/property/desired/delete`: `{"params":{identifier:{"version":n}|{}}}` — with a
@@ -386,27 +394,25 @@ export const readThingDesiredGet = (
 export const readThingDesiredDelete = (
   payload: Uint8Array | string,
   limits: Limits = defaultLimits,
-): Refused<ThingDesiredDelete> => {
-  const envelope = readEnvelope(payload, limits);
-  if (!envelope.ok) return envelope;
-  const { id, version, params } = envelope.value;
-  const shape = nonEmptyObject(params, "/params", "property");
-  if (shape !== undefined) return refuse(id, shape);
-  const entries: ThingDesiredDeleteEntry[] = [];
-  const object = params as JsonObject;
-  for (const identifier in object) {
-    const at = `/params${toPointer([identifier])}`;
-    const problem = identifierProblem(identifier, limits);
-    if (problem !== undefined) return refuse(id, invalid(at, problem));
-    const entry = object[identifier];
-    if (!isObject(entry)) return refuse(id, invalid(at, 'must be {"version":…} or {}'));
-    const wanted = entry.version;
-    if (wanted !== undefined && !isTime(wanted))
-      return refuse(id, invalid(`${at}/version`, "must be an integer ≥ 0"));
-    entries.push({ identifier, version: wanted as number | undefined });
-  }
-  return ok({ id, version, entries });
-};
+): Refused<ThingDesiredDelete> =>
+  readRequest<Pick<ThingDesiredDelete, "entries">>(payload, limits, (id, params) => {
+    const shape = nonEmptyObject(params, "/params", "property");
+    if (shape !== undefined) return refuse(id, shape);
+    const entries: ThingDesiredDeleteEntry[] = [];
+    const object = params as JsonObject;
+    for (const identifier in object) {
+      const at = `/params${toPointer([identifier])}`;
+      const problem = identifierProblem(identifier, limits);
+      if (problem !== undefined) return refuse(id, invalid(at, problem));
+      const entry = object[identifier];
+      if (!isObject(entry)) return refuse(id, invalid(at, 'must be {"version":…} or {}'));
+      const wanted = entry.version;
+      if (wanted !== undefined && !isTime(wanted))
+        return refuse(id, invalid(`${at}/version`, "must be an integer ≥ 0"));
+      entries.push({ identifier, version: wanted as number | undefined });
+    }
+    return ok({ entries });
+  });
 
 /** An entry's device: its `identity`, or the publisher's own when it has none. */
 const readIdentity = (
@@ -511,6 +517,40 @@ const readFrames = (
   return ok(frames);
 };
 
+/** `pack/post` or `history/post`, as their exports are called. */
+type EntriesReader<E> = (
+  payload: Uint8Array | string,
+  publisher: DeviceId,
+  isSubDevice: (device: DeviceId) => boolean,
+  limits?: Limits,
+  thing?: ThingLimits,
+) => Refused<{ id: string; version: string; entries: E[] }>;
+
+/**
+ * The reader of an upload with entries: envelope and frames (`readFrames`), then `step`
+ * reading each frame's contents; the first refusal refuses the whole upload.
+ */
+const entriesReader =
+  <E>(step: (frame: Framed, id: string, limits: Limits, thing: ThingLimits) => Refused<E>) =>
+  (
+    payload: Uint8Array | string,
+    publisher: DeviceId,
+    isSubDevice: (device: DeviceId) => boolean,
+    limits: Limits = defaultLimits,
+    thing: ThingLimits = defaultThingLimits,
+  ): Refused<{ id: string; version: string; entries: E[] }> =>
+    readRequest(payload, limits, (id, params) => {
+      const frames = readFrames(id, params, publisher, isSubDevice, thing);
+      if (!frames.ok) return frames;
+      const entries: E[] = [];
+      for (const frame of frames.value) {
+        const entry = step(frame, id, limits, thing);
+        if (!entry.ok) return entry;
+        entries.push(entry.value);
+      }
+      return ok({ entries });
+    });
+
 /**
  * `thing/pack/post` from `publisher` (a direct device or a gateway): `params` an array of
  * `{"identity"?,"properties"?,"events"?}`, one value per property and event. An entry
@@ -519,20 +559,8 @@ const readFrames = (
  * per message 168, points per device 169. Refused whole: nothing is written for any
  * device unless every entry is good.
  */
-export const readThingPack = (
-  payload: Uint8Array | string,
-  publisher: DeviceId,
-  isSubDevice: (device: DeviceId) => boolean,
-  limits: Limits = defaultLimits,
-  thing: ThingLimits = defaultThingLimits,
-): Refused<ThingPack> => {
-  const envelope = readEnvelope(payload, limits);
-  if (!envelope.ok) return envelope;
-  const { id, version, params } = envelope.value;
-  const frames = readFrames(id, params, publisher, isSubDevice, thing);
-  if (!frames.ok) return frames;
-  const entries: ThingPackEntry[] = [];
-  for (const frame of frames.value) {
+export const readThingPack: EntriesReader<ThingPackEntry> = entriesReader(
+  (frame, id, limits): Refused<ThingPackEntry> => {
     let properties: ThingProperties | undefined;
     if (frame.properties !== undefined && countKeys(frame.properties) > 0) {
       const read = readProperties(frame.properties, `${frame.pointer}/properties`, limits);
@@ -545,10 +573,9 @@ export const readThingPack = (
       if (!read.ok) return refuse(id, read.error);
       events = read.value;
     }
-    entries.push({ device: frame.device, sub: frame.sub, properties, events });
-  }
-  return ok({ id, version, entries });
-};
+    return ok({ device: frame.device, sub: frame.sub, properties, events });
+  },
+);
 
 /** A refusal with its own code (a bound) rather than the error's. */
 interface ThingRefusalCode {
@@ -600,20 +627,8 @@ const readSeries = (
  * `maxHistoryValues` each (else 170). Points come out oldest first; each property's
  * newest value is `latest`, for the shadow where nothing newer is reported.
  */
-export const readThingHistory = (
-  payload: Uint8Array | string,
-  publisher: DeviceId,
-  isSubDevice: (device: DeviceId) => boolean,
-  limits: Limits = defaultLimits,
-  thing: ThingLimits = defaultThingLimits,
-): Refused<ThingHistory> => {
-  const envelope = readEnvelope(payload, limits);
-  if (!envelope.ok) return envelope;
-  const { id, version, params } = envelope.value;
-  const frames = readFrames(id, params, publisher, isSubDevice, thing);
-  if (!frames.ok) return frames;
-  const entries: ThingHistoryEntry[] = [];
-  for (const frame of frames.value) {
+export const readThingHistory: EntriesReader<ThingHistoryEntry> = entriesReader(
+  (frame, id, limits, thing): Refused<ThingHistoryEntry> => {
     const points: ThingHistoryPoint[] = [];
     let reported: Record<string, JsonValue> | undefined;
     let times: Record<string, number> | undefined;
@@ -643,15 +658,14 @@ export const readThingHistory = (
     }
     // Stable: equal times keep the order of the upload.
     points.sort((a, b) => a.time - b.time);
-    entries.push({
+    return ok({
       device: frame.device,
       sub: frame.sub,
       points,
       latest: reported === undefined ? undefined : { reported, times: times ?? {} },
     });
-  }
-  return ok({ id, version, entries });
-};
+  },
+);
 
 /**
  * A device's `…_reply` to a call (`property/set_reply`, `get_reply`,
