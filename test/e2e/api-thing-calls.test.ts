@@ -11,9 +11,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   type ApiCluster,
+  CLI_FORMAT,
+  CLI_WAIT_S,
   type CliClient,
   describeRun,
-  deviceArgs,
+  deviceCommand,
   type HttpAnswer,
   type httpClient,
   requireMosquittoClients,
@@ -366,20 +368,19 @@ describe("calls to a device itself with mosquitto_sub and mosquitto_pub", () => 
     const port = Number(new URL(cluster.mqttUrls[0] as string).port);
     const setTopic = topic("mosq", "thing/property/set");
     // One message, then it disconnects: the device's session is free for mosquitto_pub.
-    const sub = startCliClient("mosquitto_sub", [
-      ...deviceArgs(port, registered),
-      "-V",
-      "mqttv311",
-      "-d",
-      "-C",
-      "1",
-      "-W",
-      "10",
-      "-F",
-      "%t %p",
-      "-t",
-      setTopic,
-    ]);
+    const sub = startCliClient(
+      "mosquitto_sub",
+      deviceCommand({
+        port,
+        device: registered,
+        protocol: "mqttv311",
+        debug: true,
+        count: 1,
+        waitS: CLI_WAIT_S,
+        format: CLI_FORMAT,
+        topics: [setTopic],
+      }),
+    );
     clients.push(sub);
     await sub.waitForLine(/received SUBACK/);
     assert.equal(await sub.waitForLine(/^Subscribed \(mid: \d+\):/), "Subscribed (mid: 1): 0");
@@ -392,17 +393,17 @@ describe("calls to a device itself with mosquitto_sub and mosquitto_pub", () => 
     const envelope = JSON.parse(line.slice(space + 1)) as Envelope;
     assert.deepEqual(envelope, { id: envelope.id, version: "1.0", params: { power: "on" } });
 
-    const pub = await runCliClient("mosquitto_pub", [
-      ...deviceArgs(port, registered),
-      "-V",
-      "mqttv5",
-      "-q",
-      "1",
-      "-t",
-      `${setTopic}_reply`,
-      "-m",
-      JSON.stringify({ id: envelope.id, code: 200, msg: "switched" }),
-    ]);
+    const pub = await runCliClient(
+      "mosquitto_pub",
+      deviceCommand({
+        port,
+        device: registered,
+        protocol: "mqttv5",
+        qos: 1,
+        topics: [`${setTopic}_reply`],
+        body: ["-m", JSON.stringify({ id: envelope.id, code: 200, msg: "switched" })],
+      }),
+    );
     assert.equal(pub.code, 0, describeRun(pub.command, pub));
     const answered = await set;
     assert.equal(answered.status, 200, JSON.stringify(answered.body));

@@ -14,10 +14,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectBus, ShadowClient } from "@umbra/bus";
 import {
+  assertExit,
+  CLI_FORMAT,
+  CLI_WAIT_S,
   type CliClient,
-  type CliExit,
   describeRun,
-  deviceArgs,
+  deviceCommand,
+  printedAnswer,
+  printedLines,
   type RegisteredDevice,
   registerDevice,
   requireMosquittoClients,
@@ -46,10 +50,6 @@ const PROTOCOLS: readonly Protocol[] = ["mqttv5", "mqttv311"];
 
 /** No test may hang the file, whatever a client or the cluster does. */
 const DEADLINE = { timeout: 60_000 };
-/** How long a client waits for its answer (-W, seconds): reached only when a test fails. */
-const WAIT_S = "10";
-/** -F: the topic, a space, the payload. */
-const FORMAT = "%t %p";
 
 const ERRORS = [
   { code: 160, message: "illegal json", what: "a payload that is not JSON" },
@@ -104,21 +104,6 @@ const start = (...args: Parameters<typeof startCliClient>): CliClient => {
   return client;
 };
 
-/** Lines that are printed messages (`-F '%t %p'`), not debug lines. */
-const printed = (output: string | readonly string[]): string[] =>
-  (typeof output === "string" ? output.split("\n") : output).filter((l) => l.startsWith("$sys/"));
-
-/** The printed message (`-F '%t %p'`) among a client's output lines, debug lines included. */
-const answerIn = (lines: readonly string[], command: string): Answer => {
-  const line = printed(lines)[0];
-  assert.ok(line !== undefined, `${command} printed no message:\n${lines.join("\n")}`);
-  const space = line.indexOf(" ");
-  return { topic: line.slice(0, space), body: JSON.parse(line.slice(space + 1)) };
-};
-
-const assertExit = (run: CliExit & { command: string }, code: number): void =>
-  assert.equal(run.code, code, describeRun(run.command, run));
-
 /**
  * mosquitto_rr as the device: over one connection, subscribes to `…/image/{answer}`,
  * publishes `body` (client options: -m or -n) on `…/image/{request}`, and returns
@@ -131,22 +116,21 @@ const rr = async (
   answer: string,
   body: readonly string[],
 ): Promise<Answer> => {
-  const run = await runCliClient("mosquitto_rr", [
-    ...deviceArgs(port, d),
-    "-V",
-    protocol,
-    "-t",
-    image(d, request),
-    "-e",
-    image(d, answer),
-    ...body,
-    "-W",
-    WAIT_S,
-    "-F",
-    FORMAT,
-  ]);
+  const run = await runCliClient(
+    "mosquitto_rr",
+    deviceCommand({
+      port,
+      device: d,
+      protocol,
+      topics: [image(d, request)],
+      answer: image(d, answer),
+      body,
+      waitS: CLI_WAIT_S,
+      format: CLI_FORMAT,
+    }),
+  );
   assertExit(run, 0);
-  const got = answerIn(run.stdout.split("\n"), run.command);
+  const got: Answer = printedAnswer(run.stdout, run.command);
   assert.equal(got.topic, image(d, answer));
   return got;
 };
@@ -238,20 +222,19 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
       DEADLINE,
       async () => {
         const d = device(`cloud-${protocol}`);
-        const sub = start("mosquitto_sub", [
-          ...deviceArgs(port, d),
-          "-V",
-          protocol,
-          "-d",
-          "-C",
-          "1",
-          "-W",
-          WAIT_S,
-          "-F",
-          FORMAT,
-          "-t",
-          image(d, "update/delta"),
-        ]);
+        const sub = start(
+          "mosquitto_sub",
+          deviceCommand({
+            port,
+            device: d,
+            protocol,
+            debug: true,
+            count: 1,
+            waitS: CLI_WAIT_S,
+            format: CLI_FORMAT,
+            topics: [image(d, "update/delta")],
+          }),
+        );
         // The subscription is in place once the SUBACK is in: the cloud update comes after.
         await sub.waitForLine(/received SUBACK/);
         assert.equal(await sub.waitForLine(/^Subscribed \(mid: \d+\):/), "Subscribed (mid: 1): 0");
@@ -259,7 +242,7 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
         assert.equal(reply.ok, true, JSON.stringify(reply));
         const run = { ...(await sub.finished()), command: sub.command };
         assertExit(run, 0);
-        const delta = answerIn(sub.lines, sub.command);
+        const delta = printedAnswer(sub.lines, sub.command);
         assert.equal(delta.topic, image(d, "update/delta"));
         assertDelta(delta.body, { mode: "eco" }, 1);
       },
@@ -324,23 +307,21 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
         const state = { desired: { color: "green" }, reported: { color: "red" } };
         await rr(d, protocol, "update", "update/accepted", message({ state }));
         // One connection: subscribed to update/delta, the catching-up write at QoS 1.
-        const client = start("mosquitto_rr", [
-          ...deviceArgs(port, d),
-          "-V",
-          protocol,
-          "-d",
-          "-q",
-          "1",
-          "-t",
-          image(d, "update"),
-          "-e",
-          image(d, "update/delta"),
-          ...message({ state: { reported: { color: "green" } } }),
-          "-W",
-          WAIT_S,
-          "-F",
-          FORMAT,
-        ]);
+        const client = start(
+          "mosquitto_rr",
+          deviceCommand({
+            port,
+            device: d,
+            protocol,
+            debug: true,
+            qos: 1,
+            topics: [image(d, "update")],
+            answer: image(d, "update/delta"),
+            body: message({ state: { reported: { color: "green" } } }),
+            waitS: CLI_WAIT_S,
+            format: CLI_FORMAT,
+          }),
+        );
         // The PUBACK follows the stored write (version 2). Its events go out before those
         // of any later write: a delta for it would be the first the client gets.
         await client.waitForLine(/received PUBACK/);
@@ -348,7 +329,7 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
         assert.deepEqual(reply.ok && reply.version, 3, JSON.stringify(reply));
         const run = { ...(await client.finished()), command: client.command };
         assertExit(run, 0);
-        assertDelta(answerIn(client.lines, client.command).body, { color: "blue" }, 3);
+        assertDelta(printedAnswer(client.lines, client.command).body, { color: "blue" }, 3);
       },
     );
   }
@@ -388,17 +369,18 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
       const d = device("qos1");
       for (const [i, protocol] of PROTOCOLS.entries()) {
         const reported = { temperature: 20 + i };
-        const run = await runCliClient("mosquitto_pub", [
-          ...deviceArgs(port, d),
-          "-V",
-          protocol,
-          "-d",
-          "-q",
-          "1",
-          "-t",
-          image(d, "update"),
-          ...message({ state: { reported } }),
-        ]);
+        const run = await runCliClient(
+          "mosquitto_pub",
+          deviceCommand({
+            port,
+            device: d,
+            protocol,
+            debug: true,
+            qos: 1,
+            topics: [image(d, "update")],
+            body: message({ state: { reported } }),
+          }),
+        );
         assertExit(run, 0);
         const lines = run.stdout.split("\n");
         const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
@@ -413,41 +395,41 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
       }
 
       // A QoS 1 get is acknowledged too, and answered on the same connection.
-      const pub = await runCliClient("mosquitto_pub", [
-        ...deviceArgs(port, d),
-        "-d",
-        "-q",
-        "1",
-        "-t",
-        image(d, "get"),
-        "-n",
-      ]);
+      const pub = await runCliClient(
+        "mosquitto_pub",
+        deviceCommand({
+          port,
+          device: d,
+          debug: true,
+          qos: 1,
+          topics: [image(d, "get")],
+          body: ["-n"],
+        }),
+      );
       assertExit(pub, 0);
       assert.match(pub.stdout, /received PUBACK \(Mid: 1, RC:0\)/);
-      const client = start("mosquitto_rr", [
-        ...deviceArgs(port, d),
-        "-V",
-        "mqttv311",
-        "-d",
-        "-q",
-        "1",
-        "-t",
-        image(d, "get"),
-        "-e",
-        image(d, "get/accepted"),
-        "-n",
-        "-W",
-        WAIT_S,
-        "-F",
-        FORMAT,
-      ]);
+      const client = start(
+        "mosquitto_rr",
+        deviceCommand({
+          port,
+          device: d,
+          protocol: "mqttv311",
+          debug: true,
+          qos: 1,
+          topics: [image(d, "get")],
+          answer: image(d, "get/accepted"),
+          body: ["-n"],
+          waitS: CLI_WAIT_S,
+          format: CLI_FORMAT,
+        }),
+      );
       const run = { ...(await client.finished()), command: client.command };
       assertExit(run, 0);
       assert.ok(
         client.lines.some((l) => /received PUBACK/.test(l)),
         describeRun(run.command, run),
       );
-      const got = answerIn(client.lines, client.command);
+      const got = printedAnswer(client.lines, client.command);
       assert.equal(got.topic, image(d, "get/accepted"));
       assert.equal((got.body as Image).version, 2);
     },
@@ -460,18 +442,18 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
       const d = device("takeover");
       // MQTT 5: 3.1.1 has no DISCONNECT from the server; the socket just closes (and
       // mosquitto_sub would reconnect and take the session back).
-      const first = start("mosquitto_sub", [
-        ...deviceArgs(port, d),
-        "-V",
-        "mqttv5",
-        "-d",
-        "-W",
-        WAIT_S,
-        "-F",
-        FORMAT,
-        "-t",
-        image(d, "update/accepted"),
-      ]);
+      const first = start(
+        "mosquitto_sub",
+        deviceCommand({
+          port,
+          device: d,
+          protocol: "mqttv5",
+          debug: true,
+          waitS: CLI_WAIT_S,
+          format: CLI_FORMAT,
+          topics: [image(d, "update/accepted")],
+        }),
+      );
       await first.waitForLine(/received SUBACK/);
       const state = { reported: { on: true } };
       const { body } = await rr(d, "mqttv5", "update", "update/accepted", message({ state }));
@@ -480,7 +462,7 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
       assertExit(run, 0);
       assert.ok(first.lines.includes("Received DISCONNECT (142)"), describeRun(first.command, run));
       // The answer went to the session that asked, not to the one taken over.
-      assert.deepEqual(printed(first.lines), [], describeRun(first.command, run));
+      assert.deepEqual(printedLines(first.lines), [], describeRun(first.command, run));
     },
   );
 
@@ -494,22 +476,22 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
         ["mqttv311", 128],
         ["mqttv5", 135],
       ] as const) {
-        const run = await runCliClient("mosquitto_sub", [
-          ...deviceArgs(port, intruder),
-          "-V",
-          protocol,
-          "-d",
-          "-W",
-          WAIT_S,
-          "-F",
-          FORMAT,
-          "-t",
-          image(victim, "update/accepted"),
-          "-t",
-          image(victim, "#"),
-          "-t",
-          "$sys/p1/+/image/get/accepted",
-        ]);
+        const run = await runCliClient(
+          "mosquitto_sub",
+          deviceCommand({
+            port,
+            device: intruder,
+            protocol,
+            debug: true,
+            waitS: CLI_WAIT_S,
+            format: CLI_FORMAT,
+            topics: [
+              image(victim, "update/accepted"),
+              image(victim, "#"),
+              "$sys/p1/+/image/get/accepted",
+            ],
+          }),
+        );
         const output = describeRun(run.command, run);
         assert.ok(run.stdout.includes("received SUBACK"), output);
         assert.ok(
@@ -517,7 +499,7 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
           output,
         );
         assert.match(run.stderr, /All subscription requests were denied\./, output);
-        assert.deepEqual(printed(run.stdout), [], output);
+        assert.deepEqual(printedLines(run.stdout), [], output);
       }
     },
   );
@@ -529,17 +511,18 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
       const intruder = device("intruder");
       const victim = device("victim");
       const publish = (protocol: Protocol) =>
-        runCliClient("mosquitto_pub", [
-          ...deviceArgs(port, intruder),
-          "-V",
-          protocol,
-          "-d",
-          "-q",
-          "1",
-          "-t",
-          image(victim, "update"),
-          ...message({ state: { desired: { hijacked: true } } }),
-        ]);
+        runCliClient(
+          "mosquitto_pub",
+          deviceCommand({
+            port,
+            device: intruder,
+            protocol,
+            debug: true,
+            qos: 1,
+            topics: [image(victim, "update")],
+            body: message({ state: { desired: { hijacked: true } } }),
+          }),
+        );
       // MQTT 3.1.1 cannot refuse a PUBLISH: acknowledged, else it would be retried forever.
       const v3 = await publish("mqttv311");
       assertExit(v3, 0);
@@ -569,40 +552,38 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
         ["mqttv5", 0x86, "Connection error: Bad User Name or Password"],
       ] as const;
       for (const [protocol, code, says] of expected) {
-        const common = [...deviceArgs(port, d, forged), "-V", protocol];
-        const pub = await runCliClient("mosquitto_pub", [
-          ...common,
-          "-q",
-          "1",
-          "-t",
-          image(d, "update"),
-          ...message({ state: { reported: { forged: true } } }),
-        ]);
+        const common = { port, device: d, password: forged, protocol };
+        const pub = await runCliClient(
+          "mosquitto_pub",
+          deviceCommand({
+            ...common,
+            qos: 1,
+            topics: [image(d, "update")],
+            body: message({ state: { reported: { forged: true } } }),
+          }),
+        );
         assertExit(pub, code);
         assert.ok(pub.stderr.includes(says), describeRun(pub.command, pub));
-        const sub = await runCliClient("mosquitto_sub", [
-          ...common,
-          "-W",
-          WAIT_S,
-          "-t",
-          image(d, "update/accepted"),
-        ]);
+        const sub = await runCliClient(
+          "mosquitto_sub",
+          deviceCommand({ ...common, waitS: CLI_WAIT_S, topics: [image(d, "update/accepted")] }),
+        );
         assertExit(sub, code);
         assert.ok(sub.stderr.includes(says), describeRun(sub.command, sub));
         // mosquitto_rr 2.0.11 words a 3.1.1 refusal with the MQTT 5 reason string of the
         // same number ("Disconnect with Will Message" for 4): only its exit code is pinned.
-        const request = await runCliClient("mosquitto_rr", [
-          ...common,
-          "-t",
-          image(d, "get"),
-          "-e",
-          image(d, "get/accepted"),
-          "-n",
-          "-W",
-          WAIT_S,
-        ]);
+        const request = await runCliClient(
+          "mosquitto_rr",
+          deviceCommand({
+            ...common,
+            topics: [image(d, "get")],
+            answer: image(d, "get/accepted"),
+            body: ["-n"],
+            waitS: CLI_WAIT_S,
+          }),
+        );
         assertExit(request, code);
-        assert.deepEqual(printed(request.stdout), [], describeRun(request.command, request));
+        assert.deepEqual(printedLines(request.stdout), [], describeRun(request.command, request));
       }
       const stored = await cloud.get(key(d));
       assert.equal(stored.ok, false, JSON.stringify(stored));
@@ -619,14 +600,16 @@ describe("OneNET device image with mosquitto_rr, mosquitto_sub and mosquitto_pub
         ["mqttv311", 5, "Connection error: Connection Refused: not authorised."],
         ["mqttv5", 0x87, "Connection error: Not authorized"],
       ] as const) {
-        const pub = await runCliClient("mosquitto_pub", [
-          ...deviceArgs(port, ghost),
-          "-V",
-          protocol,
-          "-t",
-          "$sys/p1/ghost/image/get",
-          "-n",
-        ]);
+        const pub = await runCliClient(
+          "mosquitto_pub",
+          deviceCommand({
+            port,
+            device: ghost,
+            protocol,
+            topics: ["$sys/p1/ghost/image/get"],
+            body: ["-n"],
+          }),
+        );
         assertExit(pub, code);
         assert.ok(pub.stderr.includes(says), describeRun(pub.command, pub));
       }

@@ -15,12 +15,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   type ApiCluster,
-  type CliExit,
+  assertExit,
+  CLI_FORMAT,
+  CLI_WAIT_S,
   describeRun,
-  deviceArgs,
+  deviceCommand,
   type HttpAnswer,
   type httpClient,
   openEventStream,
+  printedAnswer,
   requireMosquittoClients,
   runCliClient,
   type SseEvent,
@@ -38,10 +41,6 @@ const SUB = "meters";
 
 /** No test may hang the file, whatever a client or the cluster does. */
 const DEADLINE = { timeout: 90_000 };
-/** mosquitto_rr's wait for its answer (-W, seconds): reached only when a test fails. */
-const WAIT_S = "10";
-/** -F: the topic, a space, the payload. */
-const FORMAT = "%t %p";
 
 /** A time a device measured a value at (ms), long before the test runs. */
 const T0 = 1_700_000_000_000;
@@ -197,17 +196,6 @@ const said = (e: ThingAppEvent) => ({
 const properties = (count: number, from = 0) =>
   Object.fromEntries(Array.from({ length: count }, (_, i) => [`p${i}`, { value: from + i }]));
 
-const assertExit = (run: CliExit & { command: string }, code: number): void =>
-  assert.equal(run.code, code, describeRun(run.command, run));
-
-/** The printed message (`-F '%t %p'`) of a client's output. */
-const printedAnswer = (run: CliExit & { command: string }): { topic: string; body: unknown } => {
-  const line = run.stdout.split("\n").find((l) => l.startsWith("$sys/"));
-  assert.ok(line !== undefined, `printed no message: ${describeRun(run.command, run)}`);
-  const space = line.indexOf(" ");
-  return { topic: line.slice(0, space), body: JSON.parse(line.slice(space + 1)) };
-};
-
 before(async () => {
   requireMosquittoClients();
   cluster = await startApiCluster({
@@ -258,25 +246,25 @@ describe("OneNET thing model: property and event upload", () => {
         requireMosquittoClients();
         const d = await register(PID, `prop-rr-${protocol}`);
         const time = T0 + (protocol === "mqttv5" ? 5 : 311);
-        const run = await runCliClient("mosquitto_rr", [
-          ...deviceArgs(mqttPort, d),
-          "-V",
-          protocol,
-          "-q",
-          "1",
-          "-t",
-          thing(d, "property/post"),
-          "-e",
-          thing(d, "property/post/reply"),
-          "-m",
-          JSON.stringify({ id: "1", version: "1.0", params: { temp: { value: 21.5, time } } }),
-          "-W",
-          WAIT_S,
-          "-F",
-          FORMAT,
-        ]);
+        const run = await runCliClient(
+          "mosquitto_rr",
+          deviceCommand({
+            port: mqttPort,
+            device: d,
+            protocol,
+            qos: 1,
+            topics: [thing(d, "property/post")],
+            answer: thing(d, "property/post/reply"),
+            body: [
+              "-m",
+              JSON.stringify({ id: "1", version: "1.0", params: { temp: { value: 21.5, time } } }),
+            ],
+            waitS: CLI_WAIT_S,
+            format: CLI_FORMAT,
+          }),
+        );
         assertExit(run, 0);
-        const answer = printedAnswer(run);
+        const answer = printedAnswer(run.stdout, run.command);
         assert.equal(answer.topic, thing(d, "property/post/reply"));
         assert.deepEqual(answer.body, { id: "1", code: 200, msg: "success" });
         const shadow = await shadowOf(PID, d.deviceName);
@@ -292,18 +280,24 @@ describe("OneNET thing model: property and event upload", () => {
     async () => {
       const d = await register(PID, "prop-pub");
       for (const [i, protocol] of (["mqttv311", "mqttv5"] as const).entries()) {
-        const run = await runCliClient("mosquitto_pub", [
-          ...deviceArgs(mqttPort, d),
-          "-V",
-          protocol,
-          "-d",
-          "-q",
-          "1",
-          "-t",
-          thing(d, "property/post"),
-          "-m",
-          JSON.stringify({ id: `${10 + i}`, params: { level: { value: i + 1, time: T0 + i } } }),
-        ]);
+        const run = await runCliClient(
+          "mosquitto_pub",
+          deviceCommand({
+            port: mqttPort,
+            device: d,
+            protocol,
+            debug: true,
+            qos: 1,
+            topics: [thing(d, "property/post")],
+            body: [
+              "-m",
+              JSON.stringify({
+                id: `${10 + i}`,
+                params: { level: { value: i + 1, time: T0 + i } },
+              }),
+            ],
+          }),
+        );
         assertExit(run, 0);
         assert.match(run.stdout, /received PUBACK \(Mid: 1, RC:0\)/, describeRun(run.command, run));
         const shadow = await shadowOf(PID, "prop-pub");
@@ -324,22 +318,22 @@ describe("OneNET thing model: property and event upload", () => {
         ["mqttv311", 128],
         ["mqttv5", 135],
       ] as const) {
-        const sub = startCliClient("mosquitto_sub", [
-          ...deviceArgs(mqttPort, d),
-          "-V",
-          protocol,
-          "-d",
-          "-W",
-          WAIT_S,
-          "-t",
-          thing(d, "property/post/reply"),
-          "-t",
-          thing(d, "#"),
-          "-t",
-          thing(d, "property/post"),
-          "-t",
-          thing(other, "property/post/reply"),
-        ]);
+        const sub = startCliClient(
+          "mosquitto_sub",
+          deviceCommand({
+            port: mqttPort,
+            device: d,
+            protocol,
+            debug: true,
+            waitS: CLI_WAIT_S,
+            topics: [
+              thing(d, "property/post/reply"),
+              thing(d, "#"),
+              thing(d, "property/post"),
+              thing(other, "property/post/reply"),
+            ],
+          }),
+        );
         open.push({ close: () => sub.kill() });
         // The SUBACK is the answer: the client is stopped once it printed it.
         const line = await sub.waitForLine(/^Subscribed \(mid: 1\):/);

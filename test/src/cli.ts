@@ -5,6 +5,7 @@
  * test waiting for a debug line ("received SUBACK") must see it when it is printed.
  * Every client still running when this process exits is killed.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { findBinary } from "./processes.js";
 import { withDeadline } from "./wait.js";
@@ -36,6 +37,55 @@ export const deviceArgs = (
   password,
 ];
 
+/** How long a client waits for its answer (-W, seconds): reached only when a test fails. */
+export const CLI_WAIT_S = 10;
+/** -F: the topic, a space, the payload. */
+export const CLI_FORMAT = "%t %p";
+
+/** A device's client command line; each option given becomes its flag. */
+export interface DeviceCommand {
+  readonly port: number;
+  readonly device: CliCredentials;
+  /** -P other than the device's token. */
+  readonly password?: string;
+  /** -V */
+  readonly protocol?: "mqttv5" | "mqttv311";
+  /** -d: debug lines (CONNACK, SUBACK, PUBACK…). */
+  readonly debug?: boolean;
+  /** -q */
+  readonly qos?: 0 | 1;
+  /** -C: messages to take before leaving. */
+  readonly count?: number;
+  /** -W (seconds); `CLI_WAIT_S` is the usual one. */
+  readonly waitS?: number;
+  /** -F; `CLI_FORMAT` is the usual one. */
+  readonly format?: string;
+  /** -t, once each. */
+  readonly topics?: readonly string[];
+  /** -e: mosquitto_rr's answer topic. */
+  readonly answer?: string;
+  /** The message options, as given: `["-m", …]` or `["-n"]`. */
+  readonly body?: readonly string[];
+}
+
+/** The arguments of `command`, connecting as its device (`deviceArgs`). */
+export const deviceCommand = (command: DeviceCommand): string[] => {
+  const args = deviceArgs(command.port, command.device, command.password);
+  const flag = (name: string, value: string | number | undefined) => {
+    if (value !== undefined) args.push(name, String(value));
+  };
+  flag("-V", command.protocol);
+  if (command.debug === true) args.push("-d");
+  flag("-q", command.qos);
+  flag("-C", command.count);
+  flag("-W", command.waitS);
+  flag("-F", command.format);
+  for (const topic of command.topics ?? []) flag("-t", topic);
+  flag("-e", command.answer);
+  args.push(...(command.body ?? []));
+  return args;
+};
+
 export interface CliExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -46,6 +96,26 @@ export interface CliExit {
 /** A run of a client for an assertion message: command, exit, output. */
 export const describeRun = (command: string, run: CliExit): string =>
   `${command}: exit ${run.code ?? run.signal}\n--- stdout ---\n${run.stdout}--- stderr ---\n${run.stderr}`;
+
+/** Fails unless the client exited with `code`, showing its run. */
+export const assertExit = (run: CliExit & { readonly command: string }, code: number): void =>
+  assert.equal(run.code, code, describeRun(run.command, run));
+
+/** Lines that are printed messages (`-F '%t %p'`), not debug lines. */
+export const printedLines = (output: string | readonly string[]): string[] =>
+  (typeof output === "string" ? output.split("\n") : output).filter((l) => l.startsWith("$sys/"));
+
+/** The first printed message (`-F '%t %p'`) among a client's output lines, split. */
+export const printedAnswer = (
+  output: string | readonly string[],
+  command: string,
+): { topic: string; body: unknown } => {
+  const line = printedLines(output)[0];
+  const shown = typeof output === "string" ? output : output.join("\n");
+  assert.ok(line !== undefined, `${command} printed no message:\n${shown}`);
+  const space = line.indexOf(" ");
+  return { topic: line.slice(0, space), body: JSON.parse(line.slice(space + 1)) };
+};
 
 export interface CliClient {
   /** The command line, for messages. */
