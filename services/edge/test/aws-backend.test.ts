@@ -34,6 +34,7 @@ import { DeviceSubjects } from "../src/bus/deviceSubjects.js";
 import { PendingCommands } from "../src/bus/retry.js";
 import { awsThrottledTotal } from "../src/metrics.js";
 import { NatsBackend } from "../src/natsBackend.js";
+import { recordingSession } from "./backendFixture.js";
 import { withDeadline } from "./helpers.js";
 
 const PARTITIONS = 1024;
@@ -99,31 +100,17 @@ const setUp = (options: { max?: number; dialects?: readonly DeviceDialect[] } = 
     new GatewayActingFor(nc, undefined, log),
     window,
   );
-  const delivered: Delivered[] = [];
-  let onDeliver: () => void = () => {};
-  const session: DeviceSession = {
-    id: "s1",
-    device: lamp,
-    deviceKey: deviceKey(lamp),
-    deliver: (topic, payload) => {
-      delivered.push({ topic, body: Buffer.from(payload).toString() });
-      onDeliver();
-      return true;
-    },
-    close: () => {},
-  };
+  // `deliveries(count)` resolves once `count` messages were delivered to the session.
+  const {
+    session,
+    deliveries: delivered,
+    delivered: deliveries,
+  }: {
+    session: DeviceSession;
+    deliveries: Delivered[];
+    delivered: (count: number) => Promise<void>;
+  } = recordingSession(lamp, (payload) => Buffer.from(payload).toString());
   devices.subscribe(session);
-  /** Resolves once `count` messages were delivered to the session. */
-  const deliveries = (count: number) =>
-    withDeadline(
-      new Promise<void>((resolve) => {
-        onDeliver = () => {
-          if (delivered.length >= count) resolve();
-        };
-        onDeliver();
-      }),
-      `${count} deliveries`,
-    );
   /** The reply service's answer to one of lamp's requests, on the edge's inbox. */
   const answer = (topic: string) =>
     devices.deliverAnswers(

@@ -8,13 +8,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   appSubject,
-  type CommandOutbox,
   commandSubject,
   decodeCommand,
   decodeCommands,
   edgeSubject,
   MAX_TOKEN_BYTES,
-  type NatsConnection,
   partitionOf,
 } from "@umbra/bus";
 import { type DeviceId, decodeAzureModelSync, deviceKey, type TopicRequest } from "@umbra/dialects";
@@ -26,7 +24,7 @@ import { PendingCommands } from "../src/bus/retry.js";
 import { DeviceTelemetry, encodeTelemetryEvent } from "../src/bus/telemetry.js";
 import type { TelemetryCounters } from "../src/metrics.js";
 import { NatsBackend } from "../src/natsBackend.js";
-import { withDeadline } from "./helpers.js";
+import { recordingNats, recordingOutbox, type Sent } from "./backendFixture.js";
 
 const PARTITIONS = 1024;
 const INBOX = "umbra.edge.e1";
@@ -34,12 +32,6 @@ const NOW = 1_760_000_000_000;
 const MODEL = "dtmi:com:example:Thermostat;1";
 const logger = createLogger("test", "silent");
 const thermostat: DeviceId = { productId: "p1", deviceName: "thermostat" };
-
-interface Sent {
-  readonly subject: string;
-  readonly data: Uint8Array | string;
-  readonly reply: string | undefined;
-}
 
 const sessionOf = (device: DeviceId, extra: Partial<DeviceSession> = {}): DeviceSession => ({
   id: "s1",
@@ -49,25 +41,6 @@ const sessionOf = (device: DeviceId, extra: Partial<DeviceSession> = {}): Device
   close: () => {},
   ...extra,
 });
-
-/** A NATS connection that records what is published; `connected` false: closed. */
-const recordingNats = (options: { connected?: boolean; maxPayload?: number } = {}) => {
-  const published: Sent[] = [];
-  const maxPayload = options.maxPayload ?? 1024 * 1024;
-  const nc = {
-    isClosed: () => options.connected === false,
-    publish: (subject: string, data: Uint8Array | string, opts?: { reply?: string }) => {
-      const bytes = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-      // As the client does: over the server's max_payload it throws.
-      if (bytes > maxPayload) throw new Error("MAX_PAYLOAD_EXCEEDED");
-      published.push({ subject, data, reply: opts?.reply });
-    },
-    subscribe: () => ({ unsubscribe: () => {} }),
-    flush: async () => {},
-    info: { max_payload: maxPayload },
-  } as unknown as NatsConnection;
-  return { nc, published };
-};
 
 /** An Azure twin request as the protocol layer hands it over: the session's device. */
 const twinRequest = (
@@ -86,14 +59,7 @@ const twinRequest = (
 
 const commandsSetUp = (retryAfterMs = 60_000) => {
   const clock = { now: 0 };
-  const outbox: Sent[] = [];
-  let onSent: () => void = () => {};
-  const fakeOutbox = {
-    publish: (subject: string, data: Uint8Array, reply?: string) => {
-      outbox.push({ subject, data, reply });
-      onSent();
-    },
-  } as unknown as CommandOutbox;
+  const { outbox, fakeOutbox, sent } = recordingOutbox();
   const pending = new PendingCommands(
     fakeOutbox,
     INBOX,
@@ -111,17 +77,6 @@ const commandsSetUp = (retryAfterMs = 60_000) => {
     pending,
     new AwsRequestWindow({ max: 10, deadlineMs: 120_000, now: () => 0, throttled: { value: 0 } }),
   );
-  /** Resolves once `count` commands went out. */
-  const sent = (count: number) =>
-    withDeadline(
-      new Promise<void>((resolve) => {
-        onSent = () => {
-          if (outbox.length >= count) resolve();
-        };
-        onSent();
-      }),
-      `${count} commands sent`,
-    );
   return { clock, outbox, pending, commands, sent };
 };
 

@@ -14,12 +14,12 @@ import {
   encodeAcks,
   type NatsConnection,
 } from "@umbra/bus";
-import { type DeviceId, deviceKey, newDeviceKey, signOneNetToken } from "@umbra/dialects";
+import { type DeviceId, newDeviceKey, signOneNetToken } from "@umbra/dialects";
 import { createLogger } from "@umbra/runtime";
 import type { DeviceRegistry } from "@umbra/store";
-import type { DevicePublish, DeviceSession } from "../src/backend.js";
+import type { DevicePublish } from "../src/backend.js";
 import { NatsBackend } from "../src/natsBackend.js";
-import { withDeadline } from "./helpers.js";
+import { jsonBody, recordingSession } from "./backendFixture.js";
 
 const NOW = 1_760_000_000_000;
 const KEY = newDeviceKey();
@@ -84,31 +84,13 @@ const setUp = async (t: TestContext) => {
     password: Buffer.from(token),
   });
   assert.equal(auth.ok, true, "the gateway authenticates");
-  const answers: { topic: string; body: Record<string, unknown> }[] = [];
-  let onAnswer: () => void = () => {};
-  const session: DeviceSession = {
-    id: "s1",
-    device: gateway,
-    deviceKey: deviceKey(gateway),
-    deliver: (topic, payload) => {
-      answers.push({ topic, body: JSON.parse(Buffer.from(payload).toString("utf8")) });
-      onAnswer();
-      return true;
-    },
-    close: () => {},
-  };
+  const {
+    session,
+    deliveries: answers,
+    delivered: answered,
+  } = recordingSession(gateway, jsonBody, "answers");
   backend.opened(session);
   t.after(() => backend.closed(session));
-  const answered = (count: number) =>
-    withDeadline(
-      new Promise<void>((resolve) => {
-        onAnswer = () => {
-          if (answers.length >= count) resolve();
-        };
-        onAnswer();
-      }),
-      `${count} answers`,
-    );
   const commands = () =>
     published
       .filter((p) => p.subject.startsWith("umbra.cmd."))

@@ -6,14 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
-import {
-  appSubject,
-  type CommandOutbox,
-  commandSubject,
-  decodeCommand,
-  type NatsConnection,
-  partitionOf,
-} from "@umbra/bus";
+import { appSubject, commandSubject, decodeCommand, partitionOf } from "@umbra/bus";
 import { defaultLimits } from "@umbra/core";
 import { type DeviceId, deviceKey, readThingPropertyPost, type ThingUpload } from "@umbra/dialects";
 import { createLogger, limitedLog } from "@umbra/runtime";
@@ -21,6 +14,7 @@ import type { DevicePublish, DeviceSession } from "../src/backend.js";
 import { PendingCommands } from "../src/bus/retry.js";
 import { propertyPostJson, ThingUploads } from "../src/bus/thingUploads.js";
 import type { EdgeThingUpload, ThingUploadResult } from "../src/metrics.js";
+import { jsonBody, recordingNats, recordingOutbox, recordingSession } from "./backendFixture.js";
 import { withDeadline } from "./helpers.js";
 
 const PARTITIONS = 1024;
@@ -32,12 +26,6 @@ const gateway: DeviceId = { productId: "gwp", deviceName: "gw1" };
 const sub1: DeviceId = { productId: "subp", deviceName: "sub1" };
 const sub2: DeviceId = { productId: "subp", deviceName: "sub2" };
 const stranger: DeviceId = { productId: "subp", deviceName: "stranger" };
-
-interface Sent {
-  readonly subject: string;
-  readonly data: Uint8Array | string;
-  readonly reply: string | undefined;
-}
 
 interface Delivery {
   readonly topic: string;
@@ -54,24 +42,8 @@ interface SetUpOptions {
 }
 
 const setUp = (t: TestContext, options: SetUpOptions = {}) => {
-  const published: Sent[] = [];
-  const maxPayload = options.maxPayload ?? 1024 * 1024;
-  const nc = {
-    isClosed: () => options.connected === false,
-    publish: (subject: string, data: Uint8Array | string, opts?: { reply?: string }) => {
-      const bytes = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-      if (bytes > maxPayload) throw new Error("MAX_PAYLOAD_EXCEEDED");
-      published.push({ subject, data, reply: opts?.reply });
-    },
-    subscribe: () => ({ unsubscribe: () => {} }),
-    flush: async () => {},
-    info: { max_payload: maxPayload },
-  } as unknown as NatsConnection;
-  const outbox: Sent[] = [];
-  const fakeOutbox = {
-    publish: (subject: string, data: Uint8Array, reply?: string) =>
-      outbox.push({ subject, data, reply }),
-  } as unknown as CommandOutbox;
+  const { nc, published } = recordingNats(options);
+  const { outbox, fakeOutbox } = recordingOutbox();
   const pending = new PendingCommands(
     fakeOutbox,
     INBOX,
@@ -112,30 +84,16 @@ const setUp = (t: TestContext, options: SetUpOptions = {}) => {
       maxPacks: options.maxPacks ?? 10,
     },
   );
-  const deliveries: Delivery[] = [];
-  let onDelivery: () => void = () => {};
-  const session: DeviceSession = {
-    id: "s1",
-    device: gateway,
-    deviceKey: deviceKey(gateway),
-    deliver: (topic, payload) => {
-      deliveries.push({ topic, body: JSON.parse(Buffer.from(payload).toString("utf8")) });
-      onDelivery();
-      return true;
-    },
-    close: () => {},
-  };
-  /** Resolves once `count` answers were delivered to the session. */
-  const answered = (count: number) =>
-    withDeadline(
-      new Promise<void>((resolve) => {
-        onDelivery = () => {
-          if (deliveries.length >= count) resolve();
-        };
-        onDelivery();
-      }),
-      `${count} answers`,
-    );
+  // `answered(count)` resolves once `count` answers were delivered to the session.
+  const {
+    session,
+    deliveries,
+    delivered: answered,
+  }: {
+    session: DeviceSession;
+    deliveries: Delivery[];
+    delivered: (count: number) => Promise<void>;
+  } = recordingSession(gateway, jsonBody, "answers");
   /** The events of every application-event message, each message a JSON array. */
   const events = () =>
     published.flatMap((p) =>
