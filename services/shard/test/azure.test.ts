@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { CommandHeader, ShadowEvent } from "@umbra/bus";
-import { defaultLimits, type ShadowDocument, sectionVersionsOf } from "@umbra/core";
-import {
-  azureDialect,
-  azureMethodRid,
-  type DeviceOp,
-  encodeAzureModelSync,
-  eventJsonOf,
-  type OutboundText,
-} from "@umbra/dialects";
-import { runCommand } from "../src/index.js";
+import type { CommandHeader } from "@umbra/bus";
+import { type ShadowDocument, sectionVersionsOf } from "@umbra/core";
+import { azureDialect, azureMethodRid, type DeviceOp, encodeAzureModelSync } from "@umbra/dialects";
+import { deviceHarness } from "./helpers.js";
 
 // The Azure dialect through the shard's handlers and the dialect's renders: what a device
 // publishing `$iothub/…` is answered, and what the shadow keeps.
 
 const device = { productId: "hub", deviceName: "d" };
-const bytes = (s: string) => new TextEncoder().encode(s);
 const azure = (op: CommandHeader["op"], token?: string): CommandHeader => ({
   op,
   device: "hub/d",
@@ -29,26 +21,7 @@ const cloud = (op: CommandHeader["op"]): CommandHeader => ({
   device: "hub/d",
   source: "cloud",
 });
-const run = (doc: ShadowDocument | undefined, header: CommandHeader, payload: string, now = 1000) =>
-  runCommand({
-    doc,
-    device,
-    header,
-    payload: bytes(payload),
-    now,
-    limits: defaultLimits,
-    origin: "e",
-  });
-const answers = (event: ShadowEvent): OutboundText[] => {
-  const out: OutboundText[] = [];
-  azureDialect.renderAnswer(event, device, out, eventJsonOf(event), 0);
-  return out;
-};
-const pushes = (event: ShadowEvent): OutboundText[] => {
-  const out: OutboundText[] = [];
-  azureDialect.renderPush(event, device, out, eventJsonOf(event), 0);
-  return out;
-};
+const { run, answers, pushes } = deviceHarness(device, azureDialect);
 /** What the edge hands the shard for a topic: its op and token. */
 const request = (topic: string): { op: DeviceOp; token: string | undefined } => {
   const parsed = azureDialect.parseTopic(topic);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CommandHeader, ShadowEvent } from "@umbra/bus";
-import { defaultLimits, type LeafMetadata, type ShadowDocument } from "@umbra/core";
-import { eventJsonOf, type OutboundText, oneNetDialect, thingToken } from "@umbra/dialects";
-import { runCommand } from "../src/index.js";
+import type { LeafMetadata } from "@umbra/core";
+import { oneNetDialect, thingToken } from "@umbra/dialects";
+import { deviceHarness } from "./helpers.js";
 
 // The OneNET thing-model uploads the shard runs (property post, desired get and delete),
 // through the shard's handlers and the dialect's answers.
@@ -17,22 +17,7 @@ const upload = (name: Parameters<typeof thingToken>[0]): CommandHeader => ({
   token: thingToken(name, null),
 });
 const cloud: CommandHeader = { op: "update", device: "p/d", source: "cloud" };
-const bytes = (s: string) => new TextEncoder().encode(s);
-const run = (doc: ShadowDocument | undefined, header: CommandHeader, payload: string, now = 1000) =>
-  runCommand({
-    doc,
-    device,
-    header,
-    payload: bytes(payload),
-    now,
-    limits: defaultLimits,
-    origin: "e",
-  });
-const answers = (event: ShadowEvent): OutboundText[] => {
-  const out: OutboundText[] = [];
-  oneNetDialect.renderAnswer(event, device, out, eventJsonOf(event), 0);
-  return out;
-};
+const { run, answers } = deviceHarness(device, oneNetDialect);
 const reply = (event: ShadowEvent) => {
   const [message] = answers(event);
   return { topic: message?.topic, body: JSON.parse(message?.body ?? "null") };
