@@ -22,6 +22,11 @@ const subs = new Set(["k5NIV817Ww/sub1", "k5NIV817Ww/sub2", "p9/other"]);
 for (let i = 0; i < 12; i++) subs.add(`k5NIV817Ww/s${i}`);
 const isSub = (d: DeviceId) => subs.has(deviceKey(d));
 const text = (body: unknown) => JSON.stringify(body);
+/** The gateway's first sub-device, as the documented examples name it and as read. */
+const sub1Identity = { productID: "k5NIV817Ww", deviceName: "sub1" };
+const sub1: DeviceId = { productId: "k5NIV817Ww", deviceName: "sub1" };
+/** A batch or history upload as the documented examples frame it: id "123", version "1.0". */
+const documented = (params: unknown[]) => text({ id: "123", version: "1.0", params });
 
 const value = <T>(result: Result<T, ThingRefusal>): T => {
   if (!result.ok) assert.fail(`refused: ${JSON.stringify(result.error)}`);
@@ -301,21 +306,17 @@ describe("thing pack post (batch)", () => {
   it("reads the documented example: a sub-device's properties with times, and its events", () => {
     const pack = value(
       readThingPack(
-        text({
-          id: "123",
-          version: "1.0",
-          params: [
-            {
-              identity: { productID: "k5NIV817Ww", deviceName: "sub1" },
-              properties: {
-                Power: { value: "on", time: 1524448722000 },
-                WF: { value: "3", time: 1524448723000 },
-              },
-              events: { alarmEvent1: { value: { Power: "on", WF: "2" }, time: 1524448722000 } },
+        documented([
+          {
+            identity: sub1Identity,
+            properties: {
+              Power: { value: "on", time: 1524448722000 },
+              WF: { value: "3", time: 1524448723000 },
             },
-            { properties: { own: { value: 1 } } },
-          ],
-        }),
+            events: { alarmEvent1: { value: { Power: "on", WF: "2" }, time: 1524448722000 } },
+          },
+          { properties: { own: { value: 1 } } },
+        ]),
         gw,
         isSub,
       ),
@@ -325,7 +326,7 @@ describe("thing pack post (batch)", () => {
       version: "1.0",
       entries: [
         {
-          device: { productId: "k5NIV817Ww", deviceName: "sub1" },
+          device: sub1,
           sub: true,
           properties: {
             reported: { Power: "on", WF: "3" },
@@ -508,29 +509,25 @@ describe("thing history post", () => {
   it("reads the documented example: values oldest first, each property's newest as latest", () => {
     const history = value(
       readThingHistory(
-        text({
-          id: "123",
-          version: "1.0",
-          params: [
-            {
-              identity: { productID: "k5NIV817Ww", deviceName: "sub1" },
-              properties: {
-                status: [
-                  { value: 0, time: 1619142953931 },
-                  { value: 1, time: 1619142952931 },
-                ],
-              },
-              events: { RolloverEvent: [{ value: { RolloverAccP: 3 }, time: 1619142952931 }] },
+        documented([
+          {
+            identity: sub1Identity,
+            properties: {
+              status: [
+                { value: 0, time: 1619142953931 },
+                { value: 1, time: 1619142952931 },
+              ],
             },
-          ],
-        }),
+            events: { RolloverEvent: [{ value: { RolloverAccP: 3 }, time: 1619142952931 }] },
+          },
+        ]),
         gw,
         isSub,
       ),
     );
     assert.deepEqual(history.entries, [
       {
-        device: { productId: "k5NIV817Ww", deviceName: "sub1" },
+        device: sub1,
         sub: true,
         points: [
           { kind: "property", identifier: "status", value: 1, time: 1619142952931 },
