@@ -16,6 +16,7 @@ import {
   type EdgeLimits,
   type EdgeServer,
   type EdgeSession,
+  Reason,
 } from "../src/index.js";
 
 /** Every test device belongs to this product. */
@@ -448,4 +449,26 @@ export const rawConnect = (options: {
     mqttString(clientId),
     ...rest,
   );
+};
+
+/**
+ * The answer to a QoS 1 PUBLISH (`messageId`) on a topic the session may not use: MQTT 5
+ * closes the connection with DISCONNECT 0x87; MQTT 3.1.1 cannot refuse a PUBLISH, so it
+ * is PUBACKed and the session stays (a ping still answers).
+ */
+export const assertForeignPublishRefused = async (
+  client: RawClient,
+  version: 4 | 5,
+  messageId: number,
+): Promise<void> => {
+  if (version === 5) {
+    const [disconnect] = await client.closedAfter();
+    assert.equal(disconnect?.cmd, "disconnect");
+    assert.equal(disconnect?.cmd === "disconnect" && disconnect.reasonCode, Reason.notAuthorized);
+  } else {
+    const puback = await client.next();
+    assert.equal(puback.cmd, "puback");
+    assert.equal(puback.messageId, messageId);
+    await client.ping();
+  }
 };
