@@ -6,6 +6,8 @@
  * API request of a key scoped elsewhere succeeding on another product. The exact refusal
  * (reason code, problem type) is pinned by each handler's own tests, not here.
  */
+
+import { THING_UPLOADS } from "@umbra/dialects";
 import fc from "fast-check";
 import type { Packet } from "mqtt-packet";
 import { TestDevice, withDeadline } from "../src/harness.js";
@@ -611,14 +613,7 @@ const thingUploads: Family = {
     const stranger = { productID: VICTIM, deviceName: ctx.target.victim.deviceName };
     const arb = fc.record({
       version,
-      upload: fc.constantFrom(
-        "property/post",
-        "event/post",
-        "property/desired/get",
-        "property/desired/delete",
-        "pack/post",
-        "history/post",
-      ),
+      upload: fc.constantFrom(...THING_UPLOADS),
       bodies: fc.array(thingUpload(MQTT_BOMB, stranger), { minLength: 1, maxLength: 6 }),
     });
     return property(arb, onFailure, async ({ version: v, upload, bodies }) => {
