@@ -9,6 +9,7 @@ import type { GatewayClient, ShadowClient } from "@umbra/bus";
 import { GATEWAY_CALL_TIMEOUT_MS, type GatewayRequest } from "@umbra/core";
 import { type DeviceId, deviceKey, parseDeviceKey } from "@umbra/dialects";
 import type { DeviceRegistry } from "@umbra/store";
+import type { Schema } from "effect";
 import * as G from "../gateway-schemas.js";
 import { fail } from "../problems.js";
 import type { RequestContext, Route } from "../routing.js";
@@ -69,17 +70,31 @@ export const deviceCallRoutes = (deps: DeviceCallDependencies): Route[] => {
     ...problemResponses([400, 404, 409, 415, 502, 503, 504]),
   };
 
+  /** A call route: a POSTed JSON body of `schema`, answered as a call is. */
+  const callRoute = (
+    path: string,
+    operationId: string,
+    summary: string,
+    schema: Schema.Top,
+    handle: Route["handle"],
+  ): Route => ({
+    method: "POST",
+    path: `${DEVICE}/${path}`,
+    operationId,
+    summary,
+    tag: "device calls",
+    body: { contentType: JSON_TYPE, schema },
+    responses: callResponses,
+    handle,
+  });
+
   return [
-    {
-      method: "POST",
-      path: `${DEVICE}/properties:get`,
-      operationId: "getDeviceProperties",
-      summary:
-        "Read a device's properties (thing/property/get); the values are stored as its reported state",
-      tag: "device calls",
-      body: { contentType: JSON_TYPE, schema: G.device.PropertyGetRequest },
-      responses: callResponses,
-      handle: async (ctx) => {
+    callRoute(
+      "properties:get",
+      "getDeviceProperties",
+      "Read a device's properties (thing/property/get); the values are stored as its reported state",
+      G.device.PropertyGetRequest,
+      async (ctx) => {
         const identifiers = (ctx.body as typeof G.device.PropertyGetRequest.Type).params;
         const { device, body } = await send(ctx, { kind: "property/get", identifiers });
         return {
@@ -87,35 +102,29 @@ export const deviceCallRoutes = (deps: DeviceCallDependencies): Route[] => {
           body: await storeReadValues(shadows, device, identifiers, body, calleeOf(device)),
         };
       },
-    },
-    {
-      method: "POST",
-      path: `${DEVICE}/properties:set`,
-      operationId: "setDeviceProperties",
-      summary: "Set a device's properties (thing/property/set)",
-      tag: "device calls",
-      body: { contentType: JSON_TYPE, schema: G.device.PropertySetRequest },
-      responses: callResponses,
-      handle: async (ctx) => {
+    ),
+    callRoute(
+      "properties:set",
+      "setDeviceProperties",
+      "Set a device's properties (thing/property/set)",
+      G.device.PropertySetRequest,
+      async (ctx) => {
         const properties = (ctx.body as typeof G.device.PropertySetRequest.Type).params;
         const { body } = await send(ctx, { kind: "property/set", properties });
         return { status: 200, body };
       },
-    },
-    {
-      method: "POST",
-      path: `${DEVICE}/services/{identifier}:invoke`,
-      operationId: "invokeDeviceService",
-      summary: "Call a device's service (thing/service/{identifier}/invoke)",
-      tag: "device calls",
-      body: { contentType: JSON_TYPE, schema: G.device.ServiceInvokeRequest },
-      responses: callResponses,
-      handle: async (ctx) => {
+    ),
+    callRoute(
+      "services/{identifier}:invoke",
+      "invokeDeviceService",
+      "Call a device's service (thing/service/{identifier}/invoke)",
+      G.device.ServiceInvokeRequest,
+      async (ctx) => {
         const identifier = ctx.params.identifier as string;
         const input = (ctx.body as typeof G.device.ServiceInvokeRequest.Type).input ?? {};
         const { body } = await send(ctx, { kind: "service/invoke", identifier, input });
         return { status: 200, body };
       },
-    },
+    ),
   ];
 };
