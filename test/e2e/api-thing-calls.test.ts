@@ -297,17 +297,18 @@ describe("calls to a device itself through the API (thing model)", () => {
       for (const identifier of ["a%2Bb", "a%20b", "%24sys", "x".repeat(129)])
         problem(await call(0, "strict", `services/${identifier}:invoke`, {}), 400, "bad-request");
       // At the bounds: 50 properties, a 128-character service.
+      // One at a time: two API processes' calls reach the device in no set order.
       const fifty = call(0, "strict", "properties:set", {
         params: Object.fromEntries(at.map((n) => [n, 1])),
       });
-      const longest = "x".repeat(128);
-      const named = call(1, "strict", `services/${longest}:invoke`, {});
       const setCall = await d.next("thing/property/set");
       assert.equal(Object.keys((setCall.body as Envelope).params as object).length, 50);
       await reply(d, setCall.topic, { id: (setCall.body as Envelope).id, code: 200 });
+      assert.equal((await fifty).status, 200);
+      const longest = "x".repeat(128);
+      const named = call(1, "strict", `services/${longest}:invoke`, {});
       const invokeCall = await d.next(`thing/service/${longest}/invoke`);
       await reply(d, invokeCall.topic, { id: (invokeCall.body as Envelope).id, code: 200 });
-      assert.equal((await fifty).status, 200);
       assert.equal((await named).status, 200);
       // Nothing but those two reached the device.
       assert.deepEqual(d.topics(), [setCall.topic, invokeCall.topic]);
