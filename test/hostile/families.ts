@@ -629,17 +629,26 @@ const thingUploads: Family = {
           isAnswer: (t) => t === replyTopic,
           what: `thing ${upload} uploads`,
         });
-        const replies = raw.packets.filter((p) => p.cmd === "publish" && p.topic === replyTopic);
-        bodies.forEach((body, i) => {
-          const answer = replies[i];
-          if (answer?.cmd !== "publish") return;
-          const got = JSON.parse(answer.payload.toString()) as { id?: unknown; code?: unknown };
+        // Replies are matched by id, as a device does: a pack waits for its writes while a
+        // refusal behind it is answered at once, so they need not come in request order.
+        const replied: unknown[] = [];
+        for (const p of raw.packets) {
+          if (p.cmd !== "publish" || p.topic !== replyTopic) continue;
+          const got = JSON.parse(p.payload.toString()) as { id?: unknown; code?: unknown };
           if (typeof got.code !== "number")
-            throw new Error(`a reply without a numeric code: ${answer.payload.toString()}`);
-          const sent = readableId(body);
-          if (sent !== undefined && got.id !== sent)
-            throw new Error(`upload ${i} had id ${sent}; its reply said ${JSON.stringify(got.id)}`);
+            throw new Error(`a reply without a numeric code: ${p.payload.toString()}`);
+          replied.push(got.id);
           ctx.note(got.code === 200 ? "accepted" : "rejected");
+        }
+        bodies.forEach((body, i) => {
+          const sent = readableId(body);
+          if (sent === undefined) return;
+          const at = replied.indexOf(sent);
+          if (at === -1)
+            throw new Error(
+              `upload ${i} had id ${sent}; no reply echoed it (${JSON.stringify(replied)})`,
+            );
+          replied.splice(at, 1);
         });
         assertNoLeak(raw, me);
       } finally {
