@@ -1,10 +1,11 @@
-# syntax=docker/dockerfile:1
 # Umbra's one image: every service, started as `umbra <edge|shard|reply|api|all>`.
 #   docker build -t umbra:dev .
 #   docker run --rm -e NATS_URL=… -e REDIS_URL=… umbra:dev shard
 # Stages: `manifests` keeps only the workspaces' package.json files (so dependencies are
 # reinstalled only when one of them changes), `build` compiles the TypeScript, and the
 # runtime stage holds production dependencies and compiled JavaScript only.
+# Plain Dockerfile syntax (no `# syntax=` line): BuildKit would fetch that frontend image
+# from Docker Hub; this builds with BuildKit and with the legacy builder, offline.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -21,8 +22,9 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY --from=manifests /src ./
 # The root's dev dependencies (TypeScript) and what the launcher's workspaces need; not
-# the test workspace's.
-RUN npm ci --workspace=@umbra/umbra --include-workspace-root --no-audit --no-fund
+# the test workspace's. `tsc -b` compiles each workspace's tests too, so the workspaces
+# whose tests import a package of their own (edge: mqtt) are named for their dev ones.
+RUN npm ci --workspace=@umbra/umbra --workspace=@umbra/edge --include-workspace-root --no-audit --no-fund
 COPY packages packages
 COPY services services
 # The services and the packages they use (not the test workspace): `umbra` references

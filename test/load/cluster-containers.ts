@@ -4,8 +4,6 @@
  * Dockerfile when the engine does not have it), on one Docker network where they find
  * each other by name. The load generator stays on the host and reaches the edges, the api
  * and the shards' metrics through published ports.
- *
- * Untested on the development machines, which have no Docker engine.
  */
 import type { StartedNetwork, StartedTestContainer } from "testcontainers";
 import { REPO_ROOT } from "../src/harness.js";
@@ -53,6 +51,8 @@ export const startContainerCluster = async (
       new GenericContainer("redis:7")
         .withNetwork(net)
         .withNetworkAliases("redis")
+        // Published too: with several shards the run reads their partition claims from here.
+        .withExposedPorts(6379)
         .withCommand(["redis-server", "--save", "", "--appendonly", "no"])
         .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
         .withStartupTimeout(STARTUP_MS)

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { StartedTestContainer } from "testcontainers";
 import { dockerAvailable } from "./docker.js";
 import { freePort } from "./ports.js";
 import { type Child, describeExit, findBinary, spawnChild, trackTempDir } from "./processes.js";
@@ -25,6 +26,7 @@ export interface Server {
 const HOST = "127.0.0.1";
 const START_TIMEOUT_MS = 15_000;
 const CONTAINER_TIMEOUT_MS = 120_000;
+const RESTART_GRACE_MS = 10_000;
 
 // Readiness probes: each answers true only when the server speaks its protocol.
 
@@ -132,38 +134,60 @@ interface ContainerSpec {
   readonly answers: (port: number, host: string) => Promise<boolean>;
 }
 
-/** Runs the server in a container; testcontainers' reaper removes it if we die. */
+/** Docker's refusals when the host port it is asked to publish is taken. */
+const HOST_PORT_TAKEN = /port is already allocated|address already in use/i;
+
+/**
+ * Runs the server in a container. Its port is published on a host port chosen here, not
+ * by Docker: Docker publishes a random port anew on every start, and restart() must
+ * keep the address the clients know. A port taken between freePort() and the bind is
+ * retried on a new port.
+ */
 const startContainer = async (spec: ContainerSpec): Promise<Server> => {
   // Imported only here: machines without Docker never load testcontainers.
   const { GenericContainer, Wait } = await import("testcontainers");
-  let builder = new GenericContainer(spec.image)
-    .withExposedPorts(spec.port)
-    .withWaitStrategy(Wait.forLogMessage(spec.readyLog))
-    .withStartupTimeout(CONTAINER_TIMEOUT_MS);
-  if (spec.command !== undefined) builder = builder.withCommand(spec.command);
-  if (spec.files !== undefined) builder = builder.withCopyContentToContainer([...spec.files]);
-  const container = await builder.start();
-  const host = container.getHost();
-  const port = container.getMappedPort(spec.port);
-  await pollUntil(() => spec.answers(port, host), {
-    timeoutMs: START_TIMEOUT_MS,
-    what: `${spec.image} container at ${host}:${port} did not answer`,
-  });
-  return {
-    url: `${spec.scheme}://${host}:${port}`,
-    port,
-    stop: async () => {
-      await container.stop();
-    },
-    restart: async () => {
-      // Same container, so the same data; Docker keeps the published port.
-      await container.restart();
-      await pollUntil(() => spec.answers(port, host), {
-        timeoutMs: START_TIMEOUT_MS,
-        what: `${spec.image} container at ${host}:${port} did not answer after a restart`,
-      });
-    },
-  };
+  for (let attempt = 1; ; attempt++) {
+    const hostPort = await freePort();
+    let builder = new GenericContainer(spec.image)
+      .withExposedPorts({ container: spec.port, host: hostPort })
+      .withWaitStrategy(Wait.forLogMessage(spec.readyLog))
+      .withStartupTimeout(CONTAINER_TIMEOUT_MS);
+    if (spec.command !== undefined) builder = builder.withCommand(spec.command);
+    if (spec.files !== undefined) builder = builder.withCopyContentToContainer([...spec.files]);
+    let container: StartedTestContainer;
+    try {
+      container = await builder.start();
+    } catch (error) {
+      if (attempt < 3 && HOST_PORT_TAKEN.test(String(error))) continue;
+      throw error;
+    }
+    const host = container.getHost();
+    const port = container.getMappedPort(spec.port);
+    await pollUntil(() => spec.answers(port, host), {
+      timeoutMs: START_TIMEOUT_MS,
+      what: `${spec.image} container at ${host}:${port} did not answer`,
+    });
+    return {
+      url: `${spec.scheme}://${host}:${port}`,
+      port,
+      stop: async () => {
+        await container.stop();
+      },
+      restart: async () => {
+        // Same container, so the same data and the same fixed host port. Docker's SIGTERM
+        // with time to exit, as the local restart does (testcontainers' default kills).
+        await container.restart({ timeout: RESTART_GRACE_MS });
+        if (container.getMappedPort(spec.port) !== port)
+          throw new Error(
+            `${spec.image} came back on port ${container.getMappedPort(spec.port)}, not ${port}`,
+          );
+        await pollUntil(() => spec.answers(port, host), {
+          timeoutMs: START_TIMEOUT_MS,
+          what: `${spec.image} container at ${host}:${port} did not answer after a restart`,
+        });
+      },
+    };
+  }
 };
 
 export interface NatsOptions {
