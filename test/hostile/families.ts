@@ -861,6 +861,9 @@ const ROUTES = [
   "gw-get",
   "gw-set",
   "gw-invoke",
+  "dev-get",
+  "dev-set",
+  "dev-invoke",
   "register",
   "link",
   "unlink",
@@ -975,6 +978,7 @@ const jsonBody = (route: RouteName): fc.Arbitrary<Buffer> => {
         ),
       );
     case "gw-get":
+    case "dev-get":
       return json(
         fc.record({
           params: fc.oneof(fc.array(hostileString(20), { maxLength: 60 }), fc.jsonValue()),
@@ -982,6 +986,8 @@ const jsonBody = (route: RouteName): fc.Arbitrary<Buffer> => {
       );
     case "gw-set":
     case "gw-invoke":
+    case "dev-set":
+    case "dev-invoke":
       return json(fc.record({ params: fc.oneof(obj, fc.jsonValue()) }));
     case "register":
       return json(
@@ -1020,6 +1026,8 @@ const BOMB_HOME: Partial<Record<RouteName, Where>> = {
   function: "function",
   "gw-set": "params",
   "gw-invoke": "params",
+  "dev-set": "params",
+  "dev-invoke": "params",
   register: "name",
 };
 const BODY_ROUTES = Object.keys(BOMB_HOME) as RouteName[];
@@ -1141,6 +1149,12 @@ const requestOf = (c: ApiCase): Buffer => {
         return ["POST", `${sub}/properties:set`];
       case "gw-invoke":
         return ["POST", `${sub}/services/${seg(c.identifier)}:invoke`];
+      case "dev-get":
+        return ["POST", `${dev}/properties:get`];
+      case "dev-set":
+        return ["POST", `${dev}/properties:set`];
+      case "dev-invoke":
+        return ["POST", `${dev}/services/${seg(c.identifier)}:invoke`];
       case "register":
         return ["POST", `/v1/products/${seg(c.product)}/devices`];
       case "link":
