@@ -116,6 +116,15 @@ describe("an Azure device's X.509 CONNECT", () => {
     }
   });
 
+  it("is refused for a model id that is no DTMI, saying so", async () => {
+    const bad = usernameOf("dev1", HUB, "&model-id=thermostat");
+    for (const certificate of [registered, caSigned]) {
+      const result = await connect("dev1", bad, undefined, certificate);
+      assert.equal(result.ok, false);
+      assert.match(result.ok ? "" : result.detail, /model-id is not a DTMI/);
+    }
+  });
+
   it("is refused when the username's deviceId is not the client id", async () => {
     const result = await connect("dev1", usernameOf("dev2"), undefined, registered);
     assert.equal(result.ok, false);

@@ -45,7 +45,12 @@ export const authenticateDevice = async (
     } catch (e) {
       return unreachable(e);
     }
-    if (byCertificate !== undefined && !byCertificate.ok) return byCertificate;
+    if (byCertificate !== undefined && !byCertificate.ok)
+      // A username no dialect's form accepts (an Azure model id that is no DTMI…): say so,
+      // not only that it did not name the certificate's product.
+      return claim.ok
+        ? byCertificate
+        : { ...byCertificate, detail: `${byCertificate.detail}; the username: ${claim.reason}` };
   }
   // X.509: the certificate is the device, which the username's claim named (client id
   // and product were matched), so the claim's dialect and model id are the session's.
