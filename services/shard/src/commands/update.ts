@@ -5,20 +5,13 @@ import {
   FUNCTION_RESULT_KEY,
   parseJsonPayload,
   readStatePatch,
+  type ShadowDocument,
   ShadowErrors,
   type UpdateRequest,
 } from "@umbra/core";
 import { type DeviceCommand, type DeviceOp, dialectNamed } from "@umbra/dialects";
-import {
-  base,
-  type CommandContext,
-  type CommandHandler,
-  type CommandOutcome,
-  expectedVersion,
-  isRule,
-  live,
-} from "./context.js";
-import { read, refusal, written } from "./outcomes.js";
+import { base, type CommandHandler, expectedVersion, isRule } from "./context.js";
+import { refusal, written } from "./outcomes.js";
 import { readLive } from "./read.js";
 
 /**
@@ -32,6 +25,8 @@ export const runUpdate: CommandHandler = (ctx) => {
   let asked: CommandHeader = header;
   let clientToken: string | undefined;
   let twin = false;
+  /** The document the write starts from, once a command needed it to build its request. */
+  let start: ShadowDocument | undefined;
   if (header.source === "cloud") {
     // A cloud caller may add "version" next to "state": read the payload once.
     const body = parseJsonPayload(payload, limits);
@@ -65,29 +60,40 @@ export const runUpdate: CommandHandler = (ctx) => {
     // A dialect whose payload names the operation (Alibaba `method: get`).
     if (value.op === "get")
       return readLive(ctx, { ...header, op: "get" }, value.clientToken, value.select);
-    if (value.op === "result") return settleCall(ctx, value);
-    if (value.op === "derived") {
-      // Built from the document as the actor holds it; nothing to write is a read.
-      const derived = value.updateFrom(base(ctx));
-      if (derived === undefined) {
-        const current = live(ctx.doc);
-        return current === undefined
-          ? refusal(ctx, ShadowErrors.shadowNotFound(), header, undefined, value.clientToken)
-          : read(ctx, current, header, value.clientToken);
+    clientToken = value.clientToken;
+    if (header.op !== "update") asked = { ...header, op: "update" };
+    switch (value.op) {
+      case "update":
+        request = value.update;
+        twin = value.twin === true;
+        break;
+      case "derived": {
+        // Built from the document as the actor holds it; nothing to write is a read.
+        start = base(ctx);
+        const derived = value.updateFrom(start);
+        if (derived === undefined) return readLive(ctx, header, clientToken);
+        request = derived;
+        break;
       }
-      request = derived;
-      clientToken = value.clientToken;
-      if (header.op !== "update") asked = { ...header, op: "update" };
-    } else {
-      if (value.op !== "update")
+      case "result": {
+        start = base(ctx);
+        const settled = settlement(start, value);
+        if (settled === undefined)
+          return refusal(
+            ctx,
+            ShadowErrors.functionNotFound(clientToken ?? ""),
+            asked,
+            undefined,
+            clientToken,
+          );
+        request = settled;
+        break;
+      }
+      default:
         return refusal(ctx, ShadowErrors.invalidParameter("/op", `not an update: ${value.op}`));
-      request = value.update;
-      clientToken = value.clientToken;
-      twin = value.twin === true;
-      if (header.op !== "update") asked = { ...header, op: "update" };
     }
   }
-  const start = base(ctx);
+  start ??= base(ctx);
   const { desired, reported } = request;
   // An Azure device's writes keep the twin's section versions from its first on.
   const write = { now, limits, trackSections: header.dialect === "azure" };
@@ -107,37 +113,17 @@ export const runUpdate: CommandHandler = (ctx) => {
 
 /**
  * A device's answer to a call it was sent as a request of its own (Azure's direct method
- * result): the pending call it names settles as a `reported._function_result` settles
- * it, the result kept in reported as OneNET's is. An answer no pending call matches —
- * late, after its deadline, or never sent — is refused and changes nothing.
+ * result) as the report that settles it: the pending call it names settles as a
+ * `reported._function_result` settles it, the result kept in reported as OneNET's is.
+ * `undefined` when no pending call matches — late, after its deadline, or never sent:
+ * refused, nothing changes.
  */
-const settleCall = (
-  ctx: CommandContext,
+const settlement = (
+  doc: ShadowDocument,
   answer: Extract<DeviceCommand, { op: "result" }>,
-): CommandOutcome => {
-  const start = base(ctx);
-  const call = start.functions?.find((c) => c.status === "pending" && answer.answers(c.requestId));
-  const asked: CommandHeader = { ...ctx.header, op: "update" };
-  if (call === undefined)
-    return refusal(
-      ctx,
-      ShadowErrors.functionNotFound(answer.clientToken ?? ""),
-      asked,
-      undefined,
-      answer.clientToken,
-    );
-  const reported = {
-    [FUNCTION_RESULT_KEY]: {
-      requestId: call.requestId,
-      status: answer.status,
-      result: answer.result,
-    },
-  };
-  const result = applyUpdate(
-    start,
-    { desired: undefined, reported, source: "device" },
-    { now: ctx.now, limits: ctx.limits, trackSections: ctx.header.dialect === "azure" },
-  );
-  if (!result.ok) return refusal(ctx, result.error, asked, undefined, answer.clientToken);
-  return written(ctx, result.value, asked, answer.clientToken);
+): UpdateRequest | undefined => {
+  const call = doc.functions?.find((c) => c.status === "pending" && answer.answers(c.requestId));
+  if (call === undefined) return undefined;
+  const result = { requestId: call.requestId, status: answer.status, result: answer.result };
+  return { desired: undefined, reported: { [FUNCTION_RESULT_KEY]: result }, source: "device" };
 };
