@@ -7,7 +7,6 @@ import {
   ONENET_THING_MESSAGES,
   readThingPropertyPost,
   renderThingDesiredGetReply,
-  renderThingEngineError,
   renderThingError,
   renderThingRefusal,
   renderThingSuccess,
@@ -37,7 +36,10 @@ describe("thing replies", () => {
 
   it("answers the engine's refusal of a write with the image's code", () => {
     assert.equal(
-      renderThingEngineError("8", { _tag: "DocumentTooLarge", size: 20000, limit: 16384 }),
+      renderThingError(
+        "8",
+        thingErrorCode({ _tag: "DocumentTooLarge", size: 20000, limit: 16384 }),
+      ),
       '{"id":"8","code":161,"msg":"json out of bound"}',
     );
   });

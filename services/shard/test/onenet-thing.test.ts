@@ -50,6 +50,14 @@ describe("OneNET thing model through the shard", () => {
     const big = `{"id":"4","params":{"t":{"value":"${"x".repeat(20_000)}"}}}`;
     const tooLarge = run(undefined, upload("property/post"), big);
     assert.deepEqual(reply(tooLarge.event).body, { id: "4", code: 161, msg: "json out of bound" });
+    // Read fine, refused by the engine: two halves that together pass the document bound.
+    const half = (key: string, id: string) =>
+      `{"id":"${id}","params":{"${key}":{"value":"${"y".repeat(9_000)}"}}}`;
+    const first = run(undefined, upload("property/post"), half("a", "5"));
+    assert.equal(reply(first.event).body.code, 200);
+    const second = run(first.doc, upload("property/post"), half("b", "6"));
+    assert.equal(second.changed, false);
+    assert.deepEqual(reply(second.event).body, { id: "6", code: 161, msg: "json out of bound" });
     const garbage = run(undefined, upload("property/post"), "{nope");
     assert.deepEqual(reply(garbage.event).body, { id: null, code: 160, msg: "illegal json" });
   });

@@ -2,18 +2,14 @@ import { err, type Limits, ok, type Result } from "@umbra/core";
 import type { DeviceId } from "../../device.js";
 import type { CommandRefusal, DeviceCommand } from "../../dialect.js";
 import type { OutboundText, ShadowEvent } from "../../events.js";
+import { type ThingErrorCode, thingErrorCode } from "./codes.js";
 import {
   readThingDesiredDelete,
   readThingDesiredGet,
   readThingPropertyPost,
   type ThingRefusal,
 } from "./payload.js";
-import {
-  renderThingDesiredGetReply,
-  renderThingEngineError,
-  renderThingRefusal,
-  renderThingSuccess,
-} from "./render.js";
+import { renderThingDesiredGetReply, renderThingError, renderThingSuccess } from "./render.js";
 import { thingDesiredData, thingDesiredDeletion, thingReportedUpdate } from "./shadow.js";
 import { parseThingToken, type ThingUpload, thingToken, thingUploadReplyTopic } from "./topics.js";
 
@@ -100,16 +96,15 @@ export const renderThingAnswer = (
             ? renderThingDesiredGetReply(id, {})
             : renderThingSuccess(id),
       });
-    else if (event.code !== undefined)
+    // The reader's code when it refused, else the engine error's.
+    else
       out.push({
         topic,
-        body: renderThingRefusal({
+        body: renderThingError(
           id,
-          code: event.code as ThingRefusal["code"],
-          error: event.error,
-        }),
+          (event.code as ThingErrorCode | undefined) ?? thingErrorCode(event.error),
+        ),
       });
-    else if (id !== null) out.push({ topic, body: renderThingEngineError(id, event.error) });
     return true;
   }
   if (id === null) return true;

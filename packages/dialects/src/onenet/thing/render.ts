@@ -11,12 +11,7 @@ import {
   ShadowErrors,
 } from "@umbra/core";
 import type { DeviceId } from "../../device.js";
-import {
-  ONENET_THING_MESSAGES,
-  ONENET_THING_SUCCESS,
-  type ThingErrorCode,
-  thingErrorCode,
-} from "./codes.js";
+import { ONENET_THING_MESSAGES, ONENET_THING_SUCCESS, type ThingErrorCode } from "./codes.js";
 import type { ThingRefusal } from "./payload.js";
 import type { ThingDesiredData } from "./shadow.js";
 import { MAX_THING_IDENTIFIER_LENGTH, thingCallTopic } from "./topics.js";
@@ -37,10 +32,6 @@ export const renderThingRefusal = (refusal: ThingRefusal): string =>
 /** An error reply by code. */
 export const renderThingError = (id: string | null, code: ThingErrorCode): string =>
   encodeJson({ id, code, msg: ONENET_THING_MESSAGES[code] });
-
-/** The reply to an upload the engine refused (a write past the document bound: 161). */
-export const renderThingEngineError = (id: string, error: ShadowError): string =>
-  renderThingError(id, thingErrorCode(error));
 
 /** `desired/get/reply`: success with `data` (`{identifier:{"value","version"}}`). */
 export const renderThingDesiredGetReply = (id: string, data: ThingDesiredData): string =>
