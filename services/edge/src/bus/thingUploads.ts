@@ -1,6 +1,7 @@
 import {
   appSubject,
   commandSubject,
+  jsonArrays,
   maxPayloadOf,
   type NatsConnection,
   type OnDropped,
@@ -383,27 +384,12 @@ export class ThingUploads {
       }
       return "disconnected";
     }
+    if (!this.#fits(events)) return "oversize";
     const budget = this.#budget();
     const messages: { subject: string; text: string }[] = [];
     for (const [productId, texts] of events) {
       const subject = appSubject(productId);
-      // `[` + events joined by commas + `]`.
-      let joined = "";
-      let bytes = 2;
-      for (const event of texts) {
-        const size = Buffer.byteLength(event, "utf8");
-        if (2 + size > budget) return "oversize";
-        const extra = joined === "" ? size : 1 + size;
-        if (joined !== "" && bytes + extra > budget) {
-          messages.push({ subject, text: `[${joined}]` });
-          joined = event;
-          bytes = 2 + size;
-        } else {
-          joined = joined === "" ? event : `${joined},${event}`;
-          bytes += extra;
-        }
-      }
-      if (joined !== "") messages.push({ subject, text: `[${joined}]` });
+      for (const text of jsonArrays(texts, budget)) messages.push({ subject, text });
     }
     for (const { subject, text } of messages)
       if (!publishOrDrop(nc, subject, text, undefined, dropped)) return "failed";
