@@ -10,7 +10,6 @@ export * from "./limits.js";
 export * from "./request.js";
 export * from "./result.js";
 export * from "./sync.js";
-export * from "./times.js";
 export * from "./twin.js";
 export * from "./update.js";
 export * from "./validate.js";

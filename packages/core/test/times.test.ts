@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import fc from "fast-check";
 import {
   applyUpdate,
   createShadow,
   type JsonObject,
   type LeafMetadata,
-  newerThanReported,
   type PropertyTimes,
   renderOneNetGetAccepted,
-  reportedTimeOf,
   type ShadowDocument,
   type UpdateRequest,
 } from "../src/index.js";
@@ -83,89 +80,5 @@ describe("reported values with their own times (UpdateRequest.times)", () => {
     const times = JSON.parse('{"__proto__":5}') as PropertyTimes;
     const error = failure(write(base(), { reported: { a: 1 }, source: "device", times }));
     assert.equal((error as { path: string }).path, "/times/__proto__");
-  });
-});
-
-describe("newerThanReported: late data never overwrites a newer report", () => {
-  const doc = timed(base(), { old: 1, fresh: 2, struct: { x: 1, y: 2 } }, { old: 100, fresh: 900 });
-  const structAt = (t: number) => timed(doc, { struct: { y: 3 } }, { struct: t }, NOW + 1);
-
-  it("keeps properties at least as new as the shadow's, untimed ones and new ones", () => {
-    const kept = newerThanReported(
-      doc,
-      { old: 10, fresh: 20, untimed: 30, brandNew: 40 },
-      { old: 100, fresh: 899, brandNew: 1 },
-    );
-    assert.deepEqual(kept.reported, { old: 10, untimed: 30, brandNew: 40 });
-    assert.deepEqual(kept.times, { old: 100, brandNew: 1 });
-    assert.deepEqual(kept.older, ["fresh"]);
-  });
-
-  it("judges an object by its newest leaf", () => {
-    const mixed = structAt(500); // y at 500, x at NOW (untimed before)
-    assert.equal(reportedTimeOf(mixed, "struct"), NOW);
-    assert.deepEqual(newerThanReported(mixed, { struct: { x: 0 } }, { struct: NOW - 1 }).older, [
-      "struct",
-    ]);
-    assert.deepEqual(newerThanReported(mixed, { struct: { x: 0 } }, { struct: NOW }).older, []);
-    assert.equal(reportedTimeOf(mixed, "missing"), undefined);
-  });
-
-  it("hands back its input when nothing is older, and builds `__proto__` as an own key", () => {
-    const reported = { a: 1 };
-    const times = { a: 5 };
-    const same = newerThanReported(doc, reported, times);
-    assert.equal(same.reported, reported);
-    assert.equal(same.times, times);
-    const proto = JSON.parse('{"__proto__":{"p":1},"fresh":0}') as JsonObject;
-    const kept = newerThanReported(doc, proto, JSON.parse('{"__proto__":1,"fresh":1}'));
-    assert.deepEqual(Object.keys(kept.reported), ["__proto__"]);
-    assert.equal(Object.getPrototypeOf(kept.reported), Object.prototype);
-    assert.deepEqual(Object.keys(kept.times), ["__proto__"]);
-  });
-
-  it("after any sequence of timed reports through it, no property's time goes back (property)", () => {
-    const name = fc.constantFrom("a", "b", "c");
-    const value = fc.oneof(fc.integer(), fc.record({ x: fc.integer() }, { requiredKeys: [] }));
-    const report = fc.dictionary(name, fc.tuple(value, fc.option(fc.nat(1000))), {
-      minKeys: 1,
-    });
-    fc.assert(
-      fc.property(fc.array(report, { minLength: 1, maxLength: 8 }), (reports) => {
-        let doc = base();
-        let now = NOW;
-        for (const entries of reports) {
-          const reported: Record<string, unknown> = {};
-          const times: Record<string, number> = {};
-          for (const [k, [v, t]] of Object.entries(entries)) {
-            reported[k] = v;
-            if (t !== null) times[k] = t;
-          }
-          const kept = newerThanReported(doc, reported as JsonObject, times);
-          const before = Object.fromEntries(
-            ["a", "b", "c"].map((k) => [k, reportedTimeOf(doc, k)]),
-          );
-          for (const k of kept.older)
-            assert.ok((times[k] as number) < (before[k] as number), `${k} was not older`);
-          if (Object.keys(kept.reported).length === 0) continue;
-          now += 1;
-          const next = write(
-            doc,
-            { reported: kept.reported, source: "device", times: kept.times },
-            now,
-          );
-          if (!next.ok) continue; // an empty struct and nothing else: nothing to judge
-          doc = next.value.doc;
-          for (const k of ["a", "b", "c"]) {
-            const was = before[k];
-            if (was === undefined) continue;
-            const t = reportedTimeOf(doc, k);
-            assert.ok(t !== undefined && t >= was, `${k} went back from ${was} to ${t}`);
-          }
-          for (const k of kept.older) assert.equal(reportedTimeOf(doc, k), before[k]);
-        }
-      }),
-      { numRuns: 300 },
-    );
   });
 });

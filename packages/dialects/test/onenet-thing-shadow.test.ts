@@ -9,16 +9,14 @@ import {
   type UpdateRequest,
 } from "@umbra/core";
 import {
-  readThingHistory,
   readThingPropertyPost,
   thingDesiredData,
   thingDesiredDeletion,
   thingDesiredVersionOf,
-  thingHistoryUpdate,
   thingReportedUpdate,
 } from "../src/index.js";
 
-const gw = { productId: "p", deviceName: "gw" };
+const _gw = { productId: "p", deviceName: "gw" };
 const apply = (doc: ShadowDocument, request: UpdateRequest, now = 5_000) => {
   const result = applyUpdate(doc, request, { now });
   if (!result.ok) assert.fail(JSON.stringify(result.error));
@@ -55,63 +53,6 @@ describe("thing property post on a shadow", () => {
       Object.keys(thingReportedUpdate(post('{"id":"1","params":{"a":{"value":1}}}'))),
       ["desired", "reported", "source"],
     );
-  });
-});
-
-describe("thing history on a shadow", () => {
-  const history = (payload: unknown) => {
-    const read = readThingHistory(JSON.stringify(payload), gw, () => false);
-    if (!read.ok) assert.fail(JSON.stringify(read.error));
-    const latest = read.value.entries[0]?.latest;
-    assert.ok(latest !== undefined);
-    return latest;
-  };
-  const now = apply(
-    createShadow("p", "gw", 0),
-    {
-      desired: undefined,
-      reported: { status: 7, level: 1 },
-      source: "device",
-      times: { level: 100 },
-    },
-    9_000,
-  );
-
-  it("never overwrites a newer reported value; writes where the history is newer", () => {
-    const latest = history({
-      id: "1",
-      params: [
-        {
-          properties: {
-            status: [
-              { value: 0, time: 8_000 },
-              { value: 1, time: 8_500 },
-            ],
-            level: [
-              { value: 2, time: 50 },
-              { value: 3, time: 200 },
-            ],
-            fresh: [{ value: "x", time: 1 }],
-          },
-        },
-      ],
-    });
-    const { update, older } = thingHistoryUpdate(now, latest);
-    assert.deepEqual(older, ["status"]);
-    assert.ok(update !== undefined);
-    const doc = apply(now, update, 10_000);
-    assert.deepEqual(doc.reported, { status: 7, level: 3, fresh: "x" });
-    assert.equal(timeOf(doc, "status"), 9_000);
-    assert.equal(timeOf(doc, "level"), 200);
-    assert.equal(timeOf(doc, "fresh"), 1);
-  });
-
-  it("writes nothing when every value is older", () => {
-    const latest = history({
-      id: "1",
-      params: [{ properties: { status: [{ value: 0, time: 1 }] } }],
-    });
-    assert.deepEqual(thingHistoryUpdate(now, latest), { update: undefined, older: ["status"] });
   });
 });
 

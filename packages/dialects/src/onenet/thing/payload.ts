@@ -136,12 +136,6 @@ export interface ThingHistoryEntry {
   readonly sub: boolean;
   /** Every value, properties' and events', oldest first; equal times keep upload order. */
   readonly points: readonly ThingHistoryPoint[];
-  /**
-   * Each property's newest value with its time (the last one given at that time):
-   * what may still update reported, where the shadow holds nothing newer
-   * (`newerThanReported`). `undefined` when the entry has no properties.
-   */
-  readonly latest: (ThingProperties & { readonly times: PropertyTimes }) | undefined;
 }
 
 /** `thing/history/post`. */
@@ -594,7 +588,7 @@ const readSeries = (
   limits: Limits,
   thing: ThingLimits,
   out: ThingHistoryPoint[],
-): Result<ThingHistoryPoint | undefined, ShadowError | ThingRefusalCode> => {
+): Result<void, ShadowError | ThingRefusalCode> => {
   if (!Array.isArray(series)) return err(invalid(pointer, "must be an array of {value,time}"));
   if (series.length === 0) return err(invalid(pointer, "name at least one value"));
   if (series.length > thing.maxHistoryValues)
@@ -602,7 +596,6 @@ const readSeries = (
       code: THING_CODES.tooManyHistoryValues,
       error: invalid(pointer, `${series.length} values; at most ${thing.maxHistoryValues}`),
     });
-  let latest: ThingHistoryPoint | undefined;
   for (const [i, wrapper] of (series as unknown[]).entries()) {
     const at = `${pointer}/${i}`;
     const point = readPoint(wrapper, at, true);
@@ -616,22 +609,18 @@ const readSeries = (
       time: point.value.time as number,
     };
     out.push(value);
-    if (latest === undefined || value.time >= latest.time) latest = value;
   }
-  return ok(latest);
+  return ok(undefined);
 };
 
 /**
  * `thing/history/post` from `publisher`: the envelope of `pack/post`, but each property
  * and event holds an array of `{"value","time"}` (time required), at most
- * `maxHistoryValues` each (else 170). Points come out oldest first; each property's
- * newest value is `latest`, for the shadow where nothing newer is reported.
+ * `maxHistoryValues` each (else 170). Points come out oldest first.
  */
 export const readThingHistory: EntriesReader<ThingHistoryEntry> = entriesReader(
   (frame, id, limits, thing): Refused<ThingHistoryEntry> => {
     const points: ThingHistoryPoint[] = [];
-    let reported: Record<string, JsonValue> | undefined;
-    let times: Record<string, number> | undefined;
     for (const [kind, group] of [
       ["property", frame.properties],
       ["event", frame.events],
@@ -647,13 +636,6 @@ export const readThingHistory: EntriesReader<ThingHistoryEntry> = entriesReader(
           return isCoded(read.error)
             ? refuse(id, read.error.error, read.error.code)
             : refuse(id, read.error);
-        const latest = read.value;
-        if (kind === "property" && latest !== undefined) {
-          reported ??= {};
-          times ??= {};
-          setOwn(reported, identifier, latest.value);
-          setOwn(times, identifier, latest.time);
-        }
       }
     }
     // Stable: equal times keep the order of the upload.
@@ -662,7 +644,6 @@ export const readThingHistory: EntriesReader<ThingHistoryEntry> = entriesReader(
       device: frame.device,
       sub: frame.sub,
       points,
-      latest: reported === undefined ? undefined : { reported, times: times ?? {} },
     });
   },
 );

@@ -5,8 +5,6 @@ import {
   type JsonValue,
   type LeafMetadata,
   type MetadataTree,
-  newerThanReported,
-  type PropertyTimes,
   type ShadowDocument,
   type UpdateRequest,
 } from "@umbra/core";
@@ -31,35 +29,6 @@ export const thingReportedUpdate = (properties: ThingProperties): UpdateRequest 
         source: "device",
         times: properties.times,
       };
-
-/** What a history upload may write, and which properties the shadow holds newer values of. */
-export interface ThingHistoryUpdate {
-  /** `undefined` when nothing is left to write: every property is older than the shadow's. */
-  readonly update: UpdateRequest | undefined;
-  readonly older: readonly string[];
-}
-
-/**
- * The newest history value of each property, where the shadow holds nothing newer
- * (`newerThanReported`): late data never overwrites a newer report.
- */
-export const thingHistoryUpdate = (
-  doc: ShadowDocument,
-  latest: ThingProperties & { readonly times: PropertyTimes },
-): ThingHistoryUpdate => {
-  const kept = newerThanReported(doc, latest.reported, latest.times);
-  let any = false;
-  for (const _ in kept.reported) {
-    any = true;
-    break;
-  }
-  return {
-    update: any
-      ? { desired: undefined, reported: kept.reported, source: "device", times: kept.times }
-      : undefined,
-    older: kept.older,
-  };
-};
 
 /**
  * A desired property's version: the document version of the last write to it (the
