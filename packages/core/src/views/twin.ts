@@ -17,8 +17,12 @@ export const twinTime = (ms: number): string => `${new Date(ms).toISOString().sl
 const hidden = (key: string): boolean =>
   key === FUNCTION_KEY || key === FUNCTION_RESULT_KEY || key === COMPONENT_MARKER;
 
-/** Largest `field` over the leaves of `value` (held under `key`), whose metadata node is `node`. */
-const metaMax = (
+/**
+ * Largest `field` over the leaves of `value` (held under `key`), whose metadata node is
+ * `node`: when a property was last written, or at which version (the twin's
+ * `desiredVersion`, the OneNET thing model's desired version).
+ */
+export const metaMax = (
   key: string,
   value: JsonValue | undefined,
   node: LeafMetadata | MetadataTree | undefined,

@@ -1,10 +1,8 @@
 import {
   hasOwn,
-  isSubtree,
   type JsonObject,
   type JsonValue,
-  type LeafMetadata,
-  type MetadataTree,
+  metaMax,
   type ShadowDocument,
   type UpdateRequest,
 } from "@umbra/core";
@@ -31,34 +29,19 @@ export const thingReportedUpdate = (properties: ThingProperties): UpdateRequest 
       };
 
 /**
- * A desired property's version: the document version of the last write to it (the
- * latest of its leaves' for an object). It grows with every set of the property, as
- * OneNET's per-property counter does, but counts the shadow's writes rather than the
- * property's own: a device only ever hands back a version it was given.
+ * The desired version of `identifier`, `undefined` when it is not desired: the document
+ * version of the last write to it (the latest of its leaves' for an object, as the
+ * digital twin's `desiredVersion`). It grows with every set of the property, as OneNET's
+ * per-property counter does, but counts the shadow's writes rather than the property's
+ * own: a device only ever hands back a version it was given.
  */
-const versionUnder = (key: string, value: JsonValue, meta: LeafMetadata | MetadataTree): number => {
-  if (!isSubtree(key, value)) return (meta as LeafMetadata).version;
-  let latest = 0;
-  const tree = meta as MetadataTree;
-  for (const k in value) {
-    if (!hasOwn(tree, k)) continue;
-    const v = versionUnder(k, value[k] as JsonValue, tree[k] as LeafMetadata | MetadataTree);
-    if (v > latest) latest = v;
-  }
-  return latest;
-};
-
-/** The desired version of `identifier` (see `versionUnder`), `undefined` when not desired. */
 export const thingDesiredVersionOf = (
   doc: ShadowDocument,
   identifier: string,
 ): number | undefined =>
   hasOwn(doc.desired, identifier) && hasOwn(doc.metadata.desired, identifier)
-    ? versionUnder(
-        identifier,
-        doc.desired[identifier] as JsonValue,
-        doc.metadata.desired[identifier] as LeafMetadata | MetadataTree,
-      )
+    ? (metaMax(identifier, doc.desired[identifier], doc.metadata.desired[identifier], "version") ??
+      0)
     : undefined;
 
 /** `desired/get/reply`'s `data`: each asked-for property desired now, with its version. */
