@@ -2,6 +2,11 @@
 // Runs every compiled test file of the repository with node's test runner, so that
 // `npm test` is one command whose closing summary CI reads. Tests are compiled by
 // `tsc -b` (npm's pretest) into each workspace's dist/test and into test/dist.
+//
+// `--containers` (npm run test:containers) runs the container suite instead: the tests
+// that exercise the harness's servers in containers (start, halt, pause, restart) and the
+// checks of the image under test (test/containers), with UMBRA_TEST_DOCKER=1 so that a
+// missing engine fails rather than falls back. UMBRA_TEST_IMAGE names the image.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -18,6 +23,29 @@ const collect = (dir, out) => {
   return out;
 };
 
+// Every test of these files runs in containers mode: together they start, halt, pause
+// and restart NATS and Redis containers, run a cluster of them, and check the image.
+const CONTAINER_SUITE = [
+  "test/dist/e2e/harness.test.js",
+  "test/dist/e2e/bus-outage.test.js",
+  "test/dist/e2e/redis-stall.test.js",
+  "test/dist/e2e/elastic-shards.test.js",
+  "test/dist/e2e/onenet-image.test.js",
+  "test/dist/containers/image.test.js",
+  "test/dist/containers/compose.test.js",
+];
+
+const args = process.argv.slice(2);
+const containers = args.includes("--containers");
+const nodeArgs = args.filter((arg) => arg !== "--containers");
+const env = { ...process.env };
+if (containers) {
+  env.UMBRA_TEST_DOCKER = "1";
+  // The reaper image cannot be pulled without a registry; the harness labels its
+  // containers and removes a killed run's leftovers itself (test/src/docker.ts).
+  env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+}
+
 const files = [];
 for (const group of ["packages", "services"]) {
   const base = join(root, group);
@@ -27,6 +55,17 @@ for (const group of ["packages", "services"]) {
 }
 collect(join(root, "test", "dist"), files);
 
+if (containers) {
+  const missing = CONTAINER_SUITE.filter((file) => !files.includes(file));
+  if (missing.length > 0) {
+    console.error(
+      `run-tests: the container suite names files that were not built: ${missing.join(", ")}`,
+    );
+    process.exit(1);
+  }
+  files.splice(0, files.length, ...CONTAINER_SUITE);
+}
+
 if (files.length === 0) {
   console.error("run-tests: no compiled test files found; did the build run?");
   process.exit(1);
@@ -34,7 +73,7 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ["--enable-source-maps", "--test", "--test-reporter=spec", ...process.argv.slice(2), ...files],
-  { cwd: root, stdio: "inherit" },
+  ["--enable-source-maps", "--test", "--test-reporter=spec", ...nodeArgs, ...files],
+  { cwd: root, stdio: "inherit", env },
 );
 process.exit(result.status ?? 1);

@@ -49,8 +49,8 @@ describe("QoS 0 during a NATS outage", () => {
       { productId: "out", deviceName: "q0" },
       { subscribe: ["$sys/out/q0/image/update/accepted"] },
     );
-    // Killed, not stopped: stop() removes its data directory, which restart() reuses.
-    process.kill(nats.pid as number, "SIGTERM");
+    // Halted, not stopped: stop() removes its data, which restart() reuses.
+    await nats.halt();
     await pollUntil(async () => (await fetch(`${ops()}/readyz`)).status === 503, {
       timeoutMs: 10_000,
       what: "the edge notices NATS is gone",

@@ -1,5 +1,5 @@
 /**
- * Redis stalls (the server stopped with SIGSTOP: connections stay open, nothing is
+ * Redis stalls (the server frozen: SIGSTOP, or its container paused: connections stay open, nothing is
  * answered) while devices keep writing at QoS 1. The shard's bounded mailboxes say no
  * past ACTOR_MAILBOX_MAX, the edge re-sends what was not acknowledged, so the shard's
  * memory stays bounded; once Redis answers again every write is acknowledged and
@@ -54,13 +54,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (tier?.redis.pid !== undefined) {
-    try {
-      process.kill(tier.redis.pid, "SIGCONT");
-    } catch {
-      // already gone
-    }
-  }
+  await tier?.redis.resume().catch(() => undefined);
   await Promise.allSettled(devices.map((d) => d.close()));
   await redis?.quit();
   await tier?.stop();
@@ -68,8 +62,6 @@ after(async () => {
 
 describe("a Redis stall under QoS 1 writes", () => {
   it("sheds past the mailbox bound with the shard's memory bounded, then stores every write", async () => {
-    const pid = tier.redis.pid;
-    assert.ok(pid !== undefined, "the harness's Redis is a local process");
     // Warm: every device has an actor and a shadow.
     await Promise.all(
       devices.map((d, i) =>
@@ -86,7 +78,7 @@ describe("a Redis stall under QoS 1 writes", () => {
     const baseline = rssMiB(shardPid);
     const shedBefore = await shedQos1();
 
-    process.kill(pid, "SIGSTOP");
+    await tier.redis.pause();
     const acked = devices.map((d, i) =>
       Promise.all(
         Array.from({ length: WRITES }, (_, n) =>
@@ -111,7 +103,7 @@ describe("a Redis stall under QoS 1 writes", () => {
       `the shard grew from ${baseline.toFixed(1)} to ${during.toFixed(1)} MiB during the stall`,
     );
 
-    process.kill(pid, "SIGCONT");
+    await tier.redis.resume();
     await withDeadline(
       Promise.all(acked),
       60_000,

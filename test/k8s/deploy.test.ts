@@ -46,6 +46,7 @@ interface ComposeService {
   readonly environment?: Record<string, string>;
   readonly healthcheck?: { readonly test: string[] };
   readonly profiles?: string[];
+  readonly ports?: string[];
 }
 
 const compose = (): Record<string, ComposeService> =>
@@ -57,7 +58,10 @@ const named = (services: Record<string, ComposeService>, prefix: string) =>
 describe("deploy/compose.yaml", () => {
   it("runs 2 edges, 3 shards of distinct ids, reply and api from the Umbra image", () => {
     const services = compose();
-    const umbra = Object.entries(services).filter(([, s]) => s.image === "umbra:dev");
+    // The image is a variable with the default users get (the compose smoke sets another).
+    const umbra = Object.entries(services).filter(
+      ([, s]) => s.image === ["$", "{UMBRA_IMAGE:-umbra:dev}"].join(""),
+    );
     const commands = umbra.map(([, s]) => s.command?.[0]).sort();
     assert.deepEqual(commands, ["api", "edge", "edge", "reply", "shard", "shard", "shard"]);
     for (const [name, s] of umbra) {
@@ -81,6 +85,26 @@ describe("deploy/compose.yaml", () => {
         assert.ok(args.includes(`nats://${other}:6222`), `${name} routes to ${other}`);
     }
     assert.match(services.redis?.command?.join(" ") ?? "", /--appendonly yes/);
+  });
+
+  it("publishes MQTT on 1883 and 1884, MQTT over TLS on 8883 and 8884, the API on 8080 unless told otherwise", () => {
+    const services = compose();
+    const published = (name: string) =>
+      (services[name]?.ports ?? []).map((p) => {
+        const [, variable, host, container] = /^\$\{(\w+):-(\d+)\}:(\d+)$/.exec(p) ?? [];
+        return { variable, host, container };
+      });
+    assert.deepEqual(published("edge-1"), [
+      { variable: "UMBRA_MQTT_PORT", host: "1883", container: "1883" },
+      { variable: "UMBRA_MQTTS_PORT", host: "8883", container: "8883" },
+    ]);
+    assert.deepEqual(published("edge-2"), [
+      { variable: "UMBRA_MQTT_PORT_2", host: "1884", container: "1883" },
+      { variable: "UMBRA_MQTTS_PORT_2", host: "8884", container: "8883" },
+    ]);
+    assert.deepEqual(published("api"), [
+      { variable: "UMBRA_API_PORT", host: "8080", container: "8080" },
+    ]);
   });
 
   it("every service of the cluster has a healthcheck", () => {

@@ -4,13 +4,36 @@
  * Dockerfile when the engine does not have it), on one Docker network where they find
  * each other by name. The load generator stays on the host and reaches the edges, the api
  * and the shards' metrics through published ports.
+ *
+ * CPU: each container's process is sampled by its host pid, like a local process, and so
+ * is every docker-proxy carrying a published port the run uses (Docker's userland proxy
+ * forwards loopback traffic): part of what containers cost here.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import type { StartedNetwork, StartedTestContainer } from "testcontainers";
-import { REPO_ROOT } from "../src/harness.js";
+import { containerPid, REPO_ROOT, testContainerLabels } from "../src/harness.js";
 import { type LoadCluster, serviceEnv } from "./cluster.js";
 import type { Scenario } from "./scenario.js";
 
 export const UMBRA_IMAGE = "umbra:dev";
+
+/** docker-proxy processes forwarding one of these host ports, by /proc's command lines. */
+const proxyPids = (hostPorts: ReadonlySet<number>): { port: number; pid: number }[] => {
+  const found: { port: number; pid: number }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (!(argv[0] ?? "").endsWith("docker-proxy")) continue;
+    const port = Number(argv[argv.indexOf("-host-port") + 1]);
+    if (hostPorts.has(port)) found.push({ port, pid: Number(entry) });
+  }
+  return found;
+};
 const STARTUP_MS = 180_000;
 const MQTT = 1883;
 const HTTP = 8080;
@@ -42,6 +65,7 @@ export const startContainerCluster = async (
     log("starting NATS (JetStream) and Redis containers");
     const [nats, redis] = await Promise.all([
       new GenericContainer("nats:2")
+        .withLabels(testContainerLabels())
         .withNetwork(net)
         .withNetworkAliases("nats")
         .withCommand(["-js"])
@@ -49,6 +73,7 @@ export const startContainerCluster = async (
         .withStartupTimeout(STARTUP_MS)
         .start(),
       new GenericContainer("redis:7")
+        .withLabels(testContainerLabels())
         .withNetwork(net)
         .withNetworkAliases("redis")
         // Published too: with several shards the run reads their partition claims from here.
@@ -70,6 +95,7 @@ export const startContainerCluster = async (
     };
     const umbra = async (name: string, service: string, ports: number[], extra = {}) => {
       const container = await new GenericContainer(UMBRA_IMAGE)
+        .withLabels(testContainerLabels())
         .withNetwork(net)
         .withNetworkAliases(name)
         .withCommand([service])
@@ -116,13 +142,25 @@ export const startContainerCluster = async (
     }
     const url = (scheme: string, c: StartedTestContainer, port: number, path = "") =>
       `${scheme}://${c.getHost()}:${c.getMappedPort(port)}${path}`;
+    const processes = await Promise.all(
+      containers.map(async ({ name, container }) => ({
+        name,
+        pid: await containerPid(container.getId()),
+      })),
+    );
+    // The ports the load itself crosses: the edges' MQTT and the api's HTTP.
+    const loadPorts = new Map<number, string>([
+      ...edges.map((edge, k) => [edge.getMappedPort(MQTT), `edge-${k + 1}`] as const),
+      [api.getMappedPort(HTTP), "api"],
+    ]);
+    for (const { port, pid } of proxyPids(new Set(loadPorts.keys())))
+      processes.push({ name: `docker-proxy ${loadPorts.get(port)}:${port}`, pid });
     return {
       runtime: "containers",
       mqttUrls: edges.map((edge) => url("mqtt", edge, MQTT)),
       apiUrl: url("http", api, HTTP),
       shardMetricsUrls: shards.map((shard) => url("http", shard, OPS, "/metrics")),
-      // Their CPU is the engine's business: the report shows none for containers.
-      processes: containers.map(({ name }) => ({ name, pid: undefined })),
+      processes,
       died: () => [],
       logs: () => "(container logs: docker logs <container>)",
       stop,

@@ -11,24 +11,40 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../src/harness.js";
-import { renderTable } from "./report.js";
+import { cpuPerWriteUs, renderTable } from "./report.js";
 import { renderHtml } from "./report-html.js";
 import { runLoad } from "./run.js";
 import { loadScenario, ScenarioError, shortened } from "./scenario.js";
 
-const USAGE = `Usage: npm run load -- [--scenario=test/load/scenarios/ci.json] [--short] [--report=file.html]
+const USAGE = `Usage: npm run load -- [--scenario=test/load/scenarios/ci.json] [--short] [--report=file.html] [--runtime=auto|containers|local]
   --scenario  the scenario file (JSON; see test/load/README.md)
   --short     at most 200 devices for at most 10 s, same rates and mix
-  --report    where the HTML report goes (default .umbra/load/<name>-<time>.html)`;
+  --report    where the HTML report goes (default .umbra/load/<name>-<time>.html)
+  --runtime   containers: every service, NATS and Redis in containers (a Docker engine
+              must answer); local: local processes; auto (default): containers when an
+              engine answers (the same as UMBRA_TEST_DOCKER=1, 0 or unset)`;
+
+const RUNTIMES: Record<string, string | undefined> = {
+  auto: undefined,
+  containers: "1",
+  local: "0",
+};
 
 const main = async (): Promise<number> => {
-  let values: { scenario?: string; short?: boolean; report?: string; help?: boolean };
+  let values: {
+    scenario?: string;
+    short?: boolean;
+    report?: string;
+    runtime?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
         scenario: { type: "string" },
         short: { type: "boolean" },
         report: { type: "string" },
+        runtime: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -40,6 +56,18 @@ const main = async (): Promise<number> => {
   if (values.help === true) {
     console.log(USAGE);
     return 0;
+  }
+  if (values.runtime !== undefined) {
+    if (!Object.hasOwn(RUNTIMES, values.runtime)) {
+      console.error(
+        `--runtime must be auto, containers or local, not '${values.runtime}'\n${USAGE}`,
+      );
+      return 2;
+    }
+    // The harness decides once per process from this variable, before anything starts.
+    const choice = RUNTIMES[values.runtime];
+    if (choice === undefined) delete process.env.UMBRA_TEST_DOCKER;
+    else process.env.UMBRA_TEST_DOCKER = choice;
   }
   let scenario: ReturnType<typeof loadScenario>;
   try {
@@ -68,6 +96,7 @@ const main = async (): Promise<number> => {
   console.log(
     JSON.stringify({
       load: scenario.name,
+      runtime: report.runtime,
       ok: report.ok,
       devices: scenario.devices,
       connected: report.connected,
@@ -77,6 +106,7 @@ const main = async (): Promise<number> => {
       p99Ms: Number(report.all.latencyMs.p99.toFixed(3)),
       errors: report.errors.total,
       casConflicts: report.casConflicts,
+      cpuPerWriteUs: Math.round(cpuPerWriteUs(report)) || null,
     }),
   );
   return report.ok ? 0 : 1;

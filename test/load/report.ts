@@ -58,6 +58,18 @@ const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(dig
 const grouped = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
 const orNa = (n: number | null) => (n === null ? "n/a" : grouped(n));
 
+/**
+ * CPU time the cluster spent per write answered in the window, in µs: every sampled
+ * process but the load generator itself (services, NATS, Redis, and for containers the
+ * docker-proxy of each port the load crosses). NaN when nothing was sampled.
+ */
+export const cpuPerWriteUs = (r: Pick<LoadReport, "cpu" | "all">): number => {
+  const cluster = r.cpu.filter((c) => c.name !== "load" && Number.isFinite(c.percent));
+  if (cluster.length === 0 || !(r.all.perSecond > 0)) return Number.NaN;
+  const coreSecondsPerSecond = cluster.reduce((sum, c) => sum + c.percent, 0) / 100;
+  return (coreSecondsPerSecond / r.all.perSecond) * 1e6;
+};
+
 /** Right-aligned columns after a left-aligned first one. */
 const columns = (rows: readonly (readonly string[])[]): string => {
   const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
@@ -127,6 +139,7 @@ export const renderTable = (r: LoadReport): string => {
   if (r.cpu.length > 0)
     lines.push(
       `CPU, % of one core (window mean): ${r.cpu.map((c) => `${c.name} ${fixed(c.percent, 0)}`).join(", ")}`,
+      `CPU per write: ${fixed(cpuPerWriteUs(r), 0)} µs (every process but the load generator)`,
     );
   for (const problem of r.problems.slice(0, 5)) lines.push(`  ${problem}`);
   lines.push(r.ok ? "result: OK" : "result: FAILED");

@@ -20,7 +20,13 @@ export {
   registerDevice,
   TestDevice,
 } from "./devices.js";
-export { dockerAvailable, serverRuntime } from "./docker.js";
+export {
+  containerPid,
+  dockerAvailable,
+  removeOrphanedContainers,
+  serverRuntime,
+  testContainerLabels,
+} from "./docker.js";
 export {
   type HttpAnswer,
   type HttpOptions,

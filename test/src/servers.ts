@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StartedTestContainer } from "testcontainers";
-import { dockerAvailable } from "./docker.js";
+import { dockerAvailable, setContainerPaused, testContainerLabels } from "./docker.js";
 import { freePort } from "./ports.js";
 import { type Child, describeExit, findBinary, spawnChild, trackTempDir } from "./processes.js";
 import { exchange, pollUntil } from "./wait.js";
@@ -17,8 +17,19 @@ export interface Server {
   /** Stops the server and waits until it is gone. */
   stop(): Promise<void>;
   /**
-   * Stops the server gracefully (SIGTERM: Redis writes its append-only file out) and
-   * starts it again on the same port with the same data directory.
+   * Stops the server gracefully (SIGTERM) and leaves it stopped, keeping its port and
+   * data for restart(): an outage as clients see it.
+   */
+  halt(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP, or the container's cgroup frozen): connections stay open
+   * and nothing is answered, a stall as clients see it, until resume().
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /**
+   * Stops the server gracefully (SIGTERM: Redis writes its append-only file out) unless
+   * it is halted, and starts it again on the same port with the same data directory.
    */
   restart(): Promise<void>;
 }
@@ -97,6 +108,15 @@ const startLocal = async (spec: LocalSpec): Promise<Server> => {
         await child.stop();
         removeDir();
       },
+      halt: async () => {
+        await child.stop();
+      },
+      pause: async () => {
+        child.proc.kill("SIGSTOP");
+      },
+      resume: async () => {
+        if (child.exit() === undefined) child.proc.kill("SIGCONT");
+      },
       restart: async () => {
         await child.stop();
         // The port was ours a moment ago; a client reconnecting does not take it.
@@ -150,6 +170,7 @@ const startContainer = async (spec: ContainerSpec): Promise<Server> => {
     const hostPort = await freePort();
     let builder = new GenericContainer(spec.image)
       .withExposedPorts({ container: spec.port, host: hostPort })
+      .withLabels(testContainerLabels())
       .withWaitStrategy(Wait.forLogMessage(spec.readyLog))
       .withStartupTimeout(CONTAINER_TIMEOUT_MS);
     if (spec.command !== undefined) builder = builder.withCommand(spec.command);
@@ -173,9 +194,16 @@ const startContainer = async (spec: ContainerSpec): Promise<Server> => {
       stop: async () => {
         await container.stop();
       },
+      halt: async () => {
+        // Kept, not removed: restart() starts the same container (data, host port) again.
+        await container.stop({ remove: false, timeout: RESTART_GRACE_MS });
+      },
+      pause: () => setContainerPaused(container.getId(), true),
+      resume: () => setContainerPaused(container.getId(), false),
       restart: async () => {
         // Same container, so the same data and the same fixed host port. Docker's SIGTERM
         // with time to exit, as the local restart does (testcontainers' default kills).
+        // A halted container is started by the same call.
         await container.restart({ timeout: RESTART_GRACE_MS });
         if (container.getMappedPort(spec.port) !== port)
           throw new Error(
