@@ -39,12 +39,7 @@ const args = process.argv.slice(2);
 const containers = args.includes("--containers");
 const nodeArgs = args.filter((arg) => arg !== "--containers");
 const env = { ...process.env };
-if (containers) {
-  env.UMBRA_TEST_DOCKER = "1";
-  // The reaper image cannot be pulled without a registry; the harness labels its
-  // containers and removes a killed run's leftovers itself (test/src/docker.ts).
-  env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-}
+if (containers) env.UMBRA_TEST_DOCKER = "1";
 
 const files = [];
 for (const group of ["packages", "services"]) {

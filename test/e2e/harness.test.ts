@@ -8,16 +8,19 @@ import { after, before, describe, it } from "node:test";
 import { connect as connectNats } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { connectAsync } from "mqtt";
+import { docker as dockerCli } from "../containers/docker-cli.js";
 import {
   connectionRefused,
   freePort,
   pollUntil,
+  removeOrphanedContainers,
   type Server,
   serverRuntime,
   startMosquitto,
   startNats,
   startRedis,
   startService,
+  testContainerLabels,
   UMBRA_MAIN,
   withDeadline,
 } from "../src/harness.js";
@@ -154,6 +157,84 @@ describe("startMosquitto", () => {
       assert.equal(await withDeadline(received, 5000, () => "no message"), "hello");
     } finally {
       await client.endAsync();
+    }
+  });
+});
+
+describe("Server.halt, pause and resume", () => {
+  it("halts a server: a new connection is refused until restart(), which keeps port and data", async () => {
+    const redis = await startRedis({ appendOnly: true });
+    try {
+      const before = redisClient(redis);
+      await before.set("harness:halted", "kept");
+      await before.quit();
+      await redis.halt();
+      assert.equal(await connectionRefused(redis.port), true);
+      await redis.restart();
+      const after = redisClient(redis);
+      try {
+        assert.equal(await after.get("harness:halted"), "kept");
+      } finally {
+        await after.quit();
+      }
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it("pauses a server: what is asked gets no answer until resume(), then it does", async () => {
+    const redis = await startRedis();
+    const client = redisClient(redis);
+    try {
+      assert.equal(await client.ping(), "PONG");
+      await redis.pause();
+      const answer = client.ping();
+      await assert.rejects(
+        withDeadline(answer, 1000, () => "no answer while paused"),
+        /no answer/,
+      );
+      await redis.resume();
+      assert.equal(await withDeadline(answer, 10_000, () => "no answer after resume"), "PONG");
+    } finally {
+      await redis.resume();
+      await client.quit();
+      await redis.stop();
+    }
+  });
+});
+
+describe("containers a killed test run left behind", async () => {
+  const docker = (await serverRuntime()) === "docker";
+  it("are removed with their network; a live run's container stays", {
+    skip: !docker && "no Docker engine",
+  }, async () => {
+    // A pid that no longer runs: a child that has exited.
+    const dead = spawn(process.execPath, ["-e", ""]);
+    const deadPid = dead.pid as number;
+    await new Promise((resolve) => dead.once("exit", resolve));
+    const labels = (pid: number) =>
+      Object.entries({ ...testContainerLabels(), "org.umbra.test.pid": String(pid) }).flatMap(
+        ([k, v]) => ["--label", `${k}=${v}`],
+      );
+    const network = await dockerCli("network", "create", `umbra-orphan-${process.pid}`);
+    const orphan = await dockerCli(
+      "run",
+      "-d",
+      "--network",
+      network,
+      ...labels(deadPid),
+      "redis:7",
+    );
+    const live = await dockerCli("run", "-d", ...labels(process.pid), "redis:7");
+    try {
+      assert.equal(await removeOrphanedContainers(), 1);
+      const left = await dockerCli("ps", "-aq", "--no-trunc", "--filter", "label=org.umbra.test");
+      assert.ok(!left.includes(orphan), "the orphan is gone");
+      assert.ok(left.includes(live), "the live run's container stays");
+      await assert.rejects(dockerCli("network", "inspect", network), /No such network|not found/i);
+    } finally {
+      await dockerCli("rm", "-f", orphan, live).catch(() => undefined);
+      await dockerCli("network", "rm", network).catch(() => undefined);
     }
   });
 });

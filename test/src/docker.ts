@@ -63,6 +63,10 @@ const detect = async (): Promise<boolean> => {
   for (const target of targets())
     if (await answers(target)) {
       engine = target;
+      // testcontainers' reaper (Ryuk) is an image to pull, which machines without a
+      // registry cannot; the labels above do its work at the next start. Set it to false
+      // to have Ryuk as well.
+      process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
       if (!("tls" in target && target.tls)) await removeOrphanedContainers();
       return true;
     }
@@ -181,7 +185,8 @@ export const setContainerPaused = async (id: string, paused: boolean): Promise<v
     "POST",
     `/containers/${id}/${paused ? "pause" : "unpause"}`,
   );
-  if (status !== 204)
+  // Idempotent, as SIGSTOP and SIGCONT are: already in that state is fine.
+  if (status !== 204 && !/is (not|already) paused/.test(JSON.stringify(body)))
     throw new Error(
       `Docker did not ${paused ? "pause" : "unpause"} ${id}: ${status} ${JSON.stringify(body)}`,
     );
