@@ -154,7 +154,7 @@ export const startContainerCluster = async (
       [api.getMappedPort(HTTP), "api"],
     ]);
     for (const { port, pid } of proxyPids(new Set(loadPorts.keys())))
-      processes.push({ name: `docker-proxy ${loadPorts.get(port)}:${port}`, pid });
+      processes.push({ name: `docker-proxy ${loadPorts.get(port)}:${port} (pid ${pid})`, pid });
     return {
       runtime: "containers",
       mqttUrls: edges.map((edge) => url("mqtt", edge, MQTT)),
